@@ -1,0 +1,3 @@
+"""bgrm: remove or replace the background of recorded video."""
+
+__version__ = "0.1.0"
