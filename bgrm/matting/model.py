@@ -1,0 +1,72 @@
+"""Robust Video Matting (Lin et al., 2021), MobileNetV3-Large variant.
+
+    fgr, pha, *rec = model(src, *rec, downsample_ratio=0.25)
+
+src [B, T, 3, H, W] in [0, 1]; rec = (r1, r2, r3, r4) recurrent states, None at the start;
+fgr [B, T, 3, H, W] is the predicted foreground colour, pha [B, T, 1, H, W] the alpha.
+r1..r4 have 16, 20, 40, 64 channels at 1/2, 1/4, 1/8, 1/16 of the downsampled size.
+
+Like the official ONNX export that supplies the weights, the guided-filter refiner runs at every
+downsample ratio (at 1.0 it filters at full resolution); that keeps the port equal to it.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from bgrm.matting.decoder import RecurrentDecoder
+from bgrm.matting.lraspp import LRASPP
+from bgrm.matting.mobilenetv3 import MobileNetV3LargeEncoder
+from bgrm.matting.refiner import DeepGuidedFilterRefiner
+
+State = tuple[Tensor | None, Tensor | None, Tensor | None, Tensor | None]
+
+
+class MattingNetwork(nn.Module):
+    """Encoder -> LR-ASPP -> recurrent decoder -> projection -> guided-filter refiner."""
+
+    def __init__(self):
+        super().__init__()
+        # Registration order is execution order; weights.py relies on it to map the ONNX file.
+        self.backbone = MobileNetV3LargeEncoder()
+        self.aspp = LRASPP(960, 128)
+        self.decoder = RecurrentDecoder()
+        self.project_mat = nn.Conv2d(16, 4, 1)
+        self.refiner = DeepGuidedFilterRefiner(16)
+
+    def forward(
+        self,
+        src: Tensor,
+        r1: Tensor | None = None,
+        r2: Tensor | None = None,
+        r3: Tensor | None = None,
+        r4: Tensor | None = None,
+        downsample_ratio: float = 1.0,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+        batch = src.shape[0]
+        fine = src.flatten(0, 1)  # [N, 3, H, W], N = B * T
+        if downsample_ratio == 1.0:
+            base = fine
+        else:
+            base = F.interpolate(
+                fine,
+                scale_factor=downsample_ratio,
+                mode="bilinear",
+                align_corners=False,
+                recompute_scale_factor=False,
+            )
+        f1, f2, f3, f4 = self.backbone(base)
+        f4 = self.aspp(f4)
+        hidden, states = self.decoder(base, f1, f2, f3, f4, batch, (r1, r2, r3, r4))
+        base_fgr_res, base_pha = self.project_mat(hidden).split([3, 1], dim=1)
+        fgr_res, pha = self.refiner(fine, base, base_fgr_res, base_pha, hidden)
+        fgr = (fgr_res + fine).clamp(0.0, 1.0).unflatten(0, (batch, -1))
+        pha = pha.clamp(0.0, 1.0).unflatten(0, (batch, -1))
+        return (fgr, pha, *states)
+
+
+def auto_downsample_ratio(height: int, width: int) -> float:
+    """Downsample so the long side lands near 512 px (never upsample): 1080p -> ~0.27."""
+    return min(1.0, 512.0 / max(height, width))
+
