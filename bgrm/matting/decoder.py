@@ -17,7 +17,7 @@ STATE_CHANNELS = (16, 20, 40, 64)
 
 
 def _upsample_to(x: Tensor, like: Tensor) -> Tensor:
-    """Bilinear x2, then crop to the spatial size of ``like`` (odd sizes round up in the encoder)."""
+    """Bilinear x2, then crop to the size of ``like`` (odd sizes round up in the encoder)."""
     x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
     return x[:, :, : like.shape[-2], : like.shape[-1]]
 

