@@ -1,0 +1,166 @@
+"""Carry the input's audio tracks into the output, in step with the video being written.
+
+The input is opened a second time and only its audio streams are demuxed, one packet ahead
+at most, so memory stays flat however long the file is. A track whose codec the output
+container takes is copied packet for packet (same bytes, same timestamps); any other track
+is transcoded to the container's fallback codec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from bgrm.video.probe import open_input
+
+
+@dataclass(frozen=True)
+class AudioPolicy:
+    """Which audio codecs a container takes as they are, and what to encode the rest to."""
+
+    suffix: str
+    copyable: frozenset[str] | None  # None: every codec
+    fallback_encoder: str
+    fallback_name: str
+    fallback_format: str
+
+    def takes(self, codec: str) -> bool:
+        """Whether a track in ``codec`` can be copied into this container."""
+        return self.copyable is None or codec in self.copyable
+
+
+class AudioMuxer:
+    """Mux the audio of ``source`` into ``output`` up to the time the video has reached."""
+
+    def __init__(
+        self,
+        source: Path,
+        output: av.container.OutputContainer,
+        policy: AudioPolicy,
+        on_notice: Callable[[str], None],
+    ) -> None:
+        self._input = open_input(source)
+        streams = list(self._input.streams.audio)
+        self._tracks: dict[int, _CopyTrack | _TranscodeTrack] = {}
+        for stream in streams:
+            codec = stream.codec_context.name
+            if policy.takes(codec):
+                self._tracks[stream.index] = _CopyTrack(stream, output)
+            else:
+                on_notice(
+                    f"audio track {stream.index}: {codec} is not allowed in .{policy.suffix}, "
+                    f"transcoding to {policy.fallback_name}"
+                )
+                self._tracks[stream.index] = _TranscodeTrack(stream, output, policy)
+        self._packets: Iterator[av.Packet] = self._input.demux(*streams) if streams else iter(())
+        self._pending: av.Packet | None = None
+        self._pull()
+
+    def advance_to(self, seconds: float) -> None:
+        """Mux every audio packet that starts at or before ``seconds``."""
+        while self._pending is not None and _start_s(self._pending) <= seconds:
+            self._push()
+
+    def finish(self) -> None:
+        """Mux what is left of every track and flush the transcoders."""
+        while self._pending is not None:
+            self._push()
+        for track in self._tracks.values():
+            track.flush()
+        self.close()
+
+    def close(self) -> None:
+        """Close the second handle on the input."""
+        self._input.close()
+
+    def _push(self) -> None:
+        packet = self._pending
+        self._pull()
+        self._tracks[packet.stream.index].mux(packet)
+
+    def _pull(self) -> None:
+        """Read the next audio packet that holds data (the demuxer's end markers are skipped)."""
+        self._pending = None
+        for packet in self._packets:
+            if packet.size:
+                self._pending = packet
+                return
+
+
+def _start_s(packet: av.Packet) -> float:
+    start = packet.pts if packet.pts is not None else packet.dts
+    if start is None:
+        return float("-inf")
+    return float(start * packet.time_base)
+
+
+class _CopyTrack:
+    """An audio stream copied packet for packet."""
+
+    def __init__(self, source: av.audio.AudioStream, output: av.container.OutputContainer):
+        self._output = output
+        self._stream = output.add_stream_from_template(source)
+        self._stream.time_base = source.time_base
+        _copy_language(source, self._stream)
+
+    def mux(self, packet: av.Packet) -> None:
+        packet.stream = self._stream
+        self._output.mux(packet)
+
+    def flush(self) -> None:
+        """Nothing is buffered in a copy."""
+
+
+class _TranscodeTrack:
+    """An audio stream decoded and encoded again to a codec the container takes."""
+
+    def __init__(
+        self,
+        source: av.audio.AudioStream,
+        output: av.container.OutputContainer,
+        policy: AudioPolicy,
+    ):
+        self._output = output
+        self._decoder = source.codec_context
+        rate = source.codec_context.sample_rate
+        if policy.fallback_encoder == "libopus":
+            rate = 48000
+        self._stream = output.add_stream(policy.fallback_encoder, rate=rate)
+        self._stream.layout = source.codec_context.layout
+        self._stream.format = policy.fallback_format
+        _copy_language(source, self._stream)
+        self._resampler: av.AudioResampler | None = None
+
+    def mux(self, packet: av.Packet) -> None:
+        for frame in self._decoder.decode(packet):
+            self._encode(frame)
+
+    def flush(self) -> None:
+        """Drain the decoder, the resampler and the encoder."""
+        for frame in self._decoder.decode(None):
+            self._encode(frame)
+        self._encode(None)
+        self._output.mux(self._stream.encode(None))
+
+    def _encode(self, frame: av.AudioFrame | None) -> None:
+        if self._resampler is None:
+            context = self._stream.codec_context
+            if not context.is_open:
+                context.open()
+            self._resampler = av.AudioResampler(
+                format=context.format,
+                layout=context.layout,
+                rate=context.sample_rate,
+                frame_size=context.frame_size or None,
+            )
+        for resampled in self._resampler.resample(frame):
+            self._output.mux(self._stream.encode(resampled))
+
+
+def _copy_language(source: av.stream.Stream, target: av.stream.Stream) -> None:
+    language = source.metadata.get("language")
+    if language:
+        target.metadata["language"] = language
