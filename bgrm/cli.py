@@ -104,6 +104,9 @@ class _ProgressBar:
             self.bar = tqdm(
                 total=total, unit="frame", disable=self.quiet, file=sys.stderr, dynamic_ncols=True
             )
+        if total is not None and total != self.bar.total:
+            self.bar.total = total
+            self.bar.refresh()
         self.bar.update(done - self.bar.n)
 
     def close(self) -> None:

@@ -177,13 +177,15 @@ def _stream(
                 encoder.put(Batch(to_host_uint8(out), batch.pts))
                 done += len(batch.pts)
                 if on_progress is not None:
-                    on_progress(done, info.frame_count)
+                    on_progress(done, info.expected_frames)
     except BaseException:
         encoder.cancel()
         raise
     finally:
         decoded.stop()
     encoder.finish()
+    if on_progress is not None:
+        on_progress(done, done)  # the exact total, where the header's estimate was off
     return done
 
 

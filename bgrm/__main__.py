@@ -1,0 +1,5 @@
+"""`python -m bgrm` runs the CLI."""
+
+from bgrm.cli import main
+
+main()

