@@ -30,6 +30,7 @@ from bgrm.composite import (
 )
 from bgrm.device import default_batch, resolve_device
 from bgrm.errors import EnvironmentProblem, OutputError, UsageError
+from bgrm.hostmemory import keep_freed_memory
 from bgrm.matting import weights
 from bgrm.matting.model import MattingNetwork
 from bgrm.matting.session import MattingSession
@@ -134,6 +135,7 @@ def run(
     session = MattingSession(model, device, ratio)
     background = make_background(background_spec, info.height, info.width, device, session.dtype)
 
+    keep_freed_memory()
     started = time.perf_counter()
     temp = _temp_path(output)
     writer = VideoWriter(temp, info, on_notice=notice)
