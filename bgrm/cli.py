@@ -165,6 +165,48 @@ def process(
             _say(f"wrote {result.output} ({result.frames} frames, {result.fps:.1f} frames/s)")
 
 
+@app.command()
+def bench(
+    clip: Annotated[
+        Path | None, typer.Argument(help="Clip to time (default: a generated one).")
+    ] = None,
+    size: Annotated[str, typer.Option(help="Size of the generated clip, WxH.")] = "1920x1080",
+    frames: Annotated[int, typer.Option(help="Frames timed per stage.")] = 48,
+    bg: Annotated[str, typer.Option("--bg", help="Background, as for process.")] = "#1e1e1e",
+    downsample: Annotated[str, typer.Option(help="As for process.")] = "auto",
+    batch: Annotated[int | None, typer.Option(help="As for process.")] = None,
+    device: Annotated[str, typer.Option(help="As for process.")] = "auto",
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Frames/s of decode, model, composite and encode alone, and end to end."""
+    import json
+    import tempfile
+
+    from bgrm.bench import run_bench, synthetic_clip
+
+    with _user_errors(), tempfile.TemporaryDirectory(prefix="bgrm-bench-") as tmp:
+        if clip is None:
+            width, height = _size(size)
+            clip = synthetic_clip(Path(tmp) / "clip.mp4", width, height, frames)
+        options = ProcessOptions(
+            input=str(clip), background=bg, downsample=downsample, batch=batch, device=device
+        )
+        report = run_bench(options, frames)
+        if not json_out:
+            typer.echo(report.table())
+        typer.echo(json.dumps(report.as_dict()))
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        width = height = 0
+    if width < 16 or height < 16:
+        raise typer.BadParameter(f"--size must be WxH, e.g. 1920x1080, got {text!r}")
+    return width, height
+
+
 @models_app.command("pull")
 def models_pull(
     source: Annotated[

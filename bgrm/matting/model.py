@@ -61,8 +61,8 @@ class MattingNetwork(nn.Module):
         hidden, states = self.decoder(base, f1, f2, f3, f4, batch, (r1, r2, r3, r4))
         base_fgr_res, base_pha = self.project_mat(hidden).split([3, 1], dim=1)
         fgr_res, pha = self.refiner(fine, base, base_fgr_res, base_pha, hidden)
-        fgr = (fgr_res + fine).clamp(0.0, 1.0).unflatten(0, (batch, -1))
-        pha = pha.clamp(0.0, 1.0).unflatten(0, (batch, -1))
+        fgr = fgr_res.add_(fine).clamp_(0.0, 1.0).unflatten(0, (batch, -1))
+        pha = pha.clamp_(0.0, 1.0).unflatten(0, (batch, -1))
         return (fgr, pha, *states)
 
 

@@ -44,7 +44,7 @@ class DeepGuidedFilterRefiner(nn.Module):
 
         size = fine_src.shape[-2:]
         a = F.interpolate(a, size=size, mode="bilinear", align_corners=False)
-        b = F.interpolate(b, size=size, mode="bilinear", align_corners=False)
-        out = a * fine_x + b
+        out = F.interpolate(b, size=size, mode="bilinear", align_corners=False)
+        out.addcmul_(a, fine_x)  # a * fine_x + b, without another full-resolution temporary
         fgr_res, pha = out.split([3, 1], dim=1)
         return fgr_res, pha
