@@ -138,6 +138,9 @@ def process(
         int | None, typer.Option(help="Frames per model call (default: 4 on CPU, 16 on GPU).")
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    precision: Annotated[
+        str, typer.Option(help="auto (fp32), fp32 or fp16 (encoder/decoder in float16; opt-in).")
+    ] = "auto",
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar or notes.")] = False,
     overwrite: Annotated[
         bool, typer.Option("-y", "--overwrite", help="Replace an existing output file.")
@@ -154,6 +157,7 @@ def process(
             downsample=downsample,
             batch=batch,
             device=device,
+            precision=precision,
             overwrite=overwrite,
         )
         progress = _ProgressBar(quiet)
@@ -176,6 +180,7 @@ def bench(
     downsample: Annotated[str, typer.Option(help="As for process.")] = "auto",
     batch: Annotated[int | None, typer.Option(help="As for process.")] = None,
     device: Annotated[str, typer.Option(help="As for process.")] = "auto",
+    precision: Annotated[str, typer.Option(help="As for process.")] = "auto",
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """Frames/s of decode, model, composite and encode alone, and end to end."""
@@ -189,7 +194,12 @@ def bench(
             width, height = _size(size)
             clip = synthetic_clip(Path(tmp) / "clip.mp4", width, height, frames)
         options = ProcessOptions(
-            input=str(clip), background=bg, downsample=downsample, batch=batch, device=device
+            input=str(clip),
+            background=bg,
+            downsample=downsample,
+            batch=batch,
+            device=device,
+            precision=precision,
         )
         report = run_bench(options, frames)
         if not json_out:

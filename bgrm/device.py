@@ -29,3 +29,9 @@ def resolve_device(name: str) -> torch.device:
 def default_batch(device: torch.device) -> int:
     """Frames per model call: small on the CPU (no gain from more), larger on a GPU."""
     return 16 if device.type == "cuda" else 4
+
+
+def resolve_precision(precision: str) -> str:
+    """'auto' -> fp32 on every device for now: fp16 (encoder and decoder in float16, refiner in
+    float32) stays opt-in until its alpha error is measured on a GPU at real sizes."""
+    return "fp32" if precision == "auto" else precision

@@ -9,6 +9,7 @@ from pathlib import Path
 from bgrm.errors import UsageError
 
 DEFAULT_BACKGROUND = "blur"
+PRECISIONS = ("auto", "fp32", "fp16")
 
 
 @dataclass(frozen=True)
@@ -21,11 +22,15 @@ class ProcessOptions:
     downsample: str = "auto"  # "auto" or a ratio in (0, 1]
     batch: int | None = None  # frames per model call; None: chosen for the device
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: str = "auto"  # auto (fp32 for now) | fp32 | fp16
     overwrite: bool = False
 
     def __post_init__(self) -> None:
         if self.batch is not None and self.batch < 1:
             raise UsageError(f"--batch must be at least 1, got {self.batch}")
+        if self.precision not in PRECISIONS:
+            choices = ", ".join(PRECISIONS)
+            raise UsageError(f"--precision must be one of {choices}, got {self.precision!r}")
         self.downsample_ratio(1, 1)  # validates the value early
 
     def output_path(self) -> Path:

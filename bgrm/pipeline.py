@@ -28,7 +28,7 @@ from bgrm.composite import (
     parse_background,
     to_uint8_hwc,
 )
-from bgrm.device import default_batch, resolve_device
+from bgrm.device import default_batch, resolve_device, resolve_precision
 from bgrm.errors import EnvironmentProblem, OutputError, UsageError
 from bgrm.hostmemory import keep_freed_memory
 from bgrm.matting import weights
@@ -132,7 +132,8 @@ def run(
 
     model = MattingNetwork()
     model.load_state_dict(load_weights(notice))
-    session = MattingSession(model, device, ratio)
+    precision = resolve_precision(options.precision)
+    session = MattingSession(model, device, ratio, precision)
     background = make_background(background_spec, info.height, info.width, device, session.dtype)
 
     keep_freed_memory()

@@ -87,6 +87,18 @@ def test_recurrent_state_is_carried(samples, weights_file):
     assert np.abs(carried[4:] - restarted.numpy()).max() > 1e-3
 
 
+def test_fp16_stays_close_to_fp32(samples, weights_file):
+    """fp16 (encoder/decoder in float16 on the CPU here; the GPU path uses the same code)."""
+    src = _frames(samples["talk"], 4)
+    _, pha32 = _port(src, 0.5, batch=4)
+    session = MattingSession(weights.load_model(), torch.device("cpu"), 0.5, "fp16")
+    fgr16, pha16 = session.step(src)
+    assert pha16.dtype == fgr16.dtype == torch.float32  # outputs stay float32
+    error = np.abs(pha16.numpy() - pha32) * 255
+    assert error.mean() < 0.1
+    assert error.max() < 8
+
+
 @pytest.fixture
 def private_home(tmp_path, monkeypatch, weights_file):
     """A BGRM_HOME of its own holding a copy of the good weights."""

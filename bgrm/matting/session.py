@@ -12,13 +12,25 @@ class MattingSession:
     """Runs the model over consecutive batches of one video, carrying the recurrent state.
 
     The state is the temporal smoothing: because it flows from batch to batch, the batch size
-    changes speed, never the result.
+    changes speed, never the result. Inputs and outputs are float32 whatever the precision.
     """
 
-    def __init__(self, model: MattingNetwork, device: torch.device, downsample_ratio: float):
+    def __init__(
+        self,
+        model: MattingNetwork,
+        device: torch.device,
+        downsample_ratio: float,
+        precision: str = "fp32",
+    ):
+        if precision == "fp16":
+            model.use_half_precision()
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # sizes are fixed for a whole video
+            model = model.to(memory_format=torch.channels_last)
         self.model = model.to(device).eval()
         self.device = device
         self.downsample_ratio = downsample_ratio
+        self.precision = precision
         self.dtype = torch.float32
         self._state: tuple[Tensor | None, ...] = (None, None, None, None)
 

@@ -1,0 +1,210 @@
+"""`bgrm bench`: frames/s of each pipeline stage alone and of the whole pipeline, on one clip.
+
+Stages are timed in this process over the same frames: decode (PyAV, to RGB), model (upload,
+uint8 -> float on the device, RVM with its state), composite (background, blend, back to host
+uint8), encode (RGB -> H.264 or VP9). End to end is a real `bgrm process` run in a child
+process, whose own peak RSS is reported too. Efficiency = end to end / slowest stage.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bgrm.composite import composite, from_uint8_hwc, make_background, parse_background
+from bgrm.device import default_batch, resolve_device, resolve_precision
+from bgrm.errors import BgrmError
+from bgrm.hostmemory import keep_freed_memory
+from bgrm.matting.model import MattingNetwork
+from bgrm.matting.session import MattingSession
+from bgrm.matting.weights import load_state_dict
+from bgrm.options import ProcessOptions
+from bgrm.pipeline import batches, to_host_uint8
+from bgrm.video.encode import VideoWriter
+from bgrm.video.probe import probe
+
+
+@dataclass
+class BenchReport:
+    stages: dict[str, float]  # frames/s of each stage alone
+    end_to_end: float  # frames/s of `bgrm process`
+    peak_rss_mib: float  # of the `bgrm process` child
+    settings: dict[str, object]
+
+    @property
+    def slowest(self) -> str:
+        return min(self.stages, key=self.stages.get)
+
+    @property
+    def efficiency(self) -> float:
+        return self.end_to_end / self.stages[self.slowest]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "stages_fps": self.stages,
+            "end_to_end_fps": self.end_to_end,
+            "slowest_stage": self.slowest,
+            "efficiency": self.efficiency,
+            "peak_rss_mib": self.peak_rss_mib,
+            "settings": self.settings,
+        }
+
+    def table(self) -> str:
+        rows = [f"{'stage':<12} {'frames/s':>9}"]
+        rows += [f"{name:<12} {fps:>9.2f}" for name, fps in self.stages.items()]
+        rows.append(f"{'end to end':<12} {self.end_to_end:>9.2f}")
+        rows.append(f"efficiency {self.efficiency:.2f} (end to end / {self.slowest})")
+        rows.append(f"peak RSS {self.peak_rss_mib:.0f} MiB (bgrm process)")
+        return "\n".join(rows)
+
+
+def _rate(frames: int, run: Callable[[], None], device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    started = time.perf_counter()
+    run()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return frames / (time.perf_counter() - started)
+
+
+def _end_to_end(options: ProcessOptions, output: Path) -> tuple[float, float]:
+    """Run `bgrm process` in a child; its own frames/s and peak RSS in MiB."""
+    command = [
+        sys.executable,
+        "-m",
+        "bgrm",
+        "process",
+        options.input,
+        "-o",
+        str(output),
+        "-y",
+        "--bg",
+        options.background,
+        "--downsample",
+        options.downsample,
+        "--device",
+        options.device,
+    ]
+    if options.batch:
+        command += ["--batch", str(options.batch)]
+    with tempfile.TemporaryFile("w+") as log:
+        child = subprocess.Popen(command, stderr=log)
+        _, status, rusage = os.wait4(child.pid, 0)
+        log.seek(0)
+        stderr = log.read()
+    match = re.search(r"\((\d+) frames, ([\d.]+) frames/s\)", stderr)
+    if os.waitstatus_to_exitcode(status) != 0 or match is None:
+        lines = stderr.strip().splitlines() or ["no output"]
+        raise BgrmError(f"bench: bgrm process failed: {lines[-1]}")
+    return float(match.group(2)), rusage.ru_maxrss / 1024
+
+
+def run_bench(options: ProcessOptions, frames: int = 48) -> BenchReport:
+    """Time each stage on the first ``frames`` frames of the input, then the whole pipeline."""
+    keep_freed_memory()
+    clip = Path(options.input)
+    info = probe(clip)
+    device = resolve_device(options.device)
+    batch = options.batch or default_batch(device)
+    ratio = options.downsample_ratio(info.height, info.width)
+    model = MattingNetwork()
+    model.load_state_dict(load_state_dict())
+    session = MattingSession(model, device, ratio, resolve_precision(options.precision))
+    background = make_background(
+        parse_background(options.background), info.height, info.width, device, session.dtype
+    )
+
+    decoded = []
+
+    def decode() -> None:
+        for item in batches(clip, batch):
+            decoded.append(item)
+            if sum(len(b.pts) for b in decoded) >= frames:
+                return
+
+    stages = {"decode": _rate(frames, decode, device)}
+    count = sum(len(b.pts) for b in decoded)
+    uploaded = [torch.from_numpy(b.rgb).to(device) for b in decoded]
+    with torch.inference_mode():
+        session.step(from_uint8_hwc(uploaded[0], session.dtype))  # warm-up, not timed
+        session.reset()
+        mattes = []
+
+        def matte() -> None:
+            for rgb in uploaded:
+                mattes.append(session.step(from_uint8_hwc(rgb, session.dtype)))
+
+        stages["model"] = _rate(count, matte, device)
+        outputs = []
+
+        def blend() -> None:
+            for rgb, (fgr, pha) in zip(uploaded, mattes, strict=True):
+                src = from_uint8_hwc(rgb, session.dtype)
+                outputs.append(to_host_uint8(composite(fgr, pha, background.frames(src, pha))))
+
+        stages["composite"] = _rate(count, blend, device)
+
+    with tempfile.TemporaryDirectory(prefix="bgrm-bench-") as tmp:
+        target = Path(tmp) / f"encode{clip.suffix}"
+
+        def encode() -> None:
+            with VideoWriter(target, info) as writer:
+                for out, item in zip(outputs, decoded, strict=True):
+                    for rgb, pts in zip(out, item.pts, strict=True):
+                        writer.write(rgb, pts)
+
+        stages["encode"] = _rate(count, encode, device)
+        end_to_end, peak = _end_to_end(options, Path(tmp) / f"process{clip.suffix}")
+
+    settings = {
+        "clip": str(clip),
+        "size": f"{info.width}x{info.height}",
+        "frames_timed": count,
+        "device": str(device),
+        "device_name": _device_name(device),
+        "batch": batch,
+        "downsample": ratio,
+        "precision": session.precision,
+        "torch_threads": torch.get_num_threads(),
+        "background": options.background,
+    }
+    return BenchReport(stages, end_to_end, peak, settings)
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+def synthetic_clip(path: Path, width: int, height: int, frames: int) -> Path:
+    """A clip with moving content (for when no clip is given): gradients and a moving disc."""
+    import av
+
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "18"}
+        for i in range(frames):
+            cx, cy = width * (0.3 + 0.4 * (i % 60) / 60), height * 0.5
+            disc = ((xs - cx) ** 2 + (ys - cy) ** 2) < (height * 0.3) ** 2
+            rgb = np.stack([xs / width, ys / height, np.full_like(xs, (i % 30) / 30)], -1)
+            rgb[disc] = (0.9, 0.7, 0.6)
+            frame = av.VideoFrame.from_ndarray((rgb * 255).astype(np.uint8), format="rgb24")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
