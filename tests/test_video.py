@@ -84,7 +84,7 @@ def test_roundtrip_keeps_frames_time_and_audio(talk: Path, tmp_path: Path, suffi
     written = [frame.rgb for frame in read_frames(out)]
     assert len(written) == len(frames) == 120
     diff = np.abs(np.stack(written).astype(int) - np.stack(frames).astype(int)).mean()
-    assert diff < 3
+    assert diff < 3.5  # CRF 18 (x264 veryfast) or VP9 CRF on an already compressed 176x144 clip
     (track,) = info.audio
     if suffix == ".webm":
         assert notices == ["audio track 1: aac is not allowed in .webm, transcoding to opus"]
