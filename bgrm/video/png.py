@@ -27,7 +27,7 @@ from bgrm.video.writer import KEEP_NEGATIVE
 SIDECAR = "frames.json"
 FRAME_NAME = "frame_{:06d}.png"
 PNG_COMPRESS_LEVEL = 3
-"""zlib level: 3 writes 1080p frames several times faster than Pillow's 6, a few % larger."""
+"""zlib level. On a 1080p frame: twice as fast as Pillow's default 6, files a quarter larger."""
 
 _M4A = audio_policy("mp4")
 _MKA = AudioPolicy("mka", None, "flac", "flac", "s16")  # Matroska takes every codec as it is
