@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -82,11 +83,16 @@ def load_weights(on_notice: NoticeCallback) -> dict[str, torch.Tensor]:
 
 
 def batches(
-    path: Path, size: int, time_base, background: BackgroundVideo | None = None
+    path: Path,
+    size: int,
+    *,
+    background: BackgroundVideo | None = None,
+    time_base: Fraction = Fraction(1),
 ) -> Iterator[Batch]:
     """Decoded frames grouped into batches of ``size`` (the last one may be shorter).
 
-    With a background video, each batch carries the background frames shown at its times.
+    With a background video, each batch carries the background frames shown at its times
+    (``time_base``: the input's).
     """
     rgb: list[np.ndarray] = []
     pts: list[int] = []
@@ -149,7 +155,9 @@ def run(
     started = time.perf_counter()
     sinks = open_sinks(options, info, notice)
     try:
-        decoded = batches(Path(options.input), batch_size, info.time_base, background_video)
+        decoded = batches(
+            Path(options.input), batch_size, background=background_video, time_base=info.time_base
+        )
         frames = _stream(decoded, info, session, background, sinks, on_progress)
         for sink in sinks:
             sink.finish()
