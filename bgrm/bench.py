@@ -22,7 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bgrm.composite import composite, from_uint8_hwc, make_background, parse_background
+from bgrm.composite import (
+    composite,
+    from_uint8_hwc,
+    make_background,
+    parse_background,
+    to_uint8_hwc,
+)
 from bgrm.device import default_batch, resolve_device, resolve_precision
 from bgrm.errors import BgrmError
 from bgrm.hostmemory import keep_freed_memory
@@ -30,7 +36,7 @@ from bgrm.matting.model import MattingNetwork
 from bgrm.matting.session import MattingSession
 from bgrm.matting.weights import load_state_dict
 from bgrm.options import ProcessOptions
-from bgrm.pipeline import batches, to_host_uint8
+from bgrm.pipeline import batches
 from bgrm.video.encode import VideoWriter
 from bgrm.video.probe import probe
 
@@ -123,7 +129,7 @@ def run_bench(options: ProcessOptions, frames: int = 48) -> BenchReport:
     model.load_state_dict(load_state_dict())
     session = MattingSession(model, device, ratio, resolve_precision(options.precision))
     background = make_background(
-        parse_background(options.background), info.height, info.width, device, session.dtype
+        parse_background(options.background_spec), info.height, info.width, device, session.dtype
     )
 
     decoded = []
@@ -152,7 +158,8 @@ def run_bench(options: ProcessOptions, frames: int = 48) -> BenchReport:
         def blend() -> None:
             for rgb, (fgr, pha) in zip(uploaded, mattes, strict=True):
                 src = from_uint8_hwc(rgb, session.dtype)
-                outputs.append(to_host_uint8(composite(fgr, pha, background.frames(src, pha))))
+                blended = composite(fgr, pha, background.frames(src, pha))
+                outputs.append(to_uint8_hwc(blended).cpu().numpy())
 
         stages["composite"] = _rate(count, blend, device)
 

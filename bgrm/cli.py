@@ -120,16 +120,39 @@ def process(
     output: Annotated[
         Path | None,
         typer.Option(
-            "-o", "--output", help="Output file (default: <stem>.bgrm<ext> beside the input)."
+            "-o",
+            "--output",
+            help="Output file, or folder for --alpha png "
+            "(default: <stem>.bgrm<ext> beside the input).",
         ),
     ] = None,
     bg: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--bg",
-            help="New background: an image, a colour (#RRGGBB or a CSS name), 'blur' or 'blur:N'.",
+            help="New background: an image, a video, a colour (#RRGGBB or a CSS name), 'blur' "
+            f"or 'blur:N'. Default: {DEFAULT_BACKGROUND}.",
+            show_default=False,
         ),
-    ] = DEFAULT_BACKGROUND,
+    ] = None,
+    alpha: Annotated[
+        str | None,
+        typer.Option(
+            "--alpha",
+            help="No background: the person with transparency. prores (.mov, ProRes 4444), "
+            "webm (.webm, VP9) or png (a folder of RGBA PNGs).",
+            show_default=False,
+        ),
+    ] = None,
+    matte: Annotated[
+        Path | None,
+        typer.Option(
+            "--matte",
+            help="Also write the alpha matte as a grayscale video (.mkv: lossless; .mp4, .mov, "
+            ".webm), in the same pass.",
+            show_default=False,
+        ),
+    ] = None,
     downsample: Annotated[
         str,
         typer.Option(help="Model input scale: 'auto' (long side ~512 px) or a ratio in (0, 1]."),
@@ -146,7 +169,8 @@ def process(
         bool, typer.Option("-y", "--overwrite", help="Replace an existing output file.")
     ] = False,
 ) -> None:
-    """Replace the background of INPUT; audio and timestamps are kept."""
+    """Replace the background of INPUT, or cut the person out (--alpha); audio and timestamps
+    are kept."""
     from bgrm import pipeline
 
     with _user_errors():
@@ -159,6 +183,8 @@ def process(
             device=device,
             precision=precision,
             overwrite=overwrite,
+            alpha=alpha,
+            matte=str(matte) if matte else None,
         )
         progress = _ProgressBar(quiet)
         try:
@@ -167,6 +193,8 @@ def process(
             progress.close()
         if not quiet:
             _say(f"wrote {result.output} ({result.frames} frames, {result.fps:.1f} frames/s)")
+            if result.matte is not None:
+                _say(f"wrote the matte {result.matte}")
 
 
 @app.command()

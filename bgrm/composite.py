@@ -1,7 +1,8 @@
 """Backgrounds and compositing: pure tensor maths on the device, no video I/O.
 
 Frames are float tensors in [0, 1] of shape [N, 3, H, W]; alpha is [N, 1, H, W]. Everything here
-works on any device and in float32 or float16.
+works on any device and in float32 or float16. Video backgrounds are decoded elsewhere
+(bgrm/video/background.py); here they are only scaled to cover the frame.
 """
 
 from __future__ import annotations
@@ -37,7 +38,17 @@ class ColourBackground:
 
 @dataclass(frozen=True)
 class ImageBackground:
-    """A still image, scaled to cover the frame and centre-cropped."""
+    """A still image, scaled to cover the frame and centre-cropped.
+
+    Where the image is transparent (an RGBA PNG), the room blurred shows through.
+    """
+
+    path: Path
+
+
+@dataclass(frozen=True)
+class VideoBackground:
+    """A video, scaled to cover the frame, centre-cropped and looped if shorter than the input."""
 
     path: Path
 
@@ -49,11 +60,12 @@ class BlurBackground:
     radius: float = DEFAULT_BLUR_RADIUS
 
 
-BackgroundSpec = ColourBackground | ImageBackground | BlurBackground
+BackgroundSpec = ColourBackground | ImageBackground | VideoBackground | BlurBackground
 
 
 def parse_background(spec: str) -> BackgroundSpec:
-    """Parse a --bg value: '#RRGGBB', '#RGB', a CSS colour name, 'blur', 'blur:N' or an image path.
+    """Parse a --bg value: '#RRGGBB', '#RGB', a CSS colour name, 'blur', 'blur:N', an image or
+    a video path (told apart by the suffix).
 
     An existing file wins over a colour name of the same spelling.
     """
@@ -62,8 +74,7 @@ def parse_background(spec: str) -> BackgroundSpec:
     path = Path(spec).expanduser()
     if path.is_file():
         if path.suffix.lower() in VIDEO_SUFFIXES:
-            # Video backgrounds need their own decoder in the pipeline; they come in a later issue.
-            raise InputError(f"video backgrounds are not supported yet: {path}")
+            return VideoBackground(path)
         return ImageBackground(path)
     if path.exists():
         raise InputError(f"background is not a file: {path}")
@@ -112,13 +123,25 @@ class Background(Protocol):
 def make_background(
     spec: BackgroundSpec, height: int, width: int, device: torch.device | str, dtype: torch.dtype
 ) -> Background:
-    """Build the background for frames of height x width on device, in dtype."""
+    """Build the background for frames of height x width on device, in dtype.
+
+    A VideoBackground has no frames of its own here: the pipeline decodes them and passes them
+    through ``cover``.
+    """
+    if isinstance(spec, VideoBackground):
+        raise TypeError("video backgrounds are decoded by the pipeline, not built here")
     if isinstance(spec, ColourBackground):
         colour = torch.tensor(spec.rgb, dtype=torch.float32).div(255).view(1, 3, 1, 1)
         return _StillBackground(colour.to(device, dtype))
     if isinstance(spec, ImageBackground):
-        rgb = _load_cover(spec.path, height, width)
-        return _StillBackground(from_uint8_hwc(torch.from_numpy(rgb)[None].to(device), dtype))
+        rgba = torch.from_numpy(_load_cover(spec.path, height, width))[None].to(device)
+        image = from_uint8_hwc(rgba, dtype)  # [1, 4, H, W]
+        if image.shape[1] == 3:
+            return _StillBackground(image)
+        room = _BlurBackground(
+            DEFAULT_BLUR_RADIUS * height / REFERENCE_HEIGHT, height, width, device, dtype
+        )
+        return _LayeredBackground(image[:, :3], image[:, 3:], room)
     return _BlurBackground(spec.radius * height / REFERENCE_HEIGHT, height, width, device, dtype)
 
 
@@ -133,11 +156,28 @@ class _StillBackground:
         return self.image.expand_as(src)
 
 
+class _LayeredBackground:
+    """A partly transparent image [1, 3, H, W] with alpha [1, 1, H, W] over another background."""
+
+    def __init__(self, image: Tensor, alpha: Tensor, under: Background) -> None:
+        self.image = image
+        self.alpha = alpha
+        self.under = under
+
+    def frames(self, src: Tensor, pha: Tensor) -> Tensor:
+        """src [N, 3, H, W], pha [N, 1, H, W] -> the image over ``under`` [N, 3, H, W]."""
+        return torch.lerp(self.under.frames(src, pha), self.image, self.alpha)
+
+
 def _load_cover(path: Path, height: int, width: int) -> np.ndarray:
-    """Read an image, scale it to cover height x width, centre-crop -> uint8 [H, W, 3]."""
+    """Read an image, scale it to cover height x width, centre-crop -> uint8 [H, W, 3 or 4].
+
+    Four channels (RGBA, straight alpha) only when the image has transparency.
+    """
     try:
         with Image.open(path) as opened:
-            image = ImageOps.exif_transpose(opened).convert("RGB")
+            image = ImageOps.exif_transpose(opened)
+            image = image.convert("RGBA" if _has_transparency(image) else "RGB")
     except FileNotFoundError:
         raise InputError(f"background image not found: {path}") from None
     except (OSError, ValueError, Image.DecompressionBombError):
@@ -148,6 +188,29 @@ def _load_cover(path: Path, height: int, width: int) -> np.ndarray:
     left, top = (w - crop_w) / 2, (h - crop_h) / 2
     box = (left, top, left + crop_w, top + crop_h)
     return np.array(image.resize((width, height), Image.Resampling.LANCZOS, box=box))
+
+
+def _has_transparency(image: Image.Image) -> bool:
+    """Whether any pixel of ``image`` is less than opaque (alpha band or palette transparency)."""
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        low, _ = image.convert("RGBA").getchannel("A").getextrema()
+        return low < 255
+    return False
+
+
+def cover(frames: Tensor, height: int, width: int) -> Tensor:
+    """[N, 3, h, w] -> [N, 3, height, width]: scaled to cover, centre-cropped, never stretched."""
+    h, w = frames.shape[-2:]
+    if (h, w) == (height, width):
+        return frames
+    scale = max(width / w, height / h)
+    crop_h, crop_w = min(h, round(height / scale)), min(w, round(width / scale))
+    top, left = (h - crop_h) // 2, (w - crop_w) // 2
+    cropped = frames[..., top : top + crop_h, left : left + crop_w]
+    scaled = F.interpolate(
+        cropped.float(), size=(height, width), mode="bilinear", align_corners=False, antialias=True
+    )
+    return scaled.clamp_(0, 1).to(frames.dtype)
 
 
 class _BlurBackground:
@@ -218,10 +281,26 @@ def composite(fgr: Tensor, pha: Tensor, bg: Tensor) -> Tensor:
 
 
 def to_uint8_hwc(x: Tensor) -> Tensor:
-    """[N, 3, H, W] float in [0, 1] -> contiguous [N, H, W, 3] uint8 on the same device."""
+    """[N, C, H, W] float in [0, 1] -> contiguous [N, H, W, C] uint8 on the same device."""
     return x.mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 
 def from_uint8_hwc(x: Tensor, dtype: torch.dtype) -> Tensor:
-    """[N, H, W, 3] uint8 -> contiguous [N, 3, H, W] float in [0, 1] of dtype, same device."""
+    """[N, H, W, C] uint8 -> contiguous [N, C, H, W] float in [0, 1] of dtype, same device."""
     return x.permute(0, 3, 1, 2).to(dtype, memory_format=torch.contiguous_format).div_(255)
+
+
+def to_rgba_uint8(fgr: Tensor, pha: Tensor) -> Tensor:
+    """fgr [N, 3, H, W], pha [N, 1, H, W] -> straight-alpha RGBA uint8 [N, H, W, 4], same device.
+
+    The colour is the model's foreground (decontaminated of the background); where the alpha
+    rounds to 0 the colour is 0 too, so transparent pixels carry nothing.
+    """
+    rgba = to_uint8_hwc(torch.cat([fgr, pha], dim=1))
+    rgba[..., :3] *= rgba[..., 3:] > 0
+    return rgba
+
+
+def matte_to_uint8(pha: Tensor) -> Tensor:
+    """pha [N, 1, H, W] -> uint8 [N, H, W], the same numbers as the alpha of ``to_rgba_uint8``."""
+    return to_uint8_hwc(pha)[..., 0]

@@ -1,20 +1,21 @@
-"""One job, start to finish: decode -> matte -> composite -> encode, streaming.
+"""One job, start to finish: decode -> matte -> composite -> encode, streaming, in one pass.
 
     run(ProcessOptions(input="talk.mp4", background="beach.jpg"), on_progress=print)
 
-Frames are decoded in one thread, run through the model in batches on the device (the
-recurrent state carried across batches), composited there and brought back as uint8, then
-encoded in another thread. The output is written to a hidden temp file beside the target and
-renamed only when complete; on any error or interrupt the temp file is removed.
+Frames are decoded in one thread (with the background video's frames, if any), run through the
+model in batches on the device (the recurrent state carried across batches), turned there into
+what the outputs need (composite, RGBA person, matte) as uint8, and handed to the outputs
+("sinks", bgrm/outputs.py), each encoding in its own thread. Every output is written under a
+hidden temp name beside its target and renamed only when all are complete; on any error or
+interrupt the temp files are removed.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -22,22 +23,27 @@ import torch
 
 from bgrm.composite import (
     Background,
+    VideoBackground,
     composite,
+    cover,
     from_uint8_hwc,
     make_background,
+    matte_to_uint8,
     parse_background,
+    to_rgba_uint8,
     to_uint8_hwc,
 )
 from bgrm.device import default_batch, resolve_device, resolve_precision
-from bgrm.errors import EnvironmentProblem, OutputError, UsageError
+from bgrm.errors import EnvironmentProblem
 from bgrm.hostmemory import keep_freed_memory
 from bgrm.matting import weights
 from bgrm.matting.model import MattingNetwork
 from bgrm.matting.session import MattingSession
 from bgrm.options import ProcessOptions
+from bgrm.outputs import HostFrames, Sink, check_targets, open_sinks
 from bgrm.stages import Consumer, Prefetcher
+from bgrm.video.background import BackgroundVideo
 from bgrm.video.decode import read_frames
-from bgrm.video.encode import VideoWriter
 from bgrm.video.probe import VideoInfo, probe
 
 ProgressCallback = Callable[[int, "int | None"], None]
@@ -50,6 +56,7 @@ class Result:
     frames: int
     seconds: float
     notices: list[str] = field(default_factory=list)
+    matte: Path | None = None
 
     @property
     def fps(self) -> float:
@@ -60,23 +67,7 @@ class Result:
 class Batch:
     rgb: np.ndarray  # uint8 [T, H, W, 3]
     pts: list[int]  # one per frame, in the input's time base
-
-
-def check_output(options: ProcessOptions) -> Path:
-    """The output path, after refusing what would go wrong: overwrite, missing folder, input."""
-    output = options.output_path()
-    if output.resolve() == Path(options.input).resolve():
-        raise UsageError(f"output would overwrite the input: {output}")
-    if output.exists() and not options.overwrite:
-        raise OutputError(f"output exists (use -y to overwrite): {output}")
-    if output.is_dir():
-        raise OutputError(f"output is a directory: {output}")
-    folder = output.parent
-    if not folder.is_dir():
-        raise OutputError(f"output folder does not exist: {folder}")
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"output folder is not writable: {folder}")
-    return output
+    background: np.ndarray | None = None  # uint8 [T, h, w, 3] from a background video
 
 
 def load_weights(on_notice: NoticeCallback) -> dict[str, torch.Tensor]:
@@ -92,22 +83,37 @@ def load_weights(on_notice: NoticeCallback) -> dict[str, torch.Tensor]:
     return weights.load_state_dict()
 
 
-def batches(path: Path, size: int) -> Iterator[Batch]:
-    """Decoded frames grouped into batches of ``size`` (the last one may be shorter)."""
+def batches(
+    path: Path,
+    size: int,
+    *,
+    background: BackgroundVideo | None = None,
+    time_base: Fraction = Fraction(1),
+) -> Iterator[Batch]:
+    """Decoded frames grouped into batches of ``size`` (the last one may be shorter).
+
+    With a background video, each batch carries the background frames shown at its times
+    (``time_base``: the input's).
+    """
     rgb: list[np.ndarray] = []
     pts: list[int] = []
+    first_pts: int | None = None
+
+    def batch() -> Batch:
+        frames = None
+        if background is not None:
+            frames = background.frames_at([float((p - first_pts) * time_base) for p in pts])
+        return Batch(np.stack(rgb), pts, frames)
+
     for frame in read_frames(path):
+        first_pts = frame.pts if first_pts is None else first_pts
         rgb.append(frame.rgb)
         pts.append(frame.pts)
         if len(rgb) == size:
-            yield Batch(np.stack(rgb), pts)
+            yield batch()
             rgb, pts = [], []
     if rgb:
-        yield Batch(np.stack(rgb), pts)
-
-
-def _temp_path(output: Path) -> Path:
-    return output.with_name(f".{output.stem}.part-{secrets.token_hex(4)}{output.suffix}")
+        yield batch()
 
 
 def run(
@@ -115,7 +121,7 @@ def run(
     on_progress: ProgressCallback | None = None,
     on_notice: NoticeCallback | None = None,
 ) -> Result:
-    """Process one video as ``options`` say; returns where the result went and how fast."""
+    """Process one video as ``options`` say; returns where the results went and how fast."""
     notices: list[str] = []
 
     def notice(message: str) -> None:
@@ -124,74 +130,106 @@ def run(
             on_notice(message)
 
     info = probe(Path(options.input))
-    output = check_output(options)
-    background_spec = parse_background(options.background)
+    check_targets(options)
+    background_spec = None if options.alpha else parse_background(options.background_spec)
+    background_video = None
+    if isinstance(background_spec, VideoBackground):
+        background_video = BackgroundVideo(
+            background_spec.path,
+            on_loop=lambda seconds: notice(
+                f"background video is shorter ({seconds:.1f} s) than the input: looping it"
+            ),
+        )
     device = resolve_device(options.device)
     batch_size = options.batch or default_batch(device)
     ratio = options.downsample_ratio(info.height, info.width)
 
     model = MattingNetwork()
     model.load_state_dict(load_weights(notice))
-    precision = resolve_precision(options.precision)
-    session = MattingSession(model, device, ratio, precision)
-    background = make_background(background_spec, info.height, info.width, device, session.dtype)
+    session = MattingSession(model, device, ratio, resolve_precision(options.precision))
+    background = None
+    if background_spec is not None and background_video is None:
+        background = make_background(
+            background_spec, info.height, info.width, device, session.dtype
+        )
 
     keep_freed_memory()
     started = time.perf_counter()
-    temp = _temp_path(output)
-    writer = VideoWriter(temp, info, on_notice=notice)
+    sinks = open_sinks(options, info, notice)
     try:
-        frames = _stream(
-            Path(options.input), info, session, background, writer, batch_size, on_progress
+        decoded = batches(
+            Path(options.input), batch_size, background=background_video, time_base=info.time_base
         )
-        writer.close()
-        os.replace(temp, output)
+        frames = _stream(decoded, info, session, background, sinks, on_progress)
+        for sink in sinks:
+            sink.finish()
+        for sink in sinks:
+            sink.commit()
     except BaseException:
-        writer.abort()
-        temp.unlink(missing_ok=True)
+        for sink in sinks:
+            sink.abort()
         raise
-    return Result(output, frames, time.perf_counter() - started, notices)
+    matte = Path(options.matte) if options.matte else None
+    return Result(sinks[0].target, frames, time.perf_counter() - started, notices, matte)
 
 
 def _stream(
-    source: Path,
+    source: Iterator[Batch],
     info: VideoInfo,
     session: MattingSession,
-    background: Background,
-    writer: VideoWriter,
-    batch_size: int,
+    background: Background | None,
+    sinks: list[Sink],
     on_progress: ProgressCallback | None,
 ) -> int:
-    """Decode, matte, composite and encode every frame; returns the number of frames."""
+    """Decode, matte, composite and encode every frame; returns the number of frames.
 
-    def encode(batch: Batch) -> None:
-        for rgb, pts in zip(batch.rgb, batch.pts, strict=True):
-            writer.write(rgb, pts)
-
-    decoded = Prefetcher(batches(source, batch_size), depth=2, name="decode")
-    encoder = Consumer(encode, depth=2, name="encode")
+    ``background`` is None for alpha outputs, and for a background video (its frames come
+    with each batch).
+    """
+    needs = {sink.pixels for sink in sinks}
+    decoded = Prefetcher(source, depth=2, name="decode")
+    encoders = [Consumer(sink.write, depth=2, name=f"encode-{sink.pixels}") for sink in sinks]
     done = 0
     try:
         with torch.inference_mode():
             for batch in decoded:
                 src = from_uint8_hwc(torch.from_numpy(batch.rgb).to(session.device), session.dtype)
                 fgr, pha = session.step(src)
-                out = composite(fgr, pha, background.frames(src, pha))
-                encoder.put(Batch(to_host_uint8(out), batch.pts))
+                host = HostFrames(batch.pts)
+                if "rgb" in needs:
+                    bg = _background_for(batch, background, src, pha, session)
+                    host.rgb = to_uint8_hwc(composite(fgr, pha, bg)).cpu().numpy()
+                if "rgba" in needs:
+                    host.rgba = to_rgba_uint8(fgr, pha).cpu().numpy()
+                if "matte" in needs:
+                    host.matte = matte_to_uint8(pha).cpu().numpy()
+                for encoder in encoders:
+                    encoder.put(host)
                 done += len(batch.pts)
                 if on_progress is not None:
                     on_progress(done, info.expected_frames)
+        for encoder in encoders:
+            encoder.finish()
     except BaseException:
-        encoder.cancel()
+        for encoder in encoders:
+            encoder.cancel()
         raise
     finally:
         decoded.stop()
-    encoder.finish()
     if on_progress is not None:
         on_progress(done, done)  # the exact total, where the header's estimate was off
     return done
 
 
-def to_host_uint8(frames: torch.Tensor) -> np.ndarray:
-    """[T, 3, H, W] float in [0, 1] on the device -> uint8 [T, H, W, 3] numpy on the host."""
-    return to_uint8_hwc(frames).cpu().numpy()
+def _background_for(
+    batch: Batch,
+    background: Background | None,
+    src: torch.Tensor,
+    pha: torch.Tensor,
+    session: MattingSession,
+) -> torch.Tensor:
+    """The background behind this batch, [T, 3, H, W] on the device."""
+    if batch.background is None:
+        return background.frames(src, pha)
+    frames = torch.from_numpy(batch.background).to(session.device)
+    return cover(from_uint8_hwc(frames, session.dtype), *src.shape[-2:])

@@ -14,10 +14,14 @@ from bgrm.composite import (
     BlurBackground,
     ColourBackground,
     ImageBackground,
+    VideoBackground,
     composite,
+    cover,
     from_uint8_hwc,
     make_background,
+    matte_to_uint8,
     parse_background,
+    to_rgba_uint8,
     to_uint8_hwc,
 )
 from bgrm.errors import InputError
@@ -62,11 +66,10 @@ def test_existing_file_wins_over_colour_name(tmp_path, monkeypatch):
     assert parse_background("white") == ImageBackground(Path("white"))
 
 
-def test_video_background_is_refused_clearly(tmp_path):
-    clip = tmp_path / "clip.mp4"
+def test_video_suffix_is_a_video_background(tmp_path):
+    clip = tmp_path / "clip.MOV"
     clip.write_bytes(b"\0")
-    with pytest.raises(InputError, match="video backgrounds"):
-        parse_background(str(clip))
+    assert parse_background(str(clip)) == VideoBackground(clip)
 
 
 def _quarters(path):
@@ -210,3 +213,43 @@ def test_float16_path(tmp_path):
         assert torch.equal(out[..., 60:220, 160:320], src[..., 60:220, 160:320])
     far = bg[..., :, :60].float()
     torch.testing.assert_close(far, torch.full_like(far, 0.1), atol=2e-3, rtol=0)
+
+
+def test_transparent_image_shows_the_blurred_room_through(tmp_path):
+    """Left half opaque red, right half fully transparent: there the room (blurred) shows."""
+    pixels = np.zeros((100, 200, 4), np.uint8)
+    pixels[:, :100] = (255, 0, 0, 255)
+    Image.fromarray(pixels, "RGBA").save(tmp_path / "frame.png")
+    src, pha = _room_with_person(100, 200, room=0.4, box=(40, 60, 150, 170))
+    bg = make_background(ImageBackground(tmp_path / "frame.png"), 100, 200, "cpu", torch.float32)
+    frames = bg.frames(src, pha)
+    _expect(_column_colours(frames, slice(0, 90)), RED, 3)
+    right = frames[..., 5:35, 110:195]  # the room, away from the person: still its grey
+    torch.testing.assert_close(right, torch.full_like(right, 0.4), atol=0.02, rtol=0)
+
+
+def test_opaque_rgba_image_is_a_still(tmp_path):
+    Image.new("RGBA", (8, 8), (0, 0, 255, 255)).save(tmp_path / "opaque.png")
+    bg = make_background(ImageBackground(tmp_path / "opaque.png"), 8, 8, "cpu", torch.float32)
+    frames = bg.frames(torch.zeros(2, 3, 8, 8), torch.zeros(2, 1, 8, 8))
+    assert frames.untyped_storage().nbytes() == 3 * 8 * 8 * 4  # one picture, viewed twice
+
+
+def test_cover_scales_and_centre_crops_never_stretches():
+    frames = torch.zeros(2, 3, 10, 40)  # 4:1, red in columns 15..19 only
+    frames[:, 0, :, 15:20] = 1.0
+    out = cover(frames, 20, 20)  # 1:1 -> the middle 10x10 (columns 15..24), scaled 2x
+    assert out.shape == (2, 3, 20, 20)
+    assert out[:, 0, :, :8].min() > 0.99 and out[:, 0, :, 12:].max() < 0.01
+    assert cover(frames, 10, 40) is frames
+
+
+def test_rgba_zeroes_colour_where_alpha_rounds_to_zero():
+    fgr = torch.rand(2, 3, 4, 5) * 0.5 + 0.25
+    pha = torch.tensor([0.0, 0.001, 0.003, 0.5, 1.0]).expand(2, 1, 4, 5)
+    rgba = to_rgba_uint8(fgr, pha)
+    assert rgba.shape == (2, 4, 5, 4) and rgba.dtype == torch.uint8
+    assert torch.equal(rgba[..., 3], matte_to_uint8(pha))
+    assert rgba[..., 3][0, 0].tolist() == [0, 0, 1, 128, 255]
+    assert rgba[..., :2, :3].eq(0).all()  # alpha 0 and 0.001 (rounds to 0): black
+    assert torch.equal(rgba[..., 2:, :3], to_uint8_hwc(fgr)[..., 2:, :])

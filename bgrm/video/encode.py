@@ -188,3 +188,8 @@ def _padding(info: VideoInfo, codec: str) -> tuple[int, int]:
     if codec != "libx264":
         return (0, 0)
     return (info.height % 2, info.width % 2)
+
+
+def audio_policy(container: str) -> AudioPolicy:
+    """Which audio codecs ``container`` ("mp4", "mov", "mkv", "webm") takes, and the fallback."""
+    return _family_for(Path(f"audio.{container}"), container).audio

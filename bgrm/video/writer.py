@@ -1,0 +1,153 @@
+"""Encode uint8 frames (RGB, RGBA or gray) to one video stream, with or without the input's audio.
+
+The composite keeps its own writer (bgrm/video/encode.py); this one is driven by an
+``Encoding`` so that the alpha videos and the matte share the same muxing, timing and errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+
+from bgrm.errors import EnvironmentProblem, OutputError
+from bgrm.video.audio import AudioMuxer, AudioPolicy
+from bgrm.video.probe import VideoInfo
+
+CHANNELS = {"rgb24": 3, "rgba": 4, "gray": 1}
+"""Channels of the uint8 arrays a writer takes, by PyAV pixel format."""
+
+BT709, LIMITED_RANGE = 1, 1
+"""FFmpeg's numbers for the colour tags written on a stream: every RGB -> YUV here is BT.709."""
+
+KEEP_NEGATIVE = {"avoid_negative_ts": "disabled"}
+"""Matroska / WebM muxer option: a copied track's leading negative times are kept as they are."""
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How frames become a stream: container, encoder, pixel formats, colour, audio."""
+
+    container: str  # FFmpeg muxer name
+    codec: str  # FFmpeg encoder name
+    pix_fmt: str  # what the encoder is given
+    pixels: str  # layout of the arrays written: a key of CHANNELS
+    codec_options: dict[str, str] = field(default_factory=dict)
+    stream_metadata: dict[str, str] = field(default_factory=dict)
+    muxer_options: dict[str, str] = field(default_factory=dict)
+    audio: AudioPolicy | None = None  # None: no audio in this file
+    even_size: bool = False  # pad the last row / column (4:2:0 H.264 needs even sides)
+
+
+class FrameWriter:
+    """Write uint8 frames with their input pts (and the input's audio, if asked) to ``path``.
+
+    The video stream keeps ``info.time_base``, so every pts is written as given (containers
+    with a fixed time base, Matroska and WebM, round it to a millisecond).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        info: VideoInfo,
+        encoding: Encoding,
+        on_notice: Callable[[str], None] = lambda message: None,
+    ) -> None:
+        self._path = Path(path)
+        self._info = info
+        self._encoding = encoding
+        if encoding.codec not in av.codecs_available:
+            raise EnvironmentProblem(f"this FFmpeg build lacks the {encoding.codec} encoder")
+        self._pad = (info.height % 2, info.width % 2) if encoding.even_size else (0, 0)
+        try:
+            self._output = av.open(
+                str(self._path),
+                mode="w",
+                format=encoding.container,
+                options=dict(encoding.muxer_options),
+            )
+        except OSError as error:
+            raise _output_error(error, self._path) from error
+        self._audio: AudioMuxer | None = None
+        try:
+            self._stream = self._add_video_stream()
+            if encoding.audio is not None:
+                self._audio = AudioMuxer(info.path, self._output, encoding.audio, on_notice)
+        except BaseException:
+            self._output.close()
+            raise
+
+    def write(self, pixels: np.ndarray, pts: int) -> None:
+        """Encode one uint8 [H, W, C] (or [H, W] gray) frame shown at ``pts``."""
+        channels = CHANNELS[self._encoding.pixels]
+        if pixels.shape[:2] != (self._info.height, self._info.width):
+            raise ValueError(f"frame shape {pixels.shape} does not match the video size")
+        if channels == 1 and pixels.ndim == 3:
+            pixels = pixels[..., 0]
+        if any(self._pad):
+            pad = ((0, self._pad[0]), (0, self._pad[1])) + ((0, 0),) * (pixels.ndim - 2)
+            pixels = np.pad(pixels, pad, mode="edge")
+        frame = av.VideoFrame.from_ndarray(
+            np.ascontiguousarray(pixels), format=self._encoding.pixels
+        )
+        if self._encoding.pix_fmt != self._encoding.pixels:
+            frame = frame.reformat(
+                format=self._encoding.pix_fmt, dst_colorspace=BT709, dst_color_range=LIMITED_RANGE
+            )
+        frame.pts = pts
+        frame.time_base = self._info.time_base
+        with self._output_errors():
+            self._output.mux(self._stream.encode(frame))
+            if self._audio is not None:
+                self._audio.advance_to(float(pts * self._info.time_base))
+
+    def close(self) -> None:
+        """Flush the encoder, mux the rest of the audio and finish the file."""
+        with self._output_errors():
+            self._output.mux(self._stream.encode(None))
+            if self._audio is not None:
+                self._audio.finish()
+            self._output.close()
+
+    def abort(self) -> None:
+        """Close everything and ignore errors; the caller deletes the file."""
+        steps = [self._output.close]
+        if self._audio is not None:
+            steps.insert(0, self._audio.close)
+        for step in steps:
+            with contextlib.suppress(av.FFmpegError, OSError):
+                step()
+
+    def _add_video_stream(self) -> av.video.VideoStream:
+        encoding = self._encoding
+        stream = self._output.add_stream(encoding.codec, options=dict(encoding.codec_options))
+        context = stream.codec_context
+        context.width = self._info.width + self._pad[1]
+        context.height = self._info.height + self._pad[0]
+        context.pix_fmt = encoding.pix_fmt
+        context.time_base = self._info.time_base
+        stream.time_base = self._info.time_base
+        if self._info.average_rate:
+            context.framerate = self._info.average_rate
+        if encoding.pix_fmt != "gray":
+            context.colorspace = context.color_primaries = context.color_trc = BT709
+            context.color_range = LIMITED_RANGE
+        for key, value in encoding.stream_metadata.items():
+            stream.metadata[key] = value
+        return stream
+
+    @contextlib.contextmanager
+    def _output_errors(self) -> Iterator[None]:
+        """Turn a failing write (disk full, folder gone) into one OutputError line."""
+        try:
+            yield
+        except OSError as error:
+            raise _output_error(error, self._path) from error
+
+
+def _output_error(error: OSError, path: Path) -> OutputError:
+    return OutputError(f"cannot write the output ({error.strerror or error}): {path}")
