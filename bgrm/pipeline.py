@@ -91,6 +91,13 @@ def load_weights(on_notice: NoticeCallback) -> dict[str, torch.Tensor]:
     return weights.load_state_dict()
 
 
+def load_model(on_notice: NoticeCallback) -> MattingNetwork:
+    """The matting network with the cached weights (pulled once if missing), on the CPU."""
+    model = MattingNetwork()
+    model.load_state_dict(load_weights(on_notice))
+    return model
+
+
 def batches(path: Path, size: int) -> Iterator[Batch]:
     """Decoded frames grouped into batches of ``size`` (the last one may be shorter)."""
     rgb: list[np.ndarray] = []
@@ -113,8 +120,12 @@ def run(
     options: ProcessOptions,
     on_progress: ProgressCallback | None = None,
     on_notice: NoticeCallback | None = None,
+    model: MattingNetwork | None = None,
 ) -> Result:
-    """Process one video as ``options`` say; returns where the result went and how fast."""
+    """Process one video as ``options`` say; returns where the result went and how fast.
+
+    ``model``: weights already loaded (a queue worker keeps one per process); None loads them.
+    """
     notices: list[str] = []
 
     def notice(message: str) -> None:
@@ -129,8 +140,8 @@ def run(
     batch_size = options.batch or default_batch(device)
     ratio = options.downsample_ratio(info.height, info.width)
 
-    model = MattingNetwork()
-    model.load_state_dict(load_weights(notice))
+    if model is None:
+        model = load_model(notice)
     session = MattingSession(model, device, ratio)
     background = make_background(background_spec, info.height, info.width, device, session.dtype)
 
