@@ -1,12 +1,12 @@
 """Queue throughput in jobs/minute with one worker, then two, on this machine.
 
-    python bench/queue_throughput.py --jobs 8 --downsample 0.5 --configs 1x2 1x1 2x1
+    python bench/queue_throughput.py --jobs 8 --downsample 0.5 --configs 1x1 2x1 1x2
 
 Starts `bgrm worker` processes on a scratch Redis DB (14 by default; only that DB is flushed),
 submits --jobs copies of the real sample clip (176x144, 120 frames) and times from the first
 submit to the last success. Each config WxT is W workers with T torch threads each; the default
-shares the cores out (1 worker x all cores, then 2 workers x half each). Prints each rate and
-its ratio to the first.
+is one worker, then two, with half the cores each, then one worker with all of them. Prints
+each rate and its ratio to the first.
 """
 
 from __future__ import annotations
@@ -110,7 +110,8 @@ def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/14")
     args = parser.parse_args()
     cores = os.cpu_count() or 2
-    specs = args.configs or [f"1x{cores}", f"2x{max(1, cores // 2)}"]
+    half = max(1, cores // 2)
+    specs = args.configs or list(dict.fromkeys([f"1x{half}", f"2x{half}", f"1x{cores}"]))
     configs = [tuple(int(n) for n in spec.split("x")) for spec in specs]
 
     with tempfile.TemporaryDirectory(prefix="bgrm-bench-") as scratch:

@@ -76,13 +76,14 @@ def queue_env(redis_db, roots) -> dict[str, str]:
 class Worker:
     """A `bgrm worker` child process with its log in a file."""
 
-    def __init__(self, name: str, env: dict[str, str], log: Path):
+    def __init__(self, name: str, env: dict[str, str], log: Path, cwd: Path | None = None):
         self.name = f"{name}@test"
         self.log_path = log
         with open(log, "wb") as sink:
             self.process = subprocess.Popen(
                 [*BGRM, "worker", "--name", self.name, "--threads", "1"],
                 env=env,
+                cwd=cwd,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
             )
@@ -109,11 +110,13 @@ class Worker:
 
 @pytest.fixture
 def start_worker(queue_env, tmp_path):
-    """start_worker(name, **env) -> a ready Worker; all are stopped at the end of the test."""
+    """start_worker(name, cwd=None, **env) -> a started Worker (env "" unsets a variable);
+    all are stopped at the end of the test."""
     started: list[Worker] = []
 
-    def start(name: str, **extra_env: str) -> Worker:
-        worker = Worker(name, {**queue_env, **extra_env}, tmp_path / f"{name}.log")
+    def start(name: str, cwd: Path | None = None, **extra_env: str) -> Worker:
+        env = {k: v for k, v in {**queue_env, **extra_env}.items() if v}
+        worker = Worker(name, env, tmp_path / f"{name}.log", cwd)
         started.append(worker)
         return worker
 
@@ -328,3 +331,23 @@ def test_worker_killed_mid_job_another_finishes_it_without_running_it_twice(
     assert runner.log().count(f"job {job_id} started") == 1
     assert other.log().count(f"job {job_id} started") == 1
     assert not list(roots["out"].glob(".survivor*"))  # the killed run's temp file was removed
+
+
+def test_a_worker_without_roots_says_it_allows_only_its_directory(start_worker, tmp_path):
+    unset = {"BGRM_INPUT_ROOTS": "", "BGRM_OUTPUT_ROOT": ""}
+    worker = start_worker("no-roots", cwd=tmp_path, BGRM_QUEUE="no-roots-test", **unset)
+    worker.wait_for("bgrm: worker on auto:")
+    line = next(x for x in worker.log().splitlines() if x.startswith("bgrm: worker on auto:"))
+    here = tmp_path.resolve()
+    assert f"reads only under {here}, writes only under {here}" in line
+    assert "(BGRM_INPUT_ROOTS/BGRM_OUTPUT_ROOT not set)" in line
+
+
+def test_a_bad_setting_or_an_unreachable_redis_is_one_clear_line(queue_env):
+    done = bgrm({**queue_env, "BGRM_VISIBILITY_TIMEOUT": "soon"}, "status", "some-id")
+    assert done.returncode == 2
+    assert done.stderr == "bgrm: error: BGRM_VISIBILITY_TIMEOUT must be a number >= 1, got 'soon'\n"
+    done = bgrm({**queue_env, "BGRM_BROKER_URL": "redis://:pw@127.0.0.1:1/15"}, "status", "x")
+    assert done.returncode == 3
+    assert done.stderr.startswith("bgrm: error: cannot reach the queue's Redis")
+    assert "pw" not in done.stderr and "Traceback" not in done.stderr

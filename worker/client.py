@@ -5,23 +5,45 @@ These talk to Redis only; they never import torch or the model.
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 from celery import states
 from celery.result import AsyncResult
+from kombu.exceptions import OperationalError
+from kombu.utils.url import maybe_sanitize_url
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from bgrm.errors import BgrmError, InputError
+from bgrm.errors import BgrmError, EnvironmentProblem, InputError
 from bgrm.options import ProcessOptions
 from worker.app import PROGRESS, app, settings
 from worker.store import JobStore
 
 EXIT_INTERNAL = 70
+Call = TypeVar("Call", bound=Callable)
+
+
+def _needs_redis(call: Call) -> Call:
+    """Say which Redis could not be reached instead of a traceback (EnvironmentProblem)."""
+
+    @functools.wraps(call)
+    def wrapper(*args, **kwargs):
+        try:
+            return call(*args, **kwargs)
+        except (OperationalError, RedisConnectionError) as error:
+            url = maybe_sanitize_url(settings.broker_url)
+            raise EnvironmentProblem(f"cannot reach the queue's Redis ({error}): {url}") from error
+
+    return wrapper
 
 
 def _store() -> JobStore:
     return JobStore(app.backend.client, settings.result_expires)
 
 
+@_needs_redis
 def submit(options: ProcessOptions) -> str:
     """Queue one job; returns its id."""
     job_id = str(uuid.uuid4())
@@ -31,6 +53,7 @@ def submit(options: ProcessOptions) -> str:
     return job_id
 
 
+@_needs_redis
 def status(job_id: str) -> dict:
     """{"id", "state", "progress": {"done", "total", "fps"} | None, "input", "output",
     "error", "exit_code", "worker"}; InputError for an id this queue does not know."""
@@ -74,6 +97,7 @@ def _message(error: object) -> str:
     return f"internal error: {type(error).__name__}: {error}"
 
 
+@_needs_redis
 def cancel(job_id: str) -> str:
     """Stop a job: a queued one never runs, a running one stops at its next batch.
 
