@@ -6,24 +6,14 @@ no traceback reaches the user.
 
 from __future__ import annotations
 
-import os
-import signal
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any
 
 import typer
-from tqdm import tqdm
 
-from bgrm import __version__
-from bgrm.errors import BgrmError
-from bgrm.options import DEFAULT_BACKGROUND, ProcessOptions
-
-EXIT_INTERRUPTED = 130
-EXIT_TERMINATED = 143
-EXIT_INTERNAL = 70
+from bgrm import __version__, cli_queue
+from bgrm.cli_common import ProgressBar, say, user_errors, with_job_flags
+from bgrm.options import ProcessOptions
 
 app = typer.Typer(
     help="Remove or replace the background of recorded video.",
@@ -33,48 +23,6 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="Manage the matting model weights.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
-
-
-class Terminated(BaseException):
-    """SIGTERM arrived: stop like Ctrl-C, but exit 143."""
-
-
-def _say(message: str) -> None:
-    tqdm.write(f"bgrm: {message}", file=sys.stderr)
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    tqdm.write(f"bgrm: error: {message}", file=sys.stderr)
-    raise typer.Exit(code)
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Turn errors, Ctrl-C and SIGTERM into one line and an exit code."""
-
-    def on_sigterm(signum, frame):
-        raise Terminated
-
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        yield
-    except BgrmError as error:
-        _fail(str(error), error.exit_code)
-    except KeyboardInterrupt:
-        _fail("interrupted; no output written", EXIT_INTERRUPTED)
-    except Terminated:
-        _fail("terminated; no output written", EXIT_TERMINATED)
-    except (typer.Exit, typer.Abort):
-        raise
-    except Exception as error:
-        if os.environ.get("BGRM_DEBUG"):
-            raise
-        _fail(
-            f"internal error: {type(error).__name__}: {error} (BGRM_DEBUG=1 shows more)",
-            EXIT_INTERNAL,
-        )
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _version(value: bool) -> None:
@@ -92,109 +40,29 @@ def main_options(
     """Remove or replace the background of recorded video."""
 
 
-class _ProgressBar:
-    """tqdm on stderr (frames, frames/s, ETA), opened at the first frame so errors come first."""
-
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self.bar: tqdm | None = None
-
-    def __call__(self, done: int, total: int | None) -> None:
-        if self.bar is None:
-            self.bar = tqdm(
-                total=total, unit="frame", disable=self.quiet, file=sys.stderr, dynamic_ncols=True
-            )
-        if total is not None and total != self.bar.total:
-            self.bar.total = total
-            self.bar.refresh()
-        self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 @app.command()
+@with_job_flags
 def process(
     input: Annotated[Path, typer.Argument(help="The video to process.", show_default=False)],
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "-o",
-            "--output",
-            help="Output file, or folder for --alpha png "
-            "(default: <stem>.bgrm<ext> beside the input).",
-        ),
-    ] = None,
-    bg: Annotated[
-        str | None,
-        typer.Option(
-            "--bg",
-            help="New background: an image, a video, a colour (#RRGGBB or a CSS name), 'blur' "
-            f"or 'blur:N'. Default: {DEFAULT_BACKGROUND}.",
-            show_default=False,
-        ),
-    ] = None,
-    alpha: Annotated[
-        str | None,
-        typer.Option(
-            "--alpha",
-            help="No background: the person with transparency. prores (.mov, ProRes 4444), "
-            "webm (.webm, VP9) or png (a folder of RGBA PNGs).",
-            show_default=False,
-        ),
-    ] = None,
-    matte: Annotated[
-        Path | None,
-        typer.Option(
-            "--matte",
-            help="Also write the alpha matte as a grayscale video (.mkv: lossless; .mp4, .mov, "
-            ".webm), in the same pass.",
-            show_default=False,
-        ),
-    ] = None,
-    downsample: Annotated[
-        str,
-        typer.Option(help="Model input scale: 'auto' (long side ~512 px) or a ratio in (0, 1]."),
-    ] = "auto",
-    batch: Annotated[
-        int | None, typer.Option(help="Frames per model call (default: 4 on CPU, 16 on GPU).")
-    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    precision: Annotated[
-        str, typer.Option(help="auto (fp32), fp32 or fp16 (encoder/decoder in float16; opt-in).")
-    ] = "auto",
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar or notes.")] = False,
-    overwrite: Annotated[
-        bool, typer.Option("-y", "--overwrite", help="Replace an existing output file.")
-    ] = False,
+    *,
+    job: dict[str, Any],
 ) -> None:
-    """Replace the background of INPUT, or cut the person out (--alpha); audio and timestamps
-    are kept."""
+    """Replace the background of INPUT, or cut the person out (--alpha); keeps audio and timing."""
     from bgrm import pipeline
 
-    with _user_errors():
-        options = ProcessOptions(
-            input=str(input),
-            output=str(output) if output else None,
-            background=bg,
-            downsample=downsample,
-            batch=batch,
-            device=device,
-            precision=precision,
-            overwrite=overwrite,
-            alpha=alpha,
-            matte=str(matte) if matte else None,
-        )
-        progress = _ProgressBar(quiet)
+    with user_errors():
+        options = ProcessOptions(input=str(input), device=device, **job)
+        progress = ProgressBar(quiet)
         try:
-            result = pipeline.run(options, on_progress=progress, on_notice=None if quiet else _say)
+            result = pipeline.run(options, on_progress=progress, on_notice=None if quiet else say)
         finally:
             progress.close()
         if not quiet:
-            _say(f"wrote {result.output} ({result.frames} frames, {result.fps:.1f} frames/s)")
+            say(f"wrote {result.output} ({result.frames} frames, {result.fps:.1f} frames/s)")
             if result.matte is not None:
-                _say(f"wrote the matte {result.matte}")
+                say(f"wrote the matte {result.matte}")
 
 
 @app.command()
@@ -217,7 +85,7 @@ def bench(
 
     from bgrm.bench import run_bench, synthetic_clip
 
-    with _user_errors(), tempfile.TemporaryDirectory(prefix="bgrm-bench-") as tmp:
+    with user_errors(), tempfile.TemporaryDirectory(prefix="bgrm-bench-") as tmp:
         if clip is None:
             width, height = _size(size)
             clip = synthetic_clip(Path(tmp) / "clip.mp4", width, height, frames)
@@ -255,9 +123,9 @@ def models_pull(
     """Fetch, verify and convert the RVM weights into the cache (once per machine)."""
     from bgrm.matting import weights
 
-    with _user_errors():
+    with user_errors():
         path = weights.pull(source)
-        _say(f"weights ready: {path}")
+        say(f"weights ready: {path}")
 
 
 @models_app.command("path")
@@ -266,6 +134,9 @@ def models_path() -> None:
     from bgrm.matting import weights
 
     typer.echo(str(weights.weights_path()))
+
+
+cli_queue.register(app)
 
 
 def main() -> None:

@@ -83,6 +83,13 @@ def load_weights(on_notice: NoticeCallback) -> dict[str, torch.Tensor]:
     return weights.load_state_dict()
 
 
+def load_model(on_notice: NoticeCallback) -> MattingNetwork:
+    """The matting network with the cached weights (pulled once if missing), on the CPU."""
+    model = MattingNetwork()
+    model.load_state_dict(load_weights(on_notice))
+    return model
+
+
 def batches(
     path: Path,
     size: int,
@@ -120,8 +127,12 @@ def run(
     options: ProcessOptions,
     on_progress: ProgressCallback | None = None,
     on_notice: NoticeCallback | None = None,
+    model: MattingNetwork | None = None,
 ) -> Result:
-    """Process one video as ``options`` say; returns where the results went and how fast."""
+    """Process one video as ``options`` say; returns where the results went and how fast.
+
+    ``model``: weights already loaded (a queue worker keeps one per process); None loads them.
+    """
     notices: list[str] = []
 
     def notice(message: str) -> None:
@@ -144,8 +155,8 @@ def run(
     batch_size = options.batch or default_batch(device)
     ratio = options.downsample_ratio(info.height, info.width)
 
-    model = MattingNetwork()
-    model.load_state_dict(load_weights(notice))
+    if model is None:
+        model = load_model(notice)
     session = MattingSession(model, device, ratio, resolve_precision(options.precision))
     background = None
     if background_spec is not None and background_video is None:

@@ -78,3 +78,23 @@ def _add_audio(container, path: Path, audio: bool | str):
     if audio is True:
         audio = "libopus" if path.suffix == ".webm" else "aac"
     return add_tone_track(container, audio)
+
+
+def loop_clip(source: Path, target: Path, times: int) -> Path:
+    """``source``'s video played ``times`` times in a row (no audio), H.264 at its frame rate."""
+    with av.open(str(source)) as inp:
+        stream = inp.streams.video[0]
+        rate = stream.average_rate
+        frames = [f.to_ndarray(format="rgb24") for f in inp.decode(stream)]
+    with av.open(str(target), "w") as out:
+        video = out.add_stream("libx264", rate=rate)
+        video.height, video.width = frames[0].shape[:2]
+        video.pix_fmt = "yuv420p"
+        video.options = {"preset": "ultrafast"}
+        for index in range(len(frames) * times):
+            frame = av.VideoFrame.from_ndarray(frames[index % len(frames)], format="rgb24")
+            frame.pts = index
+            frame.time_base = 1 / rate
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    return Path(target)

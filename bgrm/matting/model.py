@@ -12,6 +12,7 @@ downsample ratio (at 1.0 it filters at full resolution); that keeps the port equ
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -56,7 +57,7 @@ class MattingNetwork(nn.Module):
                 align_corners=False,
                 recompute_scale_factor=False,
             )
-        core = base.to(self.project_mat.weight.dtype)  # float16 after use_half_precision()
+        core = base.to(self.project_mat.weight.dtype)  # float16 after set_precision("fp16")
         f1, f2, f3, f4 = self.backbone(core)
         f4 = self.aspp(f4)
         hidden, states = self.decoder(core, f1, f2, f3, f4, batch, (r1, r2, r3, r4))
@@ -68,14 +69,18 @@ class MattingNetwork(nn.Module):
         pha = pha.clamp_(0.0, 1.0).unflatten(0, (batch, -1))
         return (fgr, pha, *states)
 
-    def use_half_precision(self) -> MattingNetwork:
-        """Encoder and decoder in float16; the guided-filter refiner stays in the input's float32.
+    def set_precision(self, precision: str) -> MattingNetwork:
+        """Precision of the encoder and decoder: "fp16" or "fp32" (the default).
+
+        The guided-filter refiner always runs in the input's float32. Callable again on the
+        same model (a queue worker reuses one across jobs).
 
         The refiner's local variances (E[x^2] - E[x]^2) lose too much in float16: with it in
         float16 too, alpha strayed up to 11/255 from float32 on the sample clip. Measured with
         bench/precision.py on the CPU (120 frames of the 176x144 sample): at downsample 0.5 the
         mean error is 0.02/255 (max 4.6/255); at 0.25 (a 44x36 model input) 0.3/255 (max 23/255).
         """
+        dtype = torch.float16 if precision == "fp16" else torch.float32
         for part in (self.backbone, self.aspp, self.decoder, self.project_mat):
-            part.half()
+            part.to(dtype)
         return self

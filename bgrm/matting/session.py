@@ -22,8 +22,7 @@ class MattingSession:
         downsample_ratio: float,
         precision: str = "fp32",
     ):
-        if precision == "fp16":
-            model.use_half_precision()
+        model.set_precision(precision)
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # sizes are fixed for a whole video
             model = model.to(memory_format=torch.channels_last)

@@ -1,0 +1,173 @@
+"""`bgrm submit | status | cancel | worker`: the job queue from the command line.
+
+The queue lives in the `worker` package (Celery on Redis); it is imported inside each command,
+so `bgrm process` never loads Celery.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bgrm.cli_common import ProgressBar, fail, say, user_errors, with_job_flags
+from bgrm.errors import UsageError
+from bgrm.options import ProcessOptions
+
+POLL_SECONDS = 0.5
+
+
+@with_job_flags
+def submit(
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Videos to process, one job each.", show_default=False)
+    ],
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for the jobs, with progress; fail as they fail.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar or notes.")] = False,
+    *,
+    job: dict[str, Any],
+) -> None:
+    """Queue INPUTS for the workers; prints one job id per line.
+
+    Paths must mean the same on the workers (a shared folder).
+
+    Without -o the output is $BGRM_OUTPUT_ROOT/<stem>.bgrm<ext>, or beside the input when
+    BGRM_OUTPUT_ROOT is not set.
+    """
+    with user_errors():
+        from worker import client
+
+        if job["output"] and len(inputs) > 1:
+            raise UsageError("-o names one output: give one input with it, or leave -o out")
+        ids = [client.submit(_job_options(source, job)) for source in inputs]
+        for job_id in ids:
+            typer.echo(job_id)
+    if wait:
+        for job_id in ids:
+            _wait(job_id, quiet)
+
+
+def _job_options(source: Path, job: dict[str, Any]) -> ProcessOptions:
+    """Options with absolute paths, as the workers will read them."""
+    options = ProcessOptions(input=str(source.absolute()), **job)
+    output_root = os.environ.get("BGRM_OUTPUT_ROOT")
+    if options.output is None and output_root:
+        default = Path(output_root) / options.output_path().name
+        options = dataclasses.replace(options, output=str(default))
+    background = options.background
+    if background is not None and Path(background).expanduser().is_file():
+        background = str(Path(background).expanduser().absolute())
+    matte = str(Path(options.matte).absolute()) if options.matte else None
+    return dataclasses.replace(
+        options,
+        output=str(options.output_path().absolute()),
+        background=background,
+        matte=matte,
+    )
+
+
+def _wait(job_id: str, quiet: bool) -> None:
+    """Follow a job to its end with a progress bar; exit with its error if it fails."""
+    from worker import client
+
+    bar = ProgressBar(quiet)
+    aftermath = f"stopped waiting; the job goes on (`bgrm cancel {job_id}` stops it)"
+    with user_errors(aftermath):
+        try:
+            report = client.status(job_id)
+            while report["exit_code"] is None:
+                if report["progress"]:
+                    bar(report["progress"]["done"], report["progress"]["total"])
+                time.sleep(POLL_SECONDS)
+                report = client.status(job_id)
+            if report["progress"]:
+                bar(report["progress"]["done"], report["progress"]["total"])
+        finally:
+            bar.close()
+    if report["exit_code"]:
+        fail(report["error"], report["exit_code"])
+    if not quiet:
+        progress = report["progress"]
+        say(f"wrote {report['output']} ({progress['done']} frames, {progress['fps']:.1f} frames/s)")
+
+
+def status(
+    job_id: Annotated[str, typer.Argument(help="A job id from `bgrm submit`.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Show a job: state, frames done/total, frames/s, output or error."""
+    with user_errors():
+        from worker import client
+
+        report = client.status(job_id)
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    typer.echo(_describe(report))
+
+
+def _describe(report: dict) -> str:
+    lines = [f"{report['id']}: {report['state']}"]
+    progress = report["progress"]
+    if progress:
+        total = progress["total"] if progress["total"] is not None else "?"
+        lines.append(f"frames: {progress['done']}/{total} ({progress['fps']:.1f} frames/s)")
+    lines.append(f"input: {report['input']}")
+    lines.append(f"output: {report['output']}")
+    if report["worker"]:
+        lines.append(f"worker: {report['worker']}")
+    if report["error"]:
+        lines.append(f"error: {report['error']}")
+    return "\n".join(lines)
+
+
+def cancel(job_id: Annotated[str, typer.Argument(help="A job id from `bgrm submit`.")]) -> None:
+    """Stop a job: a queued one never runs; a running one stops at its next batch."""
+    with user_errors():
+        from worker import client
+
+        before = client.cancel(job_id)
+    if before in ("SUCCESS", "FAILURE"):
+        fail(f"job already ended ({before}); nothing to cancel: {job_id}", 1)
+    say(f"cancelled {job_id} (it was {before})")
+
+
+def worker(
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N; one worker each.")] = (
+        "auto"
+    ),
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="torch CPU threads (default: cores / workers).")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Celery node name (default: bgrm-<device>-<pid>@<host>).")
+    ] = None,
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "info",
+) -> None:
+    """Run one queue worker on one device; it takes one job at a time. Ctrl-C stops it."""
+    os.environ["BGRM_DEVICE"] = device
+    if threads is not None:
+        os.environ["BGRM_THREADS"] = str(threads)
+    with user_errors("worker not started"):
+        from worker import runtime
+        from worker.app import app
+
+        runtime.model()
+        say(f"worker on {device}: {runtime.describe()}")
+    node = name or f"bgrm-{device.replace(':', '')}-{os.getpid()}@%h"
+    app.worker_main(
+        ["worker", f"--hostname={node}", f"--loglevel={loglevel}", "--pool=solo", "--concurrency=1"]
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the queue commands to the `bgrm` app."""
+    for command in (submit, status, cancel, worker):
+        app.command()(command)

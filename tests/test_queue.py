@@ -1,0 +1,358 @@
+"""The job queue end to end: real Redis (DB 15, flushed), real `bgrm worker` processes, real jobs.
+
+Every command runs as a user runs it (`python -m bgrm submit|status|cancel|worker`); workers are
+started with the BGRM_* variables and stopped (SIGTERM, then SIGKILL) by the fixtures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import pytest
+import redis
+
+from tests.media import loop_clip
+
+BGRM = [sys.executable, "-m", "bgrm"]
+REDIS_URL = "redis://127.0.0.1:6379/15"
+LONG_FRAMES = 240  # the talk sample twice
+SLOW = ["--downsample", "1.0", "--batch", "1"]  # long enough to watch (~14 s on one thread)
+FAST = ["--downsample", "0.25"]
+
+
+@pytest.fixture(scope="module")
+def redis_db():
+    """Test DB 15 of the local Redis (started like .ci/run does if it is not running)."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        if shutil.which("redis-server") is None:
+            pytest.skip("no Redis at 127.0.0.1:6379 and no redis-server to start")
+        subprocess.run(
+            "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no",
+            shell=True,
+            check=True,
+        )
+        time.sleep(0.5)
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture(scope="module")
+def roots(tmp_path_factory, samples) -> dict[str, Path]:
+    """in/ (talk.mp4, long.mp4, background.jpg), out/, and outside/ (a folder no job may use)."""
+    base = tmp_path_factory.mktemp("queue")
+    folders = {name: base / name for name in ("in", "out", "outside")}
+    for folder in folders.values():
+        folder.mkdir()
+    shutil.copy(samples["talk"], folders["in"] / "talk.mp4")
+    shutil.copy(samples["background"], folders["in"] / "background.jpg")
+    loop_clip(samples["talk"], folders["in"] / "long.mp4", times=2)
+    return folders
+
+
+@pytest.fixture(scope="module")
+def queue_env(redis_db, roots) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BGRM_")}
+    env["BGRM_HOME"] = os.environ.get("BGRM_HOME", "")  # the weights cache, if moved
+    env.update(
+        BGRM_BROKER_URL=REDIS_URL,
+        BGRM_INPUT_ROOTS=str(roots["in"]),
+        BGRM_OUTPUT_ROOT=str(roots["out"]),
+    )
+    return {k: v for k, v in env.items() if v}
+
+
+class Worker:
+    """A `bgrm worker` child process with its log in a file."""
+
+    def __init__(self, name: str, env: dict[str, str], log: Path, cwd: Path | None = None):
+        self.name = f"{name}@test"
+        self.log_path = log
+        with open(log, "wb") as sink:
+            self.process = subprocess.Popen(
+                [*BGRM, "worker", "--name", self.name, "--threads", "1"],
+                env=env,
+                cwd=cwd,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for(self, text: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            assert self.process.poll() is None, f"worker died:\n{self.log()}"
+            assert time.monotonic() < deadline, f"no {text!r} in the log:\n{self.log()}"
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def start_worker(queue_env, tmp_path):
+    """start_worker(name, cwd=None, **env) -> a started Worker (env "" unsets a variable);
+    all are stopped at the end of the test."""
+    started: list[Worker] = []
+
+    def start(name: str, cwd: Path | None = None, **extra_env: str) -> Worker:
+        env = {k: v for k, v in {**queue_env, **extra_env}.items() if v}
+        worker = Worker(name, env, tmp_path / f"{name}.log", cwd)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture(scope="module")
+def worker(queue_env, weights_file, tmp_path_factory):
+    """One worker on the default queue, shared by the tests of this module."""
+    shared = Worker("shared", queue_env, tmp_path_factory.mktemp("logs") / "shared.log")
+    try:
+        shared.wait_for(f"{shared.name} ready.")
+        yield shared
+    finally:
+        shared.stop()
+
+
+def bgrm(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([*BGRM, *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def submit(env: dict[str, str], *args: str) -> str:
+    done = bgrm(env, "submit", *args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def status(env: dict[str, str], job_id: str) -> dict:
+    done = bgrm(env, "status", job_id, "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def wait_until(env: dict[str, str], job_id: str, ready, timeout: float = 240) -> dict:
+    """Poll `bgrm status --json` until ready(report) is true; returns that report."""
+    deadline = time.monotonic() + timeout
+    report = status(env, job_id)
+    while not ready(report):
+        assert time.monotonic() < deadline, f"gave up waiting: {report}"
+        time.sleep(0.3)
+        report = status(env, job_id)
+    return report
+
+
+def frame_count(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_submit_wait_prints_the_id_and_writes_the_output(worker, queue_env, roots):
+    out = roots["out"] / "talk.mp4"
+    done = bgrm(
+        queue_env, "submit", str(roots["in"] / "talk.mp4"), "--bg", "#1e1e1e", "-o", str(out),
+        *FAST, "--wait",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    job_id = done.stdout.strip().splitlines()[-1]
+    assert f"wrote {out} (120 frames" in done.stderr
+    assert frame_count(out) == 120
+
+    report = status(queue_env, job_id)
+    assert report["state"] == "SUCCESS" and report["output"] == str(out)
+    assert report["progress"]["done"] == report["progress"]["total"] == 120
+    assert report["worker"] == worker.name
+    text = bgrm(queue_env, "status", job_id).stdout
+    assert "SUCCESS" in text and "frames: 120/120" in text and str(out) in text
+    assert f"job {job_id} done: {out}, 120 frames" in worker.log()
+
+
+def test_celery_inspect_ping_sees_the_worker(worker, queue_env):
+    done = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "worker.app", "inspect", "ping", "-d", worker.name],
+        capture_output=True,
+        text=True,
+        env=queue_env,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"{worker.name}: OK" in done.stdout
+
+
+def test_progress_is_reported_and_cancel_stops_running_and_queued_jobs(worker, queue_env, roots):
+    running = submit(
+        queue_env, str(roots["in"] / "long.mp4"), "-o", str(roots["out"] / "long.mp4"), *SLOW
+    )
+    queued = submit(queue_env, str(roots["in"] / "talk.mp4"), "-o", str(roots["out"] / "q.mp4"))
+
+    assert status(queue_env, queued)["state"] == "PENDING"  # the only worker is busy
+    assert bgrm(queue_env, "cancel", queued).returncode == 0
+    assert status(queue_env, queued)["state"] == "REVOKED"
+
+    report = wait_until(
+        queue_env, running, lambda r: r["state"] == "PROGRESS" and r["progress"]["done"] > 0
+    )
+    assert report["progress"]["total"] == LONG_FRAMES
+    assert report["progress"]["done"] < LONG_FRAMES and report["progress"]["fps"] > 0
+    cancelled = bgrm(queue_env, "cancel", running)
+    assert cancelled.returncode == 0 and "was PROGRESS" in cancelled.stderr
+
+    report = wait_until(queue_env, running, lambda r: r["state"] == "REVOKED", timeout=60)
+    assert report["error"] == "job cancelled; no output written"
+    again = bgrm(queue_env, "submit", "--wait", str(roots["in"] / "talk.mp4"), *FAST)
+    assert again.returncode == 0, again.stderr  # the worker went on to the next job
+    assert f"job {queued} started" not in worker.log()
+    assert not (roots["out"] / "long.mp4").exists() and not (roots["out"] / "q.mp4").exists()
+    assert not list(roots["out"].glob(".long*"))  # the cancelled run removed its temp file
+
+
+def test_bad_input_fails_once_with_the_cli_message_and_the_worker_goes_on(worker, queue_env, roots):
+    junk = roots["in"] / "junk.mp4"
+    junk.write_bytes(os.urandom(20_000))
+    talk = roots["in"] / "talk.mp4"
+    out = roots["out"] / "bad.mp4"
+    for source, extra in [(junk, []), (talk, ["--bg", "nonsense"]), (talk, ["--downsample", "0"])]:
+        cli = bgrm(queue_env, "process", str(source), "-o", str(out), *extra)
+        queued = bgrm(queue_env, "submit", str(source), "-o", str(out), *extra, "--wait")
+        assert cli.returncode != 0 and queued.returncode == cli.returncode, queued.stderr
+        assert queued.stderr.strip().splitlines()[-1] == cli.stderr.strip()
+        assert cli.stderr.startswith("bgrm: error: ")
+        assert not out.exists() and not list(roots["out"].glob(".bad*"))
+    assert "Retry" not in worker.log()  # bad input is not retried
+
+    good = bgrm(queue_env, "submit", str(talk), "-o", str(out), *FAST, "--wait")
+    assert good.returncode == 0, good.stderr
+    assert frame_count(out) == 120
+
+
+def _escapes(roots: dict[str, Path]) -> dict[str, tuple[list[str], str]]:
+    """Jobs that would read or write outside the roots -> (submit args, expected message)."""
+    inside, out, outside = roots["in"], roots["out"], roots["outside"]
+    shutil.copy(inside / "talk.mp4", outside / "secret.mp4")
+    shutil.copy(inside / "background.jpg", outside / "secret.jpg")
+    (inside / "link.mp4").unlink(missing_ok=True)
+    (inside / "link.mp4").symlink_to(outside / "secret.mp4")
+    (out / "link").unlink(missing_ok=True)
+    (out / "link").symlink_to(outside, target_is_directory=True)
+    talk = str(inside / "talk.mp4")
+    return {
+        "input outside": ([str(outside / "secret.mp4"), "-o", str(out / "x.mp4")], "may read"),
+        "input via ..": ([f"{inside}/../outside/secret.mp4", "-o", str(out / "x.mp4")], "may read"),
+        "input via symlink": ([str(inside / "link.mp4"), "-o", str(out / "x.mp4")], "may read"),
+        "output outside": ([talk, "-o", str(outside / "x.mp4")], "may write"),
+        "output via ..": ([talk, "-o", f"{out}/../outside/x.mp4"], "may write"),
+        "output via symlink": ([talk, "-o", str(out / "link" / "x.mp4")], "may write"),
+        "background outside": (
+            [talk, "-o", str(out / "x.mp4"), "--bg", str(outside / "secret.jpg")],
+            "may read",
+        ),
+        "matte outside": (
+            [talk, "-o", str(out / "x.mp4"), "--matte", str(outside / "m.mkv")],
+            "may write",
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "input outside",
+        "input via ..",
+        "input via symlink",
+        "output outside",
+        "output via ..",
+        "output via symlink",
+        "background outside",
+        "matte outside",
+    ],
+)
+def test_confinement_refuses_paths_outside_the_roots(worker, queue_env, roots, case):
+    args, reason = _escapes(roots)[case]
+    done = bgrm(queue_env, "submit", *args, *FAST, "--wait")
+    assert done.returncode == 1, done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("bgrm: error: ") and "outside the folder" in line and reason in line
+    assert leftovers(roots["outside"]) == ["secret.jpg", "secret.mp4"]  # nothing written there
+    assert not (roots["out"] / "x.mp4").exists()
+
+
+def test_worker_killed_mid_job_another_finishes_it_without_running_it_twice(
+    start_worker, queue_env, roots
+):
+    """Redis redelivers the job of a SIGKILLed worker after BGRM_VISIBILITY_TIMEOUT (5 s here).
+
+    Both workers are up from the start: once the running job is older than the timeout, the idle
+    worker is handed a copy, finds the job's lock held and puts it back for later instead of
+    running it a second time; after the kill the lock lapses and that worker runs the job.
+    """
+    settings = dict(BGRM_QUEUE="kill-test", BGRM_VISIBILITY_TIMEOUT="5", BGRM_LOCK_TTL="4")
+    env = {**queue_env, **settings}
+    workers = {w.name: w for w in (start_worker("a", **settings), start_worker("b", **settings))}
+    for each in workers.values():
+        each.wait_for(f"{each.name} ready.")
+    out = roots["out"] / "survivor.mp4"
+    job_id = submit(env, str(roots["in"] / "long.mp4"), "-o", str(out), "--bg", "#1e1e1e", *SLOW)
+
+    report = wait_until(env, job_id, lambda r: r["state"] == "PROGRESS")
+    runner = workers[report["worker"]]
+    other = next(w for w in workers.values() if w is not runner)
+    other.wait_for(f"job {job_id} is running on another worker", timeout=60)
+    assert status(env, job_id)["state"] == "PROGRESS"
+    assert f"job {job_id} started" not in other.log()
+
+    runner.process.send_signal(signal.SIGKILL)
+    runner.process.wait()
+    assert not out.exists()  # the killed run left no partial output at the output path
+
+    report = wait_until(env, job_id, lambda r: r["state"] in ("SUCCESS", "FAILURE"))
+    assert report["state"] == "SUCCESS", report
+    assert report["worker"] == other.name
+    assert frame_count(out) == LONG_FRAMES
+    assert runner.log().count(f"job {job_id} started") == 1
+    assert other.log().count(f"job {job_id} started") == 1
+    assert not list(roots["out"].glob(".survivor*"))  # the killed run's temp file was removed
+
+
+def test_a_worker_without_roots_says_it_allows_only_its_directory(start_worker, tmp_path):
+    unset = {"BGRM_INPUT_ROOTS": "", "BGRM_OUTPUT_ROOT": ""}
+    worker = start_worker("no-roots", cwd=tmp_path, BGRM_QUEUE="no-roots-test", **unset)
+    worker.wait_for("bgrm: worker on auto:")
+    line = next(x for x in worker.log().splitlines() if x.startswith("bgrm: worker on auto:"))
+    here = tmp_path.resolve()
+    assert f"reads only under {here}, writes only under {here}" in line
+    assert "(BGRM_INPUT_ROOTS/BGRM_OUTPUT_ROOT not set)" in line
+
+
+def test_a_bad_setting_or_an_unreachable_redis_is_one_clear_line(queue_env):
+    done = bgrm({**queue_env, "BGRM_VISIBILITY_TIMEOUT": "soon"}, "status", "some-id")
+    assert done.returncode == 2
+    assert done.stderr == "bgrm: error: BGRM_VISIBILITY_TIMEOUT must be a number >= 1, got 'soon'\n"
+    done = bgrm({**queue_env, "BGRM_BROKER_URL": "redis://:pw@127.0.0.1:1/15"}, "status", "x")
+    assert done.returncode == 3
+    assert done.stderr.startswith("bgrm: error: cannot reach the queue's Redis")
+    assert "pw" not in done.stderr and "Traceback" not in done.stderr

@@ -1,0 +1,86 @@
+"""Queue settings from BGRM_* environment variables, read in one place.
+
+| variable | default | meaning |
+| --- | --- | --- |
+| BGRM_BROKER_URL | redis://127.0.0.1:6379/0 | Redis broker |
+| BGRM_RESULT_BACKEND | the broker URL | Redis result backend (also holds job locks and flags) |
+| BGRM_QUEUE | bgrm | the queue name (separate queues for separate pools of workers) |
+| BGRM_INPUT_ROOTS | the worker's current directory | folders jobs may read, os.pathsep-separated |
+| BGRM_OUTPUT_ROOT | the worker's current directory | the folder jobs may write under |
+| BGRM_VISIBILITY_TIMEOUT | 3600 | seconds before Redis redelivers an unacknowledged job |
+| BGRM_LOCK_TTL | 60 | seconds a running job's lock lives without a heartbeat |
+| BGRM_TIME_LIMIT | 0 (none) | seconds a job may run before it fails |
+| BGRM_RESULT_EXPIRES | 604800 (7 days) | seconds results and job records are kept |
+| BGRM_MAX_RETRIES | 3 | retries of a transient failure (weights fetch, I/O), with backoff |
+| BGRM_DEVICE | auto | the worker's device (set by `bgrm worker --device`) |
+| BGRM_THREADS | torch's default | torch CPU threads per worker (set by `bgrm worker --threads`) |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bgrm.errors import UsageError
+
+DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
+
+
+@dataclass(frozen=True)
+class Settings:
+    broker_url: str
+    result_backend: str
+    queue: str
+    input_roots: tuple[Path, ...]  # resolved
+    output_root: Path  # resolved
+    roots_from_env: bool  # False: both default to the current directory
+    visibility_timeout: int
+    lock_ttl: int
+    time_limit: float | None
+    result_expires: int
+    max_retries: int
+    device: str
+    threads: int | None
+
+
+def from_env(env: Mapping[str, str] = os.environ) -> Settings:
+    """Settings from ``env``; a malformed value is a UsageError naming the variable."""
+    broker = env.get("BGRM_BROKER_URL") or DEFAULT_BROKER
+    backend = env.get("BGRM_RESULT_BACKEND") or broker
+    if not backend.startswith(("redis://", "rediss://", "unix://")):
+        raise UsageError(f"BGRM_RESULT_BACKEND must be a Redis URL, got {backend!r}")
+    inputs = [p for p in env.get("BGRM_INPUT_ROOTS", "").split(os.pathsep) if p]
+    output = env.get("BGRM_OUTPUT_ROOT", "")
+    here = Path.cwd()
+    threads = _number(env, "BGRM_THREADS", 0)
+    time_limit = _number(env, "BGRM_TIME_LIMIT", 0)
+    return Settings(
+        broker_url=broker,
+        result_backend=backend,
+        queue=env.get("BGRM_QUEUE") or "bgrm",
+        input_roots=tuple(Path(p).expanduser().resolve() for p in inputs) or (here.resolve(),),
+        output_root=Path(output).expanduser().resolve() if output else here.resolve(),
+        roots_from_env=bool(inputs or output),
+        visibility_timeout=int(_number(env, "BGRM_VISIBILITY_TIMEOUT", 3600, minimum=1)),
+        lock_ttl=int(_number(env, "BGRM_LOCK_TTL", 60, minimum=3)),
+        time_limit=time_limit or None,
+        result_expires=int(_number(env, "BGRM_RESULT_EXPIRES", 7 * 24 * 3600, minimum=60)),
+        max_retries=int(_number(env, "BGRM_MAX_RETRIES", 3)),
+        device=env.get("BGRM_DEVICE") or "auto",
+        threads=int(threads) or None,
+    )
+
+
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float = 0) -> float:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise UsageError(f"{name} must be a number >= {minimum:g}, got {text!r}")
+    return value
