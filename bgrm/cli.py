@@ -116,7 +116,11 @@ class _ProgressBar:
 
 @app.command()
 def process(
-    input: Annotated[Path, typer.Argument(help="The video to process.", show_default=False)],
+    input: Annotated[
+        Path,
+        # bgrm checks the file itself, to give one line and exit code 1 (not a usage box)
+        typer.Argument(help="The video to process.", show_default=False, readable=False),
+    ],
     output: Annotated[
         Path | None,
         typer.Option(

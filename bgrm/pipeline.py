@@ -33,10 +33,11 @@ from bgrm.errors import EnvironmentProblem, OutputError, UsageError
 from bgrm.matting import weights
 from bgrm.matting.model import MattingNetwork
 from bgrm.matting.session import MattingSession
+from bgrm.memory import free_memory, large_frame_notice, plan_batch
 from bgrm.options import ProcessOptions
 from bgrm.stages import Consumer, Prefetcher
-from bgrm.video.decode import read_frames
-from bgrm.video.encode import VideoWriter
+from bgrm.video.decode import DecodeReport, read_frames
+from bgrm.video.encode import VideoWriter, WriteError
 from bgrm.video.probe import VideoInfo, probe
 
 ProgressCallback = Callable[[int, "int | None"], None]
@@ -91,11 +92,11 @@ def load_weights(on_notice: NoticeCallback) -> dict[str, torch.Tensor]:
     return weights.load_state_dict()
 
 
-def batches(path: Path, size: int) -> Iterator[Batch]:
+def batches(info: VideoInfo, size: int, report: DecodeReport) -> Iterator[Batch]:
     """Decoded frames grouped into batches of ``size`` (the last one may be shorter)."""
     rgb: list[np.ndarray] = []
     pts: list[int] = []
-    for frame in read_frames(path):
+    for frame in read_frames(info.path, size=(info.height, info.width), report=report):
         rgb.append(frame.rgb)
         pts.append(frame.pts)
         if len(rgb) == size:
@@ -126,8 +127,14 @@ def run(
     output = check_output(options)
     background_spec = parse_background(options.background)
     device = resolve_device(options.device)
-    batch_size = options.batch or default_batch(device)
     ratio = options.downsample_ratio(info.height, info.width)
+    plan = plan_batch(
+        options.batch or default_batch(device), info.height, info.width, ratio, free_memory(device)
+    )
+    batch_size = plan.batch
+    for message in (plan.notice, large_frame_notice(info.height, info.width, ratio, batch_size)):
+        if message:
+            notice(message)
 
     model = MattingNetwork()
     model.load_state_dict(load_weights(notice))
@@ -136,27 +143,38 @@ def run(
 
     started = time.perf_counter()
     temp = _temp_path(output)
-    writer = VideoWriter(temp, info, on_notice=notice)
+    report = DecodeReport()
     try:
-        frames = _stream(
-            Path(options.input), info, session, background, writer, batch_size, on_progress
-        )
+        writer = VideoWriter(temp, info, on_notice=notice)
+    except BaseException as error:
+        temp.unlink(missing_ok=True)
+        if isinstance(error, WriteError):
+            raise OutputError(f"cannot write the output ({error.reason}): {output}") from error
+        raise
+    try:
+        frames = _stream(info, session, background, writer, batch_size, report, on_progress)
         writer.close()
         os.replace(temp, output)
-    except BaseException:
+    except BaseException as error:
         writer.abort()
         temp.unlink(missing_ok=True)
+        if isinstance(error, WriteError):
+            raise OutputError(
+                f"cannot write the output ({error.reason}); the partial file was removed: {output}"
+            ) from error
         raise
+    for message in report.warnings(info):
+        notice(message)
     return Result(output, frames, time.perf_counter() - started, notices)
 
 
 def _stream(
-    source: Path,
     info: VideoInfo,
     session: MattingSession,
     background: Background,
     writer: VideoWriter,
     batch_size: int,
+    report: DecodeReport,
     on_progress: ProgressCallback | None,
 ) -> int:
     """Decode, matte, composite and encode every frame; returns the number of frames."""
@@ -165,7 +183,7 @@ def _stream(
         for rgb, pts in zip(batch.rgb, batch.pts, strict=True):
             writer.write(rgb, pts)
 
-    decoded = Prefetcher(batches(source, batch_size), depth=2, name="decode")
+    decoded = Prefetcher(batches(info, batch_size, report), depth=2, name="decode")
     encoder = Consumer(encode, depth=2, name="encode")
     done = 0
     try:
