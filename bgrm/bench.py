@@ -37,6 +37,7 @@ from bgrm.matting.session import MattingSession
 from bgrm.matting.weights import load_state_dict
 from bgrm.options import ProcessOptions
 from bgrm.pipeline import batches
+from bgrm.video.decode import DecodeReport
 from bgrm.video.encode import VideoWriter
 from bgrm.video.probe import probe
 
@@ -135,7 +136,7 @@ def run_bench(options: ProcessOptions, frames: int = 48) -> BenchReport:
     decoded = []
 
     def decode() -> None:
-        for item in batches(clip, batch):
+        for item in batches(info, batch, DecodeReport()):
             decoded.append(item)
             if sum(len(b.pts) for b in decoded) >= frames:
                 return

@@ -43,7 +43,11 @@ def main_options(
 @app.command()
 @with_job_flags
 def process(
-    input: Annotated[Path, typer.Argument(help="The video to process.", show_default=False)],
+    input: Annotated[
+        Path,
+        # bgrm checks the file itself, to give one line and exit code 1 (not a usage box)
+        typer.Argument(help="The video to process.", show_default=False, readable=False),
+    ],
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar or notes.")] = False,
     *,

@@ -74,10 +74,15 @@ class Sink:
     def abort(self) -> None:
         """Stop the writer and remove what it wrote."""
         self._writer.abort()
-        if self.temp.is_dir():
-            shutil.rmtree(self.temp, ignore_errors=True)
-        else:
-            self.temp.unlink(missing_ok=True)
+        _remove(self.temp)
+
+
+def _remove(path: Path) -> None:
+    """Delete a temp file or folder if it is there."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def check_targets(options: ProcessOptions) -> None:
@@ -141,13 +146,17 @@ def open_sinks(
 def _open_main(options: ProcessOptions, info: VideoInfo, notice: Callable[[str], None]) -> Sink:
     target = options.output_path()
     temp = _temp_path(target)
-    if options.alpha is None:
-        return Sink(target, "rgb", temp, VideoWriter(temp, info, on_notice=notice))
-    if options.alpha == "png":
-        temp.mkdir()
-        return Sink(target, "rgba", temp, PngFolderWriter(temp, info))
-    writer = FrameWriter(temp, info, ALPHA_ENCODINGS[options.alpha], on_notice=notice)
-    return Sink(target, "rgba", temp, writer)
+    try:
+        if options.alpha is None:
+            return Sink(target, "rgb", temp, VideoWriter(temp, info, on_notice=notice))
+        if options.alpha == "png":
+            temp.mkdir()
+            return Sink(target, "rgba", temp, PngFolderWriter(temp, info))
+        writer = FrameWriter(temp, info, ALPHA_ENCODINGS[options.alpha], on_notice=notice)
+        return Sink(target, "rgba", temp, writer)
+    except BaseException:
+        _remove(temp)  # a writer that failed to open may have left its file
+        raise
 
 
 def _temp_path(target: Path, kind: str = "part") -> Path:

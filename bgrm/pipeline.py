@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -34,16 +33,18 @@ from bgrm.composite import (
     to_uint8_hwc,
 )
 from bgrm.device import default_batch, resolve_device, resolve_precision
-from bgrm.errors import EnvironmentProblem
+from bgrm.errors import EnvironmentProblem, OutputError
 from bgrm.hostmemory import keep_freed_memory
 from bgrm.matting import weights
 from bgrm.matting.model import MattingNetwork
 from bgrm.matting.session import MattingSession
+from bgrm.memory import free_memory, large_frame_notice, plan_batch
 from bgrm.options import ProcessOptions
 from bgrm.outputs import HostFrames, Sink, check_targets, open_sinks
 from bgrm.stages import Consumer, Prefetcher
 from bgrm.video.background import BackgroundVideo
-from bgrm.video.decode import read_frames
+from bgrm.video.decode import DecodeReport, read_frames
+from bgrm.video.encode import WriteError
 from bgrm.video.probe import VideoInfo, probe
 
 ProgressCallback = Callable[[int, "int | None"], None]
@@ -91,16 +92,16 @@ def load_model(on_notice: NoticeCallback) -> MattingNetwork:
 
 
 def batches(
-    path: Path,
+    info: VideoInfo,
     size: int,
+    report: DecodeReport,
     *,
     background: BackgroundVideo | None = None,
-    time_base: Fraction = Fraction(1),
 ) -> Iterator[Batch]:
     """Decoded frames grouped into batches of ``size`` (the last one may be shorter).
 
-    With a background video, each batch carries the background frames shown at its times
-    (``time_base``: the input's).
+    Damage met on the way is counted in ``report``. With a background video, each batch
+    carries the background frames shown at its times.
     """
     rgb: list[np.ndarray] = []
     pts: list[int] = []
@@ -109,10 +110,11 @@ def batches(
     def batch() -> Batch:
         frames = None
         if background is not None:
-            frames = background.frames_at([float((p - first_pts) * time_base) for p in pts])
+            times = [float((p - first_pts) * info.time_base) for p in pts]
+            frames = background.frames_at(times)
         return Batch(np.stack(rgb), pts, frames)
 
-    for frame in read_frames(path):
+    for frame in read_frames(info.path, size=(info.height, info.width), report=report):
         first_pts = frame.pts if first_pts is None else first_pts
         rgb.append(frame.rgb)
         pts.append(frame.pts)
@@ -152,8 +154,14 @@ def run(
             ),
         )
     device = resolve_device(options.device)
-    batch_size = options.batch or default_batch(device)
     ratio = options.downsample_ratio(info.height, info.width)
+    plan = plan_batch(
+        options.batch or default_batch(device), info.height, info.width, ratio, free_memory(device)
+    )
+    batch_size = plan.batch
+    for message in (plan.notice, large_frame_notice(info.height, info.width, ratio, batch_size)):
+        if message:
+            notice(message)
 
     if model is None:
         model = load_model(notice)
@@ -166,20 +174,30 @@ def run(
 
     keep_freed_memory()
     started = time.perf_counter()
-    sinks = open_sinks(options, info, notice)
+    report = DecodeReport()
     try:
-        decoded = batches(
-            Path(options.input), batch_size, background=background_video, time_base=info.time_base
-        )
+        sinks = open_sinks(options, info, notice)
+    except WriteError as error:
+        target = options.output_path()
+        raise OutputError(f"cannot write the output ({error.reason}): {target}") from error
+    try:
+        decoded = batches(info, batch_size, report, background=background_video)
         frames = _stream(decoded, info, session, background, sinks, on_progress)
         for sink in sinks:
             sink.finish()
         for sink in sinks:
             sink.commit()
-    except BaseException:
+    except BaseException as error:
         for sink in sinks:
             sink.abort()
+        if isinstance(error, WriteError):
+            raise OutputError(
+                f"cannot write the output ({error.reason}); the partial file was removed: "
+                f"{options.output_path()}"
+            ) from error
         raise
+    for message in report.warnings(info):
+        notice(message)
     matte = Path(options.matte) if options.matte else None
     return Result(sinks[0].target, frames, time.perf_counter() - started, notices, matte)
 

@@ -31,21 +31,27 @@ def make_clip(
     vfr_pts: list[int] | None = None,
     audio: bool | str = True,
     codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    rotation: int = 0,
 ) -> Path:
     """Write a clip of a moving pattern, ``size`` = (width, height), with optional audio.
 
     The video time base is 1/rate.numerator, so frame i sits at i * rate.denominator unless
     ``vfr_pts`` gives every pts. ``audio`` is True (AAC, or Opus in .webm), False, or an
-    encoder name; it is a mono 48 kHz tone as long as the video.
+    encoder name; it is a mono 48 kHz tone as long as the video. ``rotation`` (degrees
+    counter-clockwise, as FFmpeg reports it) is written as the container's display matrix.
     """
     path = Path(path)
     time_base = Fraction(1, rate.numerator)
     pts_list = vfr_pts if vfr_pts is not None else [i * rate.denominator for i in range(frames)]
     width, height = size
     with av.open(str(path), mode="w") as container:
-        video = container.add_stream(codec, rate=rate)
+        quiet = {"x265-params": "log-level=error"} if codec == "libx265" else {}
+        video = container.add_stream(codec, rate=rate, options=quiet)
         video.width, video.height = width, height
-        video.pix_fmt = "yuv420p"
+        video.pix_fmt = pix_fmt
+        if rotation:
+            video.set_display_rotation(rotation)
         video.codec_context.time_base = time_base
         video.time_base = time_base
         sound = _add_audio(container, path, audio)
@@ -98,3 +104,136 @@ def loop_clip(source: Path, target: Path, times: int) -> Path:
             out.mux(video.encode(frame))
         out.mux(video.encode(None))
     return Path(target)
+
+
+def remux(source: Path, target: Path, options: dict[str, str] | None = None) -> Path:
+    """Copy every stream of ``source`` packet for packet into ``target`` (muxer ``options``)."""
+    with av.open(str(source)) as inp, av.open(str(target), "w", options=options or {}) as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams}
+        for packet in inp.demux():
+            if packet.size:  # not the demuxer's end-of-stream marker
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+    return Path(target)
+
+
+def cut(source: Path, target: Path, keep: float) -> Path:
+    """The first ``keep`` share of ``source``'s bytes, as a crash mid-write leaves a file."""
+    data = Path(source).read_bytes()
+    Path(target).write_bytes(data[: int(len(data) * keep)])
+    return Path(target)
+
+
+def video_packets(path: Path) -> list[tuple[int, int]]:
+    """(byte offset, size) of every video packet of ``path``, in file order."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [(p.pos, p.size) for p in container.demux(stream) if p.size and p.pos >= 0]
+
+
+def damage_packets(source: Path, target: Path, indices: list[int], seed: int = 0) -> Path:
+    """Copy ``source`` with the bytes of the video packets at ``indices`` scrambled.
+
+    The container's index is left intact, so only the picture data of those packets is bad,
+    as with a bad sector or a transfer error.
+    """
+    data = bytearray(Path(source).read_bytes())
+    packets = video_packets(source)
+    rng = np.random.default_rng(seed)
+    for index in indices:
+        offset, size = packets[index]
+        data[offset : offset + size] = rng.bytes(size)
+    Path(target).write_bytes(bytes(data))
+    return Path(target)
+
+
+def add_side_streams(
+    source: Path,
+    target: Path,
+    *,
+    languages: tuple[str, ...] = (),
+    subtitle: str | None = None,
+    data: str | None = None,
+) -> Path:
+    """Remux ``source`` (video + one audio track) into ``target`` with more streams beside it.
+
+    ``languages`` tags the source's audio track and copies of it (one per extra language);
+    ``subtitle`` adds a French track in that codec ("subrip", "mov_text", "webvtt", "ass"),
+    three cues; ``data`` adds a data stream in that codec ("klv"), one packet per video frame.
+    """
+    cues = [(i * 300, 250, f"cue {i}") for i in range(3)]
+    with av.open(str(source)) as inp, av.open(str(target), "w") as out:
+        (video,) = inp.streams.video
+        (sound,) = inp.streams.audio
+        out_video = out.add_stream_from_template(video)
+        tracks = [out.add_stream_from_template(sound) for _ in languages or ("",)]
+        for track, language in zip(tracks, languages, strict=False):
+            track.metadata["language"] = language
+        extra = []
+        if subtitle is not None:
+            text = out.add_mux_stream(subtitle)
+            text.time_base = Fraction(1, 1000)
+            text.metadata["language"] = "fre"
+            extra += [(start, length, _cue(subtitle, words), text) for start, length, words in cues]
+        telemetry = out.add_data_stream(data) if data is not None else None
+        records = 0
+        for packet in inp.demux():
+            if not packet.size:
+                continue
+            now_ms = float((packet.dts or packet.pts or 0) * packet.time_base) * 1000
+            while extra and extra[0][0] <= now_ms:
+                start, length, payload, stream = extra.pop(0)
+                _mux_raw(out, stream, payload, start, length)
+            if packet.stream.type == "video":
+                packet.stream = out_video
+                out.mux(packet)
+                if telemetry is not None:  # a KLV-like record every 33 ms
+                    _mux_raw(out, telemetry, b"\x06\x0e\x2b\x34" + bytes(12), 33 * records, 33)
+                    records += 1
+                continue
+            for track in tracks:
+                copy = av.Packet(bytes(packet))
+                copy.pts, copy.dts, copy.duration = packet.pts, packet.dts, packet.duration
+                copy.time_base = packet.time_base
+                copy.stream = track
+                out.mux(copy)
+    return Path(target)
+
+
+def _cue(codec: str, words: str) -> bytes:
+    if codec == "mov_text":  # a 16-bit length, then the text
+        return len(words).to_bytes(2, "big") + words.encode()
+    if codec == "ass":
+        return f"0,0,Default,,0,0,0,,{words}".encode()
+    return words.encode()
+
+
+def _mux_raw(out, stream, payload: bytes, start_ms: int, length_ms: int) -> None:
+    packet = av.Packet(payload)
+    packet.pts = packet.dts = start_ms
+    packet.duration = length_ms
+    packet.time_base = Fraction(1, 1000)
+    packet.stream = stream
+    out.mux(packet)
+
+
+def encode_frames(
+    path: Path,
+    frames: list[np.ndarray],
+    *,
+    rate: Fraction = Fraction(30000, 1001),
+    rotation: int = 0,
+) -> Path:
+    """Encode uint8 [H, W, 3] frames nearly losslessly (H.264 at qp 0) with a display rotation."""
+    with av.open(str(path), mode="w") as container:
+        video = container.add_stream("libx264", rate=rate, options={"qp": "0"})
+        video.height, video.width = frames[0].shape[:2]
+        video.pix_fmt = "yuv420p"
+        if rotation:
+            video.set_display_rotation(rotation)
+        for index, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            frame.pts = index
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+    return Path(path)

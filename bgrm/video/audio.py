@@ -1,20 +1,24 @@
-"""Carry the input's audio tracks into the output, in step with the video being written.
+"""Carry the input's audio and subtitle tracks into the output, in step with the video.
 
-The input is opened a second time and only its audio streams are demuxed, one packet ahead
-at most, so memory stays flat however long the file is. A track whose codec the output
-container takes is copied packet for packet (same bytes, same timestamps); any other track
-is transcoded to the container's fallback codec.
+The input is opened a second time and only its audio and subtitle streams are demuxed, one
+packet ahead at most, so memory stays flat however long the file is. An audio track whose codec
+the output container takes is copied packet for packet (same bytes, same timestamps); any other
+audio track is transcoded to the container's fallback codec. A subtitle track is copied where
+the container takes its codec and dropped with a notice otherwise; data streams are dropped
+with a notice. A damaged packet is skipped and counted, never the end of the job.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 
-from bgrm.video.probe import open_input
+from bgrm.video.probe import MAX_READ_ERRORS_IN_A_ROW, open_input, video_stream
+from bgrm.video.subtitles import subtitle_codec, takes_subtitle
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class AudioPolicy:
 
 
 class AudioMuxer:
-    """Mux the audio of ``source`` into ``output`` up to the time the video has reached."""
+    """Mux the audio and subtitles of ``source`` into ``output`` up to the video's time."""
 
     def __init__(
         self,
@@ -43,9 +47,13 @@ class AudioMuxer:
         on_notice: Callable[[str], None],
     ) -> None:
         self._input = open_input(source)
-        streams = list(self._input.streams.audio)
+        self._on_notice = on_notice
+        self._skipped = 0
         self._tracks: dict[int, _CopyTrack | _TranscodeTrack] = {}
-        for stream in streams:
+        for stream in self._input.streams.audio:
+            if stream.codec_context is None:
+                on_notice(f"audio track {stream.index}: unknown codec, dropped")
+                continue
             codec = stream.codec_context.name
             if policy.takes(codec):
                 self._tracks[stream.index] = _CopyTrack(stream, output)
@@ -55,7 +63,18 @@ class AudioMuxer:
                     f"transcoding to {policy.fallback_name}"
                 )
                 self._tracks[stream.index] = _TranscodeTrack(stream, output, policy)
-        self._packets: Iterator[av.Packet] = self._input.demux(*streams) if streams else iter(())
+        for stream in self._input.streams.subtitles:
+            codec = subtitle_codec(stream)
+            if takes_subtitle(output.format.name, codec):
+                self._tracks[stream.index] = _CopyTrack(stream, output)
+            else:
+                on_notice(
+                    f"subtitle track {stream.index}: {codec} is not allowed in "
+                    f".{policy.suffix}, dropped"
+                )
+        _say_dropped(self._input, source, on_notice)
+        self._streams = [self._input.streams[index] for index in self._tracks]
+        self._packets: Iterator[av.Packet] = self._demux()
         self._pending: av.Packet | None = None
         self._pull()
 
@@ -69,7 +88,10 @@ class AudioMuxer:
         while self._pending is not None:
             self._push()
         for track in self._tracks.values():
-            track.flush()
+            with self._skipping_damage():
+                track.flush()
+        if self._skipped:
+            self._on_notice(f"warning: skipped {self._skipped} damaged audio or subtitle packets")
         self.close()
 
     def close(self) -> None:
@@ -79,15 +101,48 @@ class AudioMuxer:
     def _push(self) -> None:
         packet = self._pending
         self._pull()
-        self._tracks[packet.stream.index].mux(packet)
+        with self._skipping_damage():
+            self._tracks[packet.stream.index].mux(packet)
+
+    @contextlib.contextmanager
+    def _skipping_damage(self) -> Iterator[None]:
+        """Count and skip a packet the decoder or muxer rejects; a failing write still raises."""
+        try:
+            yield
+        except av.FFmpegError as error:
+            if isinstance(error, OSError):
+                raise
+            self._skipped += 1
 
     def _pull(self) -> None:
-        """Read the next audio packet that holds data (the demuxer's end markers are skipped)."""
-        self._pending = None
-        for packet in self._packets:
-            if packet.size:
-                self._pending = packet
+        """Read the next packet that holds data (the demuxer's end markers are skipped)."""
+        self._pending = next(self._packets, None)
+
+    def _demux(self) -> Iterator[av.Packet]:
+        """Packets of the kept tracks that hold data; unreadable stretches are stepped over."""
+        if not self._streams:
+            return
+        errors_in_a_row = 0
+        while errors_in_a_row < MAX_READ_ERRORS_IN_A_ROW:
+            try:
+                for packet in self._input.demux(*self._streams):
+                    errors_in_a_row = 0
+                    if packet.size:
+                        yield packet
                 return
+            except av.FFmpegError:
+                self._skipped += 1
+                errors_in_a_row += 1
+
+
+def _say_dropped(container, source: Path, on_notice: Callable[[str], None]) -> None:
+    """One notice per stream that is neither the video, audio nor subtitles (data, extra video)."""
+    kept_video = video_stream(container, source).index
+    for stream in container.streams:
+        if stream.type in ("audio", "subtitle") or stream.index == kept_video:
+            continue
+        codec = stream.codec_context.name if stream.codec_context else "unknown"
+        on_notice(f"{stream.type} stream {stream.index} ({codec or 'unknown'}) dropped")
 
 
 def _start_s(packet: av.Packet) -> float:

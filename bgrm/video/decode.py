@@ -1,4 +1,9 @@
-"""Decode the first video stream to RGB frames that keep their own timestamps."""
+"""Decode the first video stream to upright RGB frames that keep their own timestamps.
+
+Damage does not stop the job: a packet the decoder rejects is skipped, a stretch the demuxer
+cannot read is stepped over, and what was lost is counted in a ``DecodeReport`` so the caller
+can say so. Only a file with no decodable frame at all is an error.
+"""
 
 from __future__ import annotations
 
@@ -11,35 +16,175 @@ import av
 import numpy as np
 
 from bgrm.errors import InputError
-from bgrm.video.probe import open_input
+from bgrm.video.probe import (
+    MAX_READ_ERRORS_IN_A_ROW,
+    VideoInfo,
+    open_input,
+    quarter_turns,
+    video_stream,
+)
 
 
 @dataclass
 class DecodedFrame:
-    """One picture: ``rgb`` uint8 [H, W, 3], ``pts`` in the stream's time base."""
+    """One picture: ``rgb`` uint8 [H, W, 3], upright; ``pts`` in the stream's time base."""
 
     rgb: np.ndarray
     pts: int
 
 
-def read_frames(path: Path) -> Iterator[DecodedFrame]:
-    """Yield every frame of the first video stream in presentation order (threaded decode)."""
+@dataclass
+class DecodeReport:
+    """What decoding met: frames yielded and every kind of damage stepped over."""
+
+    frames: int = 0
+    bad_packets: int = 0  # packets the decoder rejected
+    read_errors: int = 0  # demuxer errors (unreadable container data)
+    gave_up_reading: bool = False  # the demuxer kept failing; the rest of the file was dropped
+    bad_frames: int = 0  # decoded frames that could not be converted to RGB
+    resized_frames: int = 0  # frames of another size, scaled to the video's size
+    retimed_frames: int = 0  # frames whose pts did not increase, given the next free one
+    first_s: float = 0.0  # presentation time of the first frame yielded, in seconds
+    last_s: float = 0.0  # and of the last one
+
+    def warnings(self, info: VideoInfo) -> list[str]:
+        """One line per kind of damage met, naming how much was lost (empty when none)."""
+        path = info.path
+        lines = []
+        if self.bad_packets:
+            lines.append(f"skipped {self.bad_packets} damaged video packets: {path}")
+        if self.read_errors:
+            rest = "; gave up on the rest of the file" if self.gave_up_reading else ""
+            lines.append(f"skipped {self.read_errors} unreadable stretches{rest}: {path}")
+        if self.bad_frames:
+            lines.append(f"skipped {self.bad_frames} frames that could not be converted: {path}")
+        if self.resized_frames:
+            lines.append(
+                f"scaled {self.resized_frames} frames of another size to "
+                f"{info.width}x{info.height}: {path}"
+            )
+        if self.retimed_frames:
+            lines.append(
+                f"gave {self.retimed_frames} frames with out-of-order timestamps new ones: {path}"
+            )
+        missing = self.missing_frames(info)
+        if missing and info.frame_count:
+            lines.append(
+                f"decoded {self.frames} of {info.frame_count} frames the header announces "
+                f"({missing} missing: truncated or damaged file): {path}"
+            )
+        elif missing:
+            lines.append(
+                f"decoded {self.frames} frames, about {missing} fewer than the header's "
+                f"duration of {info.duration_s:.2f} s holds (truncated or damaged file): {path}"
+            )
+        return [f"warning: {line}" for line in lines]
+
+    def missing_frames(self, info: VideoInfo) -> int:
+        """Frames the header announces beyond those decoded (0 when within its precision).
+
+        An exact frame count in the header must match. Without one, the header's duration is
+        compared with the time the decoded frames cover, at their own mean frame interval;
+        as that duration may include a longer audio track, one second (or 2%) is allowed.
+        """
+        if info.frame_count:
+            return max(0, info.frame_count - self.frames)
+        if not info.duration_s or self.frames < 2:
+            return 0
+        interval = (self.last_s - self.first_s) / (self.frames - 1)
+        if interval <= 0:
+            return 0
+        covered = self.last_s - self.first_s + interval
+        missing = round((info.duration_s - covered) / interval)
+        slack = max(round(1 / interval), round(0.02 * (self.frames + missing)))
+        return missing if missing > slack else 0
+
+
+def read_frames(
+    path: Path,
+    *,
+    size: tuple[int, int] | None = None,
+    report: DecodeReport | None = None,
+) -> Iterator[DecodedFrame]:
+    """Yield every decodable frame of the video in presentation order, upright (threaded decode).
+
+    ``size`` = (height, width) of the frames yielded (a frame of another size is scaled to it);
+    by default the first frame's upright size. Raises InputError when no frame decodes.
+    """
     path = Path(path)
+    report = report if report is not None else DecodeReport()
     with open_input(path) as container:
-        if not container.streams.video:
-            raise InputError(f"no video stream in: {path}")
-        stream = container.streams.video[0]
+        stream = video_stream(container, path)
         stream.thread_type = "AUTO"
         step = _frame_step(stream)
+        turns: int | None = None
         last_pts: int | None = None
+        for frame in _decoded(container, stream, report):
+            if turns is None:
+                turns = quarter_turns(frame.rotation) // 90
+                size = size or _turned((frame.height, frame.width), turns)
+            rgb = _to_rgb(frame, _turned(size, turns), report)
+            if rgb is None:
+                continue
+            pts = _pts_of(frame, last_pts, step)
+            if last_pts is not None and pts <= last_pts:
+                pts = last_pts + 1
+                report.retimed_frames += 1
+            last_pts = pts
+            report.last_s = float(pts * stream.time_base)
+            if report.frames == 0:
+                report.first_s = report.last_s
+            report.frames += 1
+            yield DecodedFrame(rgb=np.ascontiguousarray(np.rot90(rgb, turns)), pts=pts)
+    if report.frames == 0:
+        raise InputError(f"no video frame could be decoded (empty or damaged file): {path}")
+
+
+def _decoded(container, stream, report: DecodeReport) -> Iterator[av.VideoFrame]:
+    """Every frame the decoder gives, packet by packet; damage is counted and stepped over."""
+    errors_in_a_row = 0
+    while True:
         try:
-            for frame in container.decode(stream):
-                pts = _pts_of(frame, last_pts, step)
-                last_pts = pts
-                rgb = np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
-                yield DecodedFrame(rgb=rgb, pts=pts)
-        except av.FFmpegError as error:
-            raise InputError(f"cannot decode the video (damaged file?): {path}") from error
+            for packet in container.demux(stream):
+                errors_in_a_row = 0
+                try:
+                    frames = stream.decode(packet)
+                except av.FFmpegError:
+                    report.bad_packets += 1
+                    continue
+                yield from frames
+            return  # the demuxer reached the end and the decoder is flushed
+        except av.FFmpegError:
+            report.read_errors += 1
+            errors_in_a_row += 1
+            if errors_in_a_row >= MAX_READ_ERRORS_IN_A_ROW:
+                report.gave_up_reading = True
+                break
+    try:
+        yield from stream.decode(None)
+    except av.FFmpegError:
+        report.bad_packets += 1
+
+
+def _turned(size: tuple[int, int], turns: int) -> tuple[int, int]:
+    """(height, width) after ``turns`` quarter turns."""
+    return (size[1], size[0]) if turns % 2 else size
+
+
+def _to_rgb(
+    frame: av.VideoFrame, stored_size: tuple[int, int], report: DecodeReport
+) -> np.ndarray | None:
+    """uint8 [H, W, 3] at ``stored_size`` (height, width, before rotation); None if impossible."""
+    height, width = stored_size
+    try:
+        if (frame.height, frame.width) == stored_size:
+            return frame.to_ndarray(format="rgb24")
+        rgb = frame.to_ndarray(format="rgb24", width=width, height=height)
+    except (av.FFmpegError, ValueError):
+        report.bad_frames += 1
+        return None
+    report.resized_frames += 1
+    return rgb
 
 
 def _frame_step(stream) -> int:

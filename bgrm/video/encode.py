@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from bgrm.errors import EnvironmentProblem, OutputError, UsageError
+from bgrm.errors import EnvironmentProblem, InputError, OutputError, UsageError
 from bgrm.video.audio import AudioMuxer, AudioPolicy
 from bgrm.video.probe import VideoInfo
 
@@ -89,7 +89,7 @@ class VideoWriter:
             on_notice(
                 f"video size {info.width}x{info.height} is odd, padded to "
                 f"{info.width + self._pad[1]}x{info.height + self._pad[0]} for "
-                f"{family.video_codec}: {self._path}"
+                f"{family.video_codec} (edge pixels repeated)"
             )
         if not self._path.parent.is_dir():
             raise OutputError(f"the output folder does not exist: {self._path}")
@@ -162,15 +162,30 @@ class VideoWriter:
 
     @contextlib.contextmanager
     def _output_errors(self) -> Iterator[None]:
-        """Turn a failing write (disk full, folder gone) into one OutputError line."""
+        """Turn a failing write into one line: WriteError for the disk (full, gone), InputError
+        when the muxer rejects what was copied from the input (a damaged track header)."""
         try:
             yield
         except OSError as error:
             raise _output_error(error, self._path) from error
+        except av.FFmpegError as error:
+            detail = error.log[2].strip() if error.log else error.strerror
+            raise InputError(
+                f"the output cannot be finished: a track copied from the input is damaged "
+                f"({detail}): {self._info.path}"
+            ) from error
 
 
-def _output_error(error: OSError, path: Path) -> OutputError:
-    return OutputError(f"cannot write the output ({error.strerror or error}): {path}")
+class WriteError(OutputError):
+    """Writing the file failed (disk full, read-only, folder gone); ``reason`` says why."""
+
+    def __init__(self, reason: str, path: Path) -> None:
+        super().__init__(f"cannot write the output ({reason}): {path}")
+        self.reason = reason
+
+
+def _output_error(error: OSError, path: Path) -> WriteError:
+    return WriteError(str(error.strerror or error), path)
 
 
 def _family_for(path: Path, container_format: str | None) -> _Family:

@@ -1,7 +1,8 @@
-"""Read what a video file holds: size, timing, codec and audio tracks."""
+"""Read what a video file holds: size, timing, codec, orientation and audio tracks."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -9,6 +10,12 @@ from pathlib import Path
 import av
 
 from bgrm.errors import InputError
+
+MIN_RATE = Fraction(1, 60)
+"""Average frame rates below one frame a minute are taken for damage."""
+
+MAX_READ_ERRORS_IN_A_ROW = 32
+"""The demuxer failing this often without a packet in between means the rest is unreadable."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,12 @@ class VideoInfo:
     duration_s: float | None
     codec: str
     audio: tuple[AudioTrack, ...]
+    rotation: int = 0  # degrees counter-clockwise the stored picture is turned to be shown
+
+    @property
+    def upright(self) -> bool:
+        """Whether the stored picture is shown as it is (no display rotation)."""
+        return self.rotation == 0
 
     @property
     def expected_frames(self) -> int | None:
@@ -52,31 +65,104 @@ def open_input(path: Path) -> av.container.InputContainer:
         raise InputError(f"input file not found: {path}")
     if path.is_dir():
         raise InputError(f"input is a folder, not a video file: {path}")
+    if not path.is_file():
+        raise InputError(f"input is not a regular file: {path}")
     try:
-        return av.open(str(path), mode="r")
-    except (av.FFmpegError, OSError) as error:
-        raise InputError(f"not a readable media file: {path}") from error
+        return av.open(str(path), mode="r", metadata_errors="replace")
+    except PermissionError as error:
+        raise InputError(f"cannot read the input (permission denied): {path}") from error
+    except (av.FFmpegError, OSError, ValueError) as error:
+        problem = "not a readable media file (damaged, incomplete or not a video)"
+        raise InputError(f"{problem}: {path}") from error
+
+
+def video_stream(container: av.container.InputContainer, path: Path) -> av.video.VideoStream:
+    """The first video stream that is a moving picture (cover art is skipped)."""
+    pictures = [
+        stream
+        for stream in container.streams.video
+        if not stream.disposition & av.stream.Disposition.attached_pic
+    ]
+    for stream in pictures:
+        if stream.codec_context is not None:
+            return stream
+    if pictures:
+        raise InputError(f"no decoder for the video stream's codec (damaged file?): {path}")
+    raise InputError(f"no video stream in: {path}")
 
 
 def probe(path: Path) -> VideoInfo:
-    """Describe the video at ``path``; InputError when it is missing or holds no video."""
+    """Describe the video at ``path``; InputError when it is missing or holds no video.
+
+    ``width`` and ``height`` are the size as shown: for a phone video stored sideways with a
+    display rotation, they are the upright size, which is what ``read_frames`` yields.
+    """
     path = Path(path)
     with open_input(path) as container:
-        if not container.streams.video:
-            raise InputError(f"no video stream in: {path}")
-        stream = container.streams.video[0]
+        stream = video_stream(container, path)
+        width, height = stream.codec_context.width, stream.codec_context.height
+        first = _first_frame(container, stream)
+        rotation = 0
+        if first is not None:
+            width, height = first.width, first.height
+            rotation = quarter_turns(first.rotation)
+        if width <= 0 or height <= 0:
+            raise InputError(f"the video stream has no picture size (damaged file?): {path}")
+        if rotation in (90, 270):
+            width, height = height, width
         time_base = stream.time_base or Fraction(1, 90000)
         return VideoInfo(
             path=path,
-            width=stream.codec_context.width,
-            height=stream.codec_context.height,
+            width=width,
+            height=height,
             time_base=time_base,
-            average_rate=stream.average_rate or None,
+            average_rate=_plausible_rate(stream.average_rate, time_base),
             frame_count=stream.frames or None,
             duration_s=_duration_s(container, stream, time_base),
             codec=stream.codec_context.name,
             audio=tuple(_audio_track(s) for s in container.streams.audio),
+            rotation=rotation,
         )
+
+
+def quarter_turns(degrees: float) -> int:
+    """A display rotation in degrees (any sign) -> 0, 90, 180 or 270, counter-clockwise."""
+    if not math.isfinite(degrees):  # a damaged display matrix
+        return 0
+    return (round(degrees / 90) % 4) * 90
+
+
+def _first_frame(container, stream, max_packets: int = 64) -> av.VideoFrame | None:
+    """The first frame that decodes within ``max_packets`` packets, else None.
+
+    FFmpeg hands a container's display matrix to every decoded frame, so this frame tells the
+    rotation, and its size is the size the decoder really produces.
+    """
+    try:
+        for index, packet in enumerate(container.demux(stream)):
+            if index >= max_packets:
+                break
+            try:
+                frames = stream.decode(packet)
+            except av.FFmpegError:
+                continue
+            if frames:
+                return frames[0]
+    except av.FFmpegError:
+        pass
+    return None
+
+
+def _plausible_rate(rate: Fraction | None, time_base: Fraction) -> Fraction | None:
+    """The stream's average frame rate, or None when it is missing or impossible.
+
+    A frame interval shorter than one tick of the time base cannot be real (a damaged or
+    badly remuxed header), nor can one longer than a minute be the average of real video;
+    encoders given such a rate fail, so it is ignored (frames keep their own timestamps).
+    """
+    if not rate or rate < MIN_RATE or rate * time_base > 1:
+        return None
+    return Fraction(rate)
 
 
 def _duration_s(container, stream, time_base: Fraction) -> float | None:
@@ -89,10 +175,11 @@ def _duration_s(container, stream, time_base: Fraction) -> float | None:
 
 def _audio_track(stream) -> AudioTrack:
     language = stream.metadata.get("language")
+    context = stream.codec_context
     return AudioTrack(
         index=stream.index,
-        codec=stream.codec_context.name,
-        sample_rate=stream.codec_context.sample_rate,
-        channels=stream.codec_context.channels,
+        codec=context.name if context else "unknown",
+        sample_rate=context.sample_rate if context else 0,
+        channels=context.channels if context else 0,
         language=None if language in (None, "", "und") else language,
     )
