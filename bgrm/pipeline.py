@@ -44,8 +44,8 @@ from bgrm.outputs import HostFrames, Sink, check_targets, open_sinks
 from bgrm.stages import Consumer, Prefetcher
 from bgrm.video.background import BackgroundVideo
 from bgrm.video.decode import DecodeReport, read_frames
-from bgrm.video.encode import WriteError
 from bgrm.video.probe import VideoInfo, probe
+from bgrm.video.writer import WriteError
 
 ProgressCallback = Callable[[int, "int | None"], None]
 NoticeCallback = Callable[[str], None]

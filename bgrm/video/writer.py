@@ -1,7 +1,7 @@
 """Encode uint8 frames (RGB, RGBA or gray) to one video stream, with or without the input's audio.
 
-The composite keeps its own writer (bgrm/video/encode.py); this one is driven by an
-``Encoding`` so that the alpha videos and the matte share the same muxing, timing and errors.
+One writer for every video output: an ``Encoding`` says how (the composite's in
+bgrm/video/encode.py, the alpha videos' and the matte's in bgrm/video/alpha.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from bgrm.errors import EnvironmentProblem, OutputError
+from bgrm.errors import EnvironmentProblem, InputError, OutputError
 from bgrm.video.audio import AudioMuxer, AudioPolicy
 from bgrm.video.probe import VideoInfo
 
@@ -22,7 +22,10 @@ CHANNELS = {"rgb24": 3, "rgba": 4, "gray": 1}
 """Channels of the uint8 arrays a writer takes, by PyAV pixel format."""
 
 BT709, LIMITED_RANGE = 1, 1
-"""FFmpeg's numbers for the colour tags written on a stream: every RGB -> YUV here is BT.709."""
+"""FFmpeg's numbers for BT.709 (matrix, primaries, transfer) and limited ("tv") range."""
+
+SMPTE170M = 6
+"""FFmpeg's number for the BT.601 matrix (SMPTE 170M)."""
 
 KEEP_NEGATIVE = {"avoid_negative_ts": "disabled"}
 """Matroska / WebM muxer option: a copied track's leading negative times are kept as they are."""
@@ -41,6 +44,7 @@ class Encoding:
     muxer_options: dict[str, str] = field(default_factory=dict)
     audio: AudioPolicy | None = None  # None: no audio in this file
     even_size: bool = False  # pad the last row / column (4:2:0 H.264 needs even sides)
+    bt601: bool = False  # RGB -> YUV with BT.601 and only the matrix tagged (else BT.709)
 
 
 class FrameWriter:
@@ -62,7 +66,9 @@ class FrameWriter:
         self._encoding = encoding
         if encoding.codec not in av.codecs_available:
             raise EnvironmentProblem(f"this FFmpeg build lacks the {encoding.codec} encoder")
-        self._pad = (info.height % 2, info.width % 2) if encoding.even_size else (0, 0)
+        self._pad = padding(info, encoding)
+        if not self._path.parent.is_dir():
+            raise OutputError(f"the output folder does not exist: {self._path}")
         try:
             self._output = av.open(
                 str(self._path),
@@ -81,20 +87,32 @@ class FrameWriter:
             self._output.close()
             raise
 
+    def __enter__(self) -> FrameWriter:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
+
     def write(self, pixels: np.ndarray, pts: int) -> None:
         """Encode one uint8 [H, W, C] (or [H, W] gray) frame shown at ``pts``."""
         channels = CHANNELS[self._encoding.pixels]
-        if pixels.shape[:2] != (self._info.height, self._info.width):
-            raise ValueError(f"frame shape {pixels.shape} does not match the video size")
         if channels == 1 and pixels.ndim == 3:
             pixels = pixels[..., 0]
+        size = (self._info.height, self._info.width)
+        if pixels.shape != (size if channels == 1 else (*size, channels)):
+            raise ValueError(f"frame shape {pixels.shape} does not match the video size")
         if any(self._pad):
             pad = ((0, self._pad[0]), (0, self._pad[1])) + ((0, 0),) * (pixels.ndim - 2)
             pixels = np.pad(pixels, pad, mode="edge")
         frame = av.VideoFrame.from_ndarray(
             np.ascontiguousarray(pixels), format=self._encoding.pixels
         )
-        if self._encoding.pix_fmt != self._encoding.pixels:
+        if self._encoding.bt601:
+            frame = frame.reformat(format=self._encoding.pix_fmt, dst_colorspace="itu601")
+        elif self._encoding.pix_fmt != self._encoding.pixels:
             frame = frame.reformat(
                 format=self._encoding.pix_fmt, dst_colorspace=BT709, dst_color_range=LIMITED_RANGE
             )
@@ -133,7 +151,10 @@ class FrameWriter:
         stream.time_base = self._info.time_base
         if self._info.average_rate:
             context.framerate = self._info.average_rate
-        if encoding.pix_fmt != "gray":
+        if encoding.bt601:
+            context.colorspace = SMPTE170M
+            context.color_range = LIMITED_RANGE
+        elif encoding.pix_fmt != "gray":
             context.colorspace = context.color_primaries = context.color_trc = BT709
             context.color_range = LIMITED_RANGE
         for key, value in encoding.stream_metadata.items():
@@ -142,12 +163,34 @@ class FrameWriter:
 
     @contextlib.contextmanager
     def _output_errors(self) -> Iterator[None]:
-        """Turn a failing write (disk full, folder gone) into one OutputError line."""
+        """Turn a failing write into one line: WriteError for the disk (full, gone), InputError
+        when the muxer rejects what was copied from the input (a damaged track header)."""
         try:
             yield
         except OSError as error:
             raise _output_error(error, self._path) from error
+        except av.FFmpegError as error:
+            if self._audio is None:
+                raise
+            detail = error.log[2].strip() if error.log else error.strerror
+            raise InputError(
+                f"the output cannot be finished: a track copied from the input is damaged "
+                f"({detail}): {self._info.path}"
+            ) from error
 
 
-def _output_error(error: OSError, path: Path) -> OutputError:
-    return OutputError(f"cannot write the output ({error.strerror or error}): {path}")
+class WriteError(OutputError):
+    """Writing the file failed (disk full, read-only, folder gone); ``reason`` says why."""
+
+    def __init__(self, reason: str, path: Path) -> None:
+        super().__init__(f"cannot write the output ({reason}): {path}")
+        self.reason = reason
+
+
+def padding(info: VideoInfo, encoding: Encoding) -> tuple[int, int]:
+    """Rows and columns the writer adds so that ``encoding`` takes the frame size."""
+    return (info.height % 2, info.width % 2) if encoding.even_size else (0, 0)
+
+
+def _output_error(error: OSError, path: Path) -> WriteError:
+    return WriteError(str(error.strerror or error), path)
