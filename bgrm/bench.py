@@ -124,7 +124,7 @@ def run_bench(options: ProcessOptions, frames: int = 48) -> BenchReport:
     clip = Path(options.input)
     info = probe(clip)
     device = resolve_device(options.device)
-    batch = options.batch or default_batch(device)
+    batch = options.batch or default_batch(device, info.height, info.width)
     ratio = options.downsample_ratio(info.height, info.width)
     model = MattingNetwork()
     model.load_state_dict(load_state_dict())

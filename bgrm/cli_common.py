@@ -135,7 +135,8 @@ def job_flags(
         typer.Option(help="Model input scale: 'auto' (long side ~512 px) or a ratio in (0, 1]."),
     ] = "auto",
     batch: Annotated[
-        int | None, typer.Option(help="Frames per model call (default: 4 on CPU, 16 on GPU).")
+        int | None,
+        typer.Option(help="Frames per model call (default: ~2 Mpixel on CPU, 16 on GPU)."),
     ] = None,
     precision: Annotated[
         str, typer.Option(help="auto (fp32), fp32 or fp16 (encoder/decoder in float16; opt-in).")

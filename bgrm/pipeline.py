@@ -156,7 +156,11 @@ def run(
     device = resolve_device(options.device)
     ratio = options.downsample_ratio(info.height, info.width)
     plan = plan_batch(
-        options.batch or default_batch(device), info.height, info.width, ratio, free_memory(device)
+        options.batch or default_batch(device, info.height, info.width),
+        info.height,
+        info.width,
+        ratio,
+        free_memory(device),
     )
     batch_size = plan.batch
     for message in (plan.notice, large_frame_notice(info.height, info.width, ratio, batch_size)):
