@@ -7,10 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bgrm.video.encode import audio_policy
+from bgrm.video.encode import VP9_OPTIONS, audio_policy
 from bgrm.video.writer import KEEP_NEGATIVE, Encoding
-
-_VP9 = {"b:v": "0", "row-mt": "1", "cpu-used": "4", "deadline": "good"}
 
 ALPHA_ENCODINGS = {
     # ProRes keeps alpha only in its 4444 profiles; prores_ks writes a 16-bit alpha plane.
@@ -28,37 +26,35 @@ ALPHA_ENCODINGS = {
         codec="libvpx-vp9",
         pix_fmt="yuva420p",
         pixels="rgba",
-        codec_options={**_VP9, "crf": "20"},
+        codec_options={**VP9_OPTIONS, "crf": "20"},
         stream_metadata={"alpha_mode": "1"},
         muxer_options=KEEP_NEGATIVE,
         audio=audio_policy("webm"),
     ),
 }
 
+
+def _h264_matte(container: str) -> Encoding:
+    return Encoding(
+        container=container,
+        codec="libx264",
+        pix_fmt="yuv420p",
+        pixels="gray",
+        codec_options={"crf": "12"},
+        even_size=True,
+    )
+
+
 MATTE_ENCODINGS = {
     ".mkv": Encoding(container="matroska", codec="ffv1", pix_fmt="gray", pixels="gray"),
-    ".mp4": Encoding(
-        container="mp4",
-        codec="libx264",
-        pix_fmt="yuv420p",
-        pixels="gray",
-        codec_options={"crf": "12"},
-        even_size=True,
-    ),
-    ".mov": Encoding(
-        container="mov",
-        codec="libx264",
-        pix_fmt="yuv420p",
-        pixels="gray",
-        codec_options={"crf": "12"},
-        even_size=True,
-    ),
+    ".mp4": _h264_matte("mp4"),
+    ".mov": _h264_matte("mov"),
     ".webm": Encoding(
         container="webm",
         codec="libvpx-vp9",
         pix_fmt="yuv420p",
         pixels="gray",
-        codec_options={**_VP9, "crf": "15"},
+        codec_options={**VP9_OPTIONS, "crf": "15"},
     ),
 }
 """The matte by suffix: .mkv is lossless (FFV1 gray); the others are a white-on-black video."""

@@ -18,7 +18,7 @@ _PCM = frozenset({"pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s24be", "pcm_f32le
 # within 2% of the size (measured on the sample scaled to 1080p), so the encoder never
 # holds back the model.
 _X264 = {"preset": "veryfast"}
-_VP9 = {"b:v": "0", "row-mt": "1", "cpu-used": "4", "deadline": "good"}
+VP9_OPTIONS = {"b:v": "0", "row-mt": "1", "cpu-used": "4", "deadline": "good"}
 
 
 def _composite(container: str, codec: str, options: dict[str, str], audio: AudioPolicy, **extra):
@@ -51,7 +51,7 @@ _ENCODINGS = {
     "webm": _composite(
         "webm",
         "libvpx-vp9",
-        _VP9,
+        VP9_OPTIONS,
         AudioPolicy("webm", frozenset({"opus", "vorbis"}), "libopus", "opus", "flt"),
         muxer_options=KEEP_NEGATIVE,
     ),
