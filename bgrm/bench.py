@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bgrm.allocator import keep_freed_memory
 from bgrm.composite import (
     composite,
     from_uint8_hwc,
@@ -32,7 +33,6 @@ from bgrm.composite import (
 )
 from bgrm.device import default_batch, resolve_device, resolve_precision
 from bgrm.errors import BgrmError
-from bgrm.hostmemory import keep_freed_memory
 from bgrm.matting.model import MattingNetwork
 from bgrm.matting.session import MattingSession
 from bgrm.matting.weights import load_state_dict

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bgrm.allocator import keep_freed_memory
 from bgrm.composite import (
     Background,
     VideoBackground,
@@ -34,7 +35,6 @@ from bgrm.composite import (
 )
 from bgrm.device import default_batch, resolve_device, resolve_precision
 from bgrm.errors import EnvironmentProblem, OutputError
-from bgrm.hostmemory import keep_freed_memory
 from bgrm.matting import weights
 from bgrm.matting.model import MattingNetwork
 from bgrm.matting.session import MattingSession
