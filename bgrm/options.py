@@ -64,15 +64,17 @@ class ProcessOptions:
     def output_path(self) -> Path:
         """Where the result goes: -o, else <stem>.bgrm<ext> beside the input.
 
-        ``<ext>`` is the input's for a composite, .mov for ProRes, .webm for VP9; PNG frames go
-        to the folder <stem>.bgrm-frames.
+        ``<ext>`` is the input's for a composite (.mkv when bgrm cannot write the input's
+        container, e.g. .ts or .avi: Matroska takes every audio codec as it is), .mov for
+        ProRes, .webm for VP9; PNG frames go to the folder <stem>.bgrm-frames.
         """
         if self.output:
             return Path(self.output)
         source = Path(self.input)
         if self.alpha == "png":
             return source.with_name(source.stem + PNG_FOLDER_SUFFIX)
-        suffix = ALPHA_SUFFIXES.get(self.alpha or "", source.suffix)
+        same = source.suffix if source.suffix.lower() in VIDEO_OUTPUT_SUFFIXES else ".mkv"
+        suffix = ALPHA_SUFFIXES.get(self.alpha or "", same)
         return source.with_name(f"{source.stem}.bgrm{suffix}")
 
     def downsample_ratio(self, height: int, width: int) -> float:

