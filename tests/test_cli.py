@@ -182,3 +182,20 @@ def test_input_in_a_container_bgrm_does_not_write_defaults_to_mkv(tmp_path, weig
     result = tmp_path / "camera.bgrm.mkv"
     assert len(video_frames(result)[0]) == 12
     assert len(audio_packets(result)) == len(audio_packets(source))
+
+
+def test_default_background_blurs_the_room_and_keeps_the_person(samples, weights_file, tmp_path):
+    out = tmp_path / "talk.mp4"
+    done = bgrm("process", str(samples["talk"]), "-o", str(out), "--downsample", "0.5", "-q")
+    assert done.returncode == 0, done.stderr
+    _, src = video_frames(samples["talk"])
+    _, result = video_frames(out)
+    chest = (slice(None), slice(110, 140), slice(60, 120))
+    assert np.abs(result[chest].astype(int) - src[chest]).mean() < 6
+
+    def detail(frames: np.ndarray) -> float:
+        """Mean absolute difference between neighbouring pixels of the striped seat (left)."""
+        seat = frames[:, 60:110, 0:40].astype(float)
+        return float(np.abs(np.diff(seat, axis=2)).mean())
+
+    assert detail(result) < 0.5 * detail(src)  # the room is blurred
