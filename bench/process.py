@@ -3,21 +3,18 @@
     python bench/process.py --height 1080 --downsample 0.25 --frames 120 480
 
 For each frame count, makes a clip from the real sample (looped, scaled to cover 16:9 at
---height), runs `bgrm process` on it in a child process and prints frames/s (as bgrm reports it,
-and wall-clock including start-up) and the child's peak RSS. Two or more frame counts show
-whether memory stays flat as the video gets longer (the ratio is printed).
+--height), runs `bgrm process` on it in a child process (bgrm.bench.measure_process) and
+prints frames/s (as bgrm reports it, and wall-clock including start-up) and the child's peak
+RSS. Two or more frame counts show whether memory stays flat as the video gets longer.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import subprocess
 import sys
 import tempfile
-import time
+from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
 
@@ -26,6 +23,8 @@ import av
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bgrm.bench import measure_process  # noqa: E402
+from bgrm.options import ProcessOptions  # noqa: E402
 from samples.fetch import fetch_samples  # noqa: E402
 
 
@@ -59,38 +58,14 @@ def make_clip(
 
 
 def run_once(clip: Path, args: argparse.Namespace) -> dict:
-    output = clip.with_name(clip.stem + ".out.mp4")
-    command = [
-        sys.executable,
-        "-m",
-        "bgrm",
-        "process",
-        str(clip),
-        "-o",
-        str(output),
-        "-y",
-        "--bg",
-        args.bg,
-        "--downsample",
-        str(args.downsample),
-        "--device",
-        args.device,
-    ]
-    if args.batch:
-        command += ["--batch", str(args.batch)]
-    with tempfile.TemporaryFile("w+") as log:
-        started = time.perf_counter()
-        child = subprocess.Popen(command, stderr=log)
-        _, status, rusage = os.wait4(child.pid, 0)  # reap it ourselves to get its own rusage
-        wall = time.perf_counter() - started
-        log.seek(0)
-        stderr = log.read()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"bgrm failed: {stderr.strip().splitlines()[-1]}")
-    match = re.search(r"\((\d+) frames, ([\d.]+) frames/s\)", stderr)
-    frames, fps = int(match.group(1)), float(match.group(2))
-    peak_mib = rusage.ru_maxrss / 1024  # Linux reports KiB
-    return {"frames": frames, "fps": fps, "wall_fps": frames / wall, "peak_rss_mib": peak_mib}
+    options = ProcessOptions(
+        input=str(clip),
+        background=args.bg,
+        downsample=str(args.downsample),
+        batch=args.batch,
+        device=args.device,
+    )
+    return asdict(measure_process(options, clip.with_name(clip.stem + ".out.mp4")))
 
 
 def main() -> None:

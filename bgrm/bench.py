@@ -87,8 +87,18 @@ def _rate(frames: int, run: Callable[[], None], device: torch.device) -> float:
     return frames / (time.perf_counter() - started)
 
 
-def _end_to_end(options: ProcessOptions, output: Path) -> tuple[float, float]:
-    """Run `bgrm process` in a child; its own frames/s and peak RSS in MiB."""
+@dataclass
+class ProcessRun:
+    """One `bgrm process` run in a child process."""
+
+    frames: int
+    fps: float  # as bgrm reports it (decode to the last frame written)
+    wall_fps: float  # frames / wall clock, start-up included
+    peak_rss_mib: float  # of that child alone
+
+
+def measure_process(options: ProcessOptions, output: Path) -> ProcessRun:
+    """Run `bgrm process` as ``options`` say, writing ``output``; its speed and peak RSS."""
     command = [
         sys.executable,
         "-m",
@@ -110,15 +120,18 @@ def _end_to_end(options: ProcessOptions, output: Path) -> tuple[float, float]:
     if options.batch:
         command += ["--batch", str(options.batch)]
     # Through bgrm.peakrss, a small process, so the child's peak RSS is its own (see there).
+    started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "bgrm.peakrss", *command], capture_output=True, text=True
     )
+    wall = time.perf_counter() - started
     match = re.search(r"\((\d+) frames, ([\d.]+) frames/s\)", done.stderr)
     if done.returncode != 0 or match is None:
         lines = done.stderr.strip().splitlines() or ["no output"]
         raise BgrmError(f"bench: bgrm process failed: {lines[-1]}")
     stats = json.loads(done.stdout.strip().splitlines()[-1])
-    return float(match.group(2)), stats["peak_rss_kib"] / 1024
+    frames = int(match.group(1))
+    return ProcessRun(frames, float(match.group(2)), frames / wall, stats["peak_rss_kib"] / 1024)
 
 
 def run_bench(options: ProcessOptions, frames: int = 48) -> BenchReport:
@@ -178,7 +191,7 @@ def run_bench(options: ProcessOptions, frames: int = 48) -> BenchReport:
                         writer.write(rgb, pts)
 
         stages["encode"] = _rate(count, encode, device)
-        end_to_end, peak = _end_to_end(options, Path(tmp) / f"process{clip.suffix}")
+        run = measure_process(options, Path(tmp) / f"process{clip.suffix}")
 
     settings = {
         "clip": str(clip),
@@ -192,7 +205,7 @@ def run_bench(options: ProcessOptions, frames: int = 48) -> BenchReport:
         "torch_threads": torch.get_num_threads(),
         "background": options.background,
     }
-    return BenchReport(stages, end_to_end, peak, settings)
+    return BenchReport(stages, run.fps, run.peak_rss_mib, settings)
 
 
 def _device_name(device: torch.device) -> str:
