@@ -27,7 +27,8 @@ from bgrm.video.probe import (
 
 @dataclass
 class DecodedFrame:
-    """One picture: ``rgb`` uint8 [H, W, 3], upright; ``pts`` in the stream's time base."""
+    """One picture: ``rgb`` uint8 [H, W, 3], upright (a view when turned); ``pts`` in the
+    stream's time base."""
 
     rgb: np.ndarray
     pts: int
@@ -135,7 +136,8 @@ def read_frames(
             if report.frames == 0:
                 report.first_s = report.last_s
             report.frames += 1
-            yield DecodedFrame(rgb=np.ascontiguousarray(np.rot90(rgb, turns)), pts=pts)
+            # A view: the batch's np.stack makes the one copy, also for rotated frames.
+            yield DecodedFrame(rgb=np.rot90(rgb, turns), pts=pts)
     if report.frames == 0:
         raise InputError(f"no video frame could be decoded (empty or damaged file): {path}")
 
