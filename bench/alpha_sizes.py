@@ -3,7 +3,7 @@
     python bench/alpha_sizes.py --height 1080 --frames 60 --downsample 0.25
 
 Makes a clip from the real sample (looped, scaled to cover 16:9 at --height, no audio), runs
-`bgrm process` once per format (--alpha prores with a lossless --matte .mkv as the reference
+bgrm.process once per format (--alpha prores with a lossless --matte .mkv as the reference
 alpha, --alpha webm, --alpha png), reads every output back as an editor would (ProRes with
 FFmpeg's prores decoder, WebM with libvpx-vp9, PNGs with Pillow) and prints the alpha error
 against the model's own alpha (mean and max, in 1/255) and the size extrapolated to one minute.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -24,21 +23,14 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from process import make_clip  # noqa: E402
+from bgrm_bench.process import make_clip  # noqa: E402
 
+import bgrm  # noqa: E402
 from samples.fetch import fetch_samples  # noqa: E402
 from tests.test_alpha import alpha_error, gray_frames, prores_alpha, rgba_frames  # noqa: E402
 
 FPS = 30000 / 1001
-
-
-def bgrm(clip: Path, args: list[str], downsample: str) -> None:
-    command = [sys.executable, "-m", "bgrm", "process", str(clip), "-q", "-y"]
-    done = subprocess.run([*command, *args, "--downsample", downsample], capture_output=True)
-    if done.returncode != 0:
-        raise SystemExit(f"bgrm failed: {done.stderr.decode().strip()}")
 
 
 def size_of(path: Path) -> int:
@@ -54,11 +46,10 @@ def measure(tmp: Path, clip: Path, frames: int, downsample: str) -> list[dict]:
         "png": tmp / "frames",
     }
     matte = tmp / "matte.mkv"
-    bgrm(
-        clip, ["--alpha", "prores", "-o", str(outputs["prores"]), "--matte", str(matte)], downsample
-    )
-    for kind in ("webm", "png"):
-        bgrm(clip, ["--alpha", kind, "-o", str(outputs[kind])], downsample)
+    model = bgrm.load_model()
+    for kind, output in outputs.items():
+        reference = matte if kind == "prores" else None
+        bgrm.process(clip, output, alpha=kind, matte=reference, downsample=downsample, model=model)
     _, reference = gray_frames(matte)
     pngs = sorted(outputs["png"].glob("frame_*.png"))
     alphas = {

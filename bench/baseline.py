@@ -25,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.process import make_clip  # noqa: E402
+from bgrm_bench.process import make_clip  # noqa: E402
+
 from samples.fetch import fetch_samples  # noqa: E402
 
 VENV = ROOT / "bench" / ".baseline-venv"
@@ -43,9 +44,12 @@ def baseline_cli() -> Path:
     return script
 
 
-def timed(command: list[str]) -> float:
+def timed(command: list[str], folder: Path) -> float:
+    """Wall-clock seconds of ``command`` run in ``folder`` (where moviepy leaves its temp files)."""
     started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        command, check=True, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     return time.perf_counter() - started
 
 
@@ -91,7 +95,7 @@ def main() -> None:
         }
         for _ in range(args.rounds):
             for name, command in commands.items():
-                times[name].append(timed(command))
+                times[name].append(timed(command, Path(tmp)))
     fps = {name: args.frames / statistics.median(t) for name, t in times.items()}
     print(
         f"{width}x{args.height}, {args.frames} frames, downsample {args.downsample}, "

@@ -2,8 +2,8 @@
 
     python bench/precision.py --frames 120 --downsample 0.25 0.5 1.0
 
-Runs the model twice over the same frames with its recurrent state: once in float32, once with
-MattingSession's fp16 (encoder and decoder in float16, refiner in float32). Prints the mean,
+Runs the model twice over the same frames with its recurrent state: once in float32, once in
+fp16 (encoder and decoder in float16, refiner in float32). Prints the mean,
 99.9th percentile and max of |alpha16 - alpha32| in 1/255 steps. On the CPU float16 is slow
 and only shows the numerics; speed needs a GPU.
 """
@@ -22,14 +22,16 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import bgrm  # noqa: E402
 from bgrm.matting.session import MattingSession  # noqa: E402
-from bgrm.matting.weights import load_model  # noqa: E402
+from bgrm.pipeline import Batch, batches_of, matte_batches  # noqa: E402
 from samples.fetch import fetch_samples  # noqa: E402
 
 
-def alphas(frames: torch.Tensor, ratio: float, precision: str, batch: int = 8) -> torch.Tensor:
-    session = MattingSession(load_model(), torch.device("cpu"), ratio, precision)
-    return torch.cat([session.step(frames[i : i + batch])[1] for i in range(0, len(frames), batch)])
+def alphas(model: bgrm.Model, batches: list[Batch], ratio: float) -> torch.Tensor:
+    """float alpha [N, 1, H, W] of every frame, the recurrent state carried."""
+    session = MattingSession(model, ratio)
+    return torch.cat([matted.pha for matted in matte_batches(session, batches)])
 
 
 def main() -> None:
@@ -39,16 +41,19 @@ def main() -> None:
     args = parser.parse_args()
     talk = fetch_samples(ROOT / "samples" / "media")["talk"]
     with av.open(str(talk)) as container:
-        rgb = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)][: args.frames]
-    frames = torch.from_numpy(np.stack(rgb)).permute(0, 3, 1, 2).float().div(255)
+        rgb = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+    rgb = rgb[: args.frames]
+    batches = batches_of(rgb, 8)
+    model = bgrm.load_model("cpu")
+    half = model.with_precision("fp16")
     rows = []
     for ratio in args.downsample:
-        error = (alphas(frames, ratio, "fp16") - alphas(frames, ratio, "fp32")).abs().mul(255)
+        error = (alphas(half, batches, ratio) - alphas(model, batches, ratio)).abs().mul(255)
         flat = error.flatten()
         rows.append(
             {
                 "downsample": ratio,
-                "frames": len(frames),
+                "frames": len(rgb),
                 "mean": flat.mean().item(),
                 "p99.9": flat.kthvalue(int(flat.numel() * 0.999)).values.item(),
                 "max": flat.max().item(),

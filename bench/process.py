@@ -3,7 +3,7 @@
     python bench/process.py --height 1080 --downsample 0.25 --frames 120 480
 
 For each frame count, makes a clip from the real sample (looped, scaled to cover 16:9 at
---height), runs `bgrm process` on it in a child process (bgrm.bench.measure_process) and
+--height), runs the job on it in a child process (bgrm_bench.harness.measure_process) and
 prints frames/s (as bgrm reports it, and wall-clock including start-up) and the child's peak
 RSS. Two or more frame counts show whether memory stays flat as the video gets longer.
 """
@@ -23,8 +23,9 @@ import av
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bgrm.bench import measure_process  # noqa: E402
-from bgrm.options import ProcessOptions  # noqa: E402
+from bgrm_bench.harness import measure_process  # noqa: E402
+
+import bgrm  # noqa: E402
 from samples.fetch import fetch_samples  # noqa: E402
 
 
@@ -58,14 +59,16 @@ def make_clip(
 
 
 def run_once(clip: Path, args: argparse.Namespace) -> dict:
-    options = ProcessOptions(
+    job = bgrm.Job(
         input=str(clip),
+        output=str(clip.with_name(clip.stem + ".out.mp4")),
         background=args.bg,
-        downsample=str(args.downsample),
+        downsample=args.downsample,
         batch=args.batch,
         device=args.device,
+        overwrite=True,
     )
-    return asdict(measure_process(options, clip.with_name(clip.stem + ".out.mp4")))
+    return asdict(measure_process(job))
 
 
 def main() -> None:

@@ -40,7 +40,7 @@ def start_workers(count: int, threads: int, env: dict[str, str], logs: Path) -> 
 
 def wait_ready(count: int, timeout: float = 180) -> None:
     """Until `count` workers answer a ping."""
-    from worker.app import app
+    from bgrm_worker.app import app
 
     deadline = time.monotonic() + timeout
     while len(app.control.ping(timeout=1.0) or []) < count:
@@ -61,8 +61,9 @@ def stop_workers(workers: list) -> None:
 
 def run_round(count: int, threads: int, args, env: dict[str, str], folders: dict) -> float:
     """Jobs per minute with ``count`` workers of ``threads`` threads each."""
-    from bgrm.options import ProcessOptions
-    from worker import client
+    from bgrm_worker import client
+
+    import bgrm
 
     workers = start_workers(count, threads, env, folders["logs"])
     try:
@@ -71,7 +72,7 @@ def run_round(count: int, threads: int, args, env: dict[str, str], folders: dict
         started = time.perf_counter()
         ids = [
             client.submit(
-                ProcessOptions(
+                bgrm.Job(
                     input=str(source),
                     output=str(folders["out"] / f"{count}-{i}.mp4"),
                     background="#1e1e1e",
@@ -85,8 +86,8 @@ def run_round(count: int, threads: int, args, env: dict[str, str], folders: dict
         while pending:
             for job_id in list(pending):
                 report = client.status(job_id)
-                if report["exit_code"] is not None:
-                    if report["exit_code"]:
+                if report["ended"]:
+                    if report["error"]:
                         raise SystemExit(f"job failed: {report['error']}")
                     pending.discard(job_id)
             time.sleep(0.2)
@@ -129,7 +130,7 @@ def main() -> None:
         if "BGRM_HOME" in os.environ:
             env["BGRM_HOME"] = os.environ["BGRM_HOME"]
         os.environ.update({k: v for k, v in env.items() if k.startswith("BGRM_")})
-        from worker.app import app
+        from bgrm_worker.app import app
 
         app.backend.client.flushdb()
         rates = [run_round(w, t, args, env, folders) for w, t in configs]

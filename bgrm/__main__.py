@@ -1,5 +1,5 @@
 """`python -m bgrm` runs the CLI."""
 
-from bgrm.cli import main
+from bgrm._cli import main
 
 main()

@@ -1,7 +1,9 @@
-"""Errors a user sees: one clear line each, with a distinct exit code.
+"""Errors a user sees: one clear line each, naming the problem and the file.
 
-The CLI prints ``str(error)`` on stderr and exits with ``error.exit_code``; nothing else
-about the error (no traceback) reaches the user.
+Messages name a job's parameters in backticks (`overwrite`, `downsample`), so that a client can
+show them in its own words: the CLI turns `overwrite` into -y. The library says nothing of exit
+codes: each kind of error says what it is about (``kind``), and each client decides what
+that means to it.
 """
 
 from __future__ import annotations
@@ -10,28 +12,26 @@ from __future__ import annotations
 class BgrmError(Exception):
     """Base of every error meant for the user. The message is one line."""
 
-    exit_code = 1
+    kind = "input"
 
 
 class InputError(BgrmError):
-    """The input video, a background file or an option value is unusable."""
-
-    exit_code = 1
+    """The input video, a background file or a parameter's value is unusable."""
 
 
 class UsageError(BgrmError):
-    """Options that contradict each other or name something impossible."""
+    """Parameters that contradict each other or name something impossible."""
 
-    exit_code = 2
+    kind = "usage"
 
 
 class OutputError(BgrmError):
-    """The output cannot be written (exists without -y, missing or read-only folder, disk full)."""
+    """The output cannot be written (exists, missing or read-only folder, disk full)."""
 
-    exit_code = 1
+    kind = "output"
 
 
 class EnvironmentProblem(BgrmError):
     """Something outside the inputs is missing: weights, a device, a codec."""
 
-    exit_code = 3
+    kind = "environment"

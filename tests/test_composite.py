@@ -9,24 +9,26 @@ import pytest
 import torch
 from PIL import Image
 
-from bgrm.composite import (
+from bgrm.backgrounds import (
     DEFAULT_BLUR_RADIUS,
-    BlurBackground,
-    ColourBackground,
-    ImageBackground,
-    VideoBackground,
-    composite,
-    cover,
-    from_uint8_hwc,
-    make_background,
-    matte_to_uint8,
+    BlurSpec,
+    ColourSpec,
+    ImageSpec,
+    VideoSpec,
+    open_background,
     parse_background,
-    to_rgba_uint8,
-    to_uint8_hwc,
 )
+from bgrm.backgrounds.video import cover
+from bgrm.composite import composite, from_uint8_hwc, matte_to_uint8, to_rgba_uint8, to_uint8_hwc
 from bgrm.errors import InputError
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
+CPU = torch.device("cpu")
+
+
+def now(src: torch.Tensor) -> list[float]:
+    """A time for every frame of src (the still backgrounds ignore it)."""
+    return [0.0] * src.shape[0]
 
 
 @pytest.mark.parametrize(
@@ -39,12 +41,12 @@ RED, BLUE = (255, 0, 0), (0, 0, 255)
     ],
 )
 def test_parse_colour(spec, rgb):
-    assert parse_background(spec) == ColourBackground(rgb)
+    assert parse_background(spec) == ColourSpec(rgb)
 
 
 def test_parse_blur():
-    assert parse_background("blur") == BlurBackground(DEFAULT_BLUR_RADIUS)
-    assert parse_background("blur:25") == BlurBackground(25.0)
+    assert parse_background("blur") == BlurSpec(DEFAULT_BLUR_RADIUS)
+    assert parse_background("blur:25") == BlurSpec(25.0)
 
 
 @pytest.mark.parametrize("spec", ["nonsense", "#zzz", "blur:-1", "blur:x", "blur:", "blur:nan"])
@@ -63,13 +65,13 @@ def test_parse_missing_image_names_path(tmp_path):
 def test_existing_file_wins_over_colour_name(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Image.new("RGB", (4, 4)).save(tmp_path / "white", format="PNG")
-    assert parse_background("white") == ImageBackground(Path("white"))
+    assert parse_background("white") == ImageSpec(Path("white"))
 
 
 def test_video_suffix_is_a_video_background(tmp_path):
     clip = tmp_path / "clip.MOV"
     clip.write_bytes(b"\0")
-    assert parse_background(str(clip)) == VideoBackground(clip)
+    assert parse_background(str(clip)) == VideoSpec(clip)
 
 
 def _quarters(path):
@@ -77,7 +79,7 @@ def _quarters(path):
     stripes = [(0, 255, 0), RED, BLUE, (255, 255, 255)]
     pixels = np.repeat(np.array(stripes, dtype=np.uint8), 50, axis=0)  # [200, 3]
     Image.fromarray(np.broadcast_to(pixels, (100, 200, 3)).copy()).save(path)
-    return ImageBackground(path)
+    return ImageSpec(path)
 
 
 def _column_colours(bg, columns):
@@ -92,7 +94,7 @@ def _expect(block, rgb, tolerance):
 def test_image_cover_square_frame_is_centre_crop(tmp_path):
     spec = _quarters(tmp_path / "bg.png")
     src, pha = torch.zeros(2, 3, 100, 100), torch.zeros(2, 1, 100, 100)
-    bg = make_background(spec, 100, 100, "cpu", torch.float32).frames(src, pha)
+    bg = open_background(spec, 100, 100, CPU).frames(src, pha, now(src))
     assert bg.shape == (2, 3, 100, 100)
     # Centre crop: red then blue, 50 columns each; a stretch would show all four stripes.
     _expect(_column_colours(bg[:1], slice(0, 48)), RED, 2)
@@ -101,8 +103,8 @@ def test_image_cover_square_frame_is_centre_crop(tmp_path):
 
 def test_image_cover_portrait_frame_is_scaled_up_and_cropped(tmp_path):
     spec = _quarters(tmp_path / "bg.png")
-    bg = make_background(spec, 300, 100, "cpu", torch.float32).frames(
-        torch.zeros(1, 3, 300, 100), torch.zeros(1, 1, 300, 100)
+    bg = open_background(spec, 300, 100, CPU).frames(
+        torch.zeros(1, 3, 300, 100), torch.zeros(1, 1, 300, 100), [0.0]
     )
     assert bg.shape == (1, 3, 300, 100)
     # Scaled 3x: the red/blue boundary sits in the middle, each side ~50 columns wide.
@@ -115,14 +117,14 @@ def test_unreadable_image(tmp_path):
     fake.write_text("not an image\n")
     spec = parse_background(str(fake))
     with pytest.raises(InputError, match="cannot read background image") as caught:
-        make_background(spec, 10, 10, "cpu", torch.float32)
+        open_background(spec, 10, 10, CPU)
     assert str(fake) in str(caught.value)
 
 
 def test_colour_background_is_a_view():
     src, pha = torch.zeros(4, 3, 8, 6), torch.zeros(4, 1, 8, 6)
-    bg = make_background(ColourBackground((255, 0, 51)), 8, 6, "cpu", torch.float32)
-    frames = bg.frames(src, pha)
+    bg = open_background(ColourSpec((255, 0, 51)), 8, 6, CPU)
+    frames = bg.frames(src, pha, now(src))
     assert frames.shape == (4, 3, 8, 6)
     assert frames.untyped_storage().nbytes() == 3 * 4
     assert torch.equal(frames[3, :, 7, 5], torch.tensor([1.0, 0.0, 0.2]))
@@ -148,9 +150,9 @@ def _room_with_person(height=270, width=480, room=0.1, box=(60, 220, 160, 320)):
 
 def test_blur_leaves_no_halo_of_the_person():
     src, pha = _room_with_person()
-    blur = make_background(BlurBackground(40), 270, 480, "cpu", torch.float32)
-    bg = blur.frames(src, pha)
-    plain = blur.frames(src, torch.zeros_like(pha))
+    blur = open_background(BlurSpec(40), 270, 480, CPU)
+    bg = blur.frames(src, pha, now(src))
+    plain = blur.frames(src, torch.zeros_like(pha), now(src))
     assert bg.shape == src.shape and torch.isfinite(bg).all()
     ring = (slice(None), slice(None), slice(60, 220), slice(154, 160))  # just left of the person
     assert plain[ring].min() > 0.2  # a plain blur smears the person into the room
@@ -162,8 +164,8 @@ def test_blur_leaves_no_halo_of_the_person():
 
 def test_blur_smooths_the_room_and_keeps_its_mean():
     room = (torch.arange(480) // 4 % 2).float().expand(1, 3, 270, 480).contiguous()
-    bg = make_background(BlurBackground(25), 270, 480, "cpu", torch.float32).frames(
-        room, torch.zeros(1, 1, 270, 480)
+    bg = open_background(BlurSpec(25), 270, 480, CPU).frames(
+        room, torch.zeros(1, 1, 270, 480), now(room)
     )
     inner = bg[..., 20:-20, 20:-20]  # a one-sided average near the edges leans to the last stripe
     assert inner.std() < 0.02 * room.std()
@@ -176,8 +178,8 @@ def test_blur_radius_scales_with_frame_height():
         """A black | white room blurred at this height -> its middle row, [width]."""
         room = torch.zeros(1, 3, height, 2 * height)
         room[..., height:] = 1.0
-        blur = make_background(BlurBackground(60), height, 2 * height, "cpu", torch.float32)
-        return blur.frames(room, torch.zeros(1, 1, height, 2 * height))[0, 0, height // 2]
+        blur = open_background(BlurSpec(60), height, 2 * height, CPU)
+        return blur.frames(room, torch.zeros(1, 1, height, 2 * height), [0.0])[0, 0, height // 2]
 
     small, large = blurred_step(135), blurred_step(540)
     torch.testing.assert_close(large.view(-1, 4).mean(1), small, atol=0.02, rtol=0)
@@ -201,28 +203,14 @@ def test_to_uint8_rounds_and_clamps():
     assert out[:, 0, 0, 0].tolist() == [0, 0, 0, 1, 255, 255]
 
 
-def test_float16_path(tmp_path):
-    src, pha = _room_with_person()
-    src, pha = src.half(), pha.half()
-    specs = [ColourBackground((30, 30, 30)), _quarters(tmp_path / "bg.png"), BlurBackground(40)]
-    for spec in specs:
-        bg = make_background(spec, 270, 480, "cpu", torch.float16).frames(src, pha)
-        assert bg.dtype == torch.float16 and bg.shape == src.shape
-        out = composite(src, pha, bg)
-        assert out.dtype == torch.float16 and torch.isfinite(out).all()
-        assert torch.equal(out[..., 60:220, 160:320], src[..., 60:220, 160:320])
-    far = bg[..., :, :60].float()
-    torch.testing.assert_close(far, torch.full_like(far, 0.1), atol=2e-3, rtol=0)
-
-
 def test_transparent_image_shows_the_blurred_room_through(tmp_path):
     """Left half opaque red, right half fully transparent: there the room (blurred) shows."""
     pixels = np.zeros((100, 200, 4), np.uint8)
     pixels[:, :100] = (255, 0, 0, 255)
     Image.fromarray(pixels, "RGBA").save(tmp_path / "frame.png")
     src, pha = _room_with_person(100, 200, room=0.4, box=(40, 60, 150, 170))
-    bg = make_background(ImageBackground(tmp_path / "frame.png"), 100, 200, "cpu", torch.float32)
-    frames = bg.frames(src, pha)
+    bg = open_background(ImageSpec(tmp_path / "frame.png"), 100, 200, CPU)
+    frames = bg.frames(src, pha, now(src))
     _expect(_column_colours(frames, slice(0, 90)), RED, 3)
     right = frames[..., 5:35, 110:195]  # the room, away from the person: still its grey
     torch.testing.assert_close(right, torch.full_like(right, 0.4), atol=0.02, rtol=0)
@@ -230,8 +218,8 @@ def test_transparent_image_shows_the_blurred_room_through(tmp_path):
 
 def test_opaque_rgba_image_is_a_still(tmp_path):
     Image.new("RGBA", (8, 8), (0, 0, 255, 255)).save(tmp_path / "opaque.png")
-    bg = make_background(ImageBackground(tmp_path / "opaque.png"), 8, 8, "cpu", torch.float32)
-    frames = bg.frames(torch.zeros(2, 3, 8, 8), torch.zeros(2, 1, 8, 8))
+    bg = open_background(ImageSpec(tmp_path / "opaque.png"), 8, 8, CPU)
+    frames = bg.frames(torch.zeros(2, 3, 8, 8), torch.zeros(2, 1, 8, 8), [0.0, 0.0])
     assert frames.untyped_storage().nbytes() == 3 * 8 * 8 * 4  # one picture, viewed twice
 
 

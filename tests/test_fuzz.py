@@ -22,12 +22,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from bgrm import pipeline
+import bgrm
 from bgrm.errors import BgrmError
-from bgrm.options import ProcessOptions
-from bgrm.video.decode import DecodeReport, read_frames
-from bgrm.video.encode import VideoWriter
-from bgrm.video.probe import probe
+from bgrm.media.decode import DecodeReport, read_frames
+from bgrm.media.formats import composite_encoding
+from bgrm.media.probe import probe
+from bgrm.media.writer import FrameWriter
 from tests.media import make_clip, remux, sample_clips
 
 LIBRARY_EXAMPLES = int(os.environ.get("BGRM_FUZZ_EXAMPLES", "200"))
@@ -138,7 +138,7 @@ def test_damaged_files_through_the_video_layer(seeds, tmp_path_factory, name, da
             info = probe(path)
             report = DecodeReport()
             times = []
-            with VideoWriter(out, info) as writer:
+            with FrameWriter(out, info, composite_encoding(out)) as writer:
                 for frame in read_frames(path, size=(info.height, info.width), report=report):
                     assert frame.rgb.shape == (info.height, info.width, 3)
                     writer.write(frame.rgb, frame.pts)
@@ -159,12 +159,11 @@ def test_damaged_files_through_the_video_layer(seeds, tmp_path_factory, name, da
 def test_damaged_files_through_the_whole_pipeline(seeds, weights_file, tmp_path_factory, damages):
     path = fuzz_case(tmp_path_factory, seeds["talk.mp4"], damages)
     folder = path.parent
-    job = ProcessOptions(
-        input=str(path), output=str(folder / "out.mp4"), background="white", downsample="0.25"
-    )
     with watchdog():
         try:
-            result = pipeline.run(job)
+            result = bgrm.process(
+                path, folder / "out.mp4", background="white", downsample=0.25, device="cpu"
+            )
         except BgrmError as error:
             assert_clear(error, path)
             assert [p.name for p in folder.iterdir()] == [path.name]  # nothing left behind

@@ -9,20 +9,21 @@ import numpy as np
 import pytest
 import torch
 
+import bgrm
 from bgrm.errors import EnvironmentProblem, InputError
 from bgrm.matting import weights
 from bgrm.matting.session import MattingSession
+from bgrm.pipeline import batches_of, matte_batches
 
 
-def _frames(path, count: int) -> torch.Tensor:
-    """The first ``count`` frames as float [T, 3, H, W] in [0, 1]."""
+def _frames(path, count: int) -> np.ndarray:
+    """The first ``count`` frames as uint8 [T, H, W, 3]."""
     with av.open(str(path)) as container:
         decoded = container.decode(video=0)
-        rgb = [next(decoded).to_ndarray(format="rgb24") for _ in range(count)]
-    return torch.from_numpy(np.stack(rgb)).permute(0, 3, 1, 2).float().div(255)
+        return np.stack([next(decoded).to_ndarray(format="rgb24") for _ in range(count)])
 
 
-def _onnx_reference(src: torch.Tensor, ratio: float) -> tuple[np.ndarray, np.ndarray]:
+def _onnx_reference(rgb: np.ndarray, ratio: float) -> tuple[np.ndarray, np.ndarray]:
     """Frame by frame through onnxruntime with the recurrent state fed back."""
     import onnxruntime
 
@@ -31,7 +32,7 @@ def _onnx_reference(src: torch.Tensor, ratio: float) -> tuple[np.ndarray, np.nda
     )
     state = [np.zeros((1, 1, 1, 1), np.float32)] * 4
     fgrs, phas = [], []
-    for frame in src.numpy():
+    for frame in rgb.transpose(0, 3, 1, 2).astype(np.float32) / 255:
         fgr, pha, *state = session.run(
             None,
             {
@@ -48,21 +49,22 @@ def _onnx_reference(src: torch.Tensor, ratio: float) -> tuple[np.ndarray, np.nda
     return np.stack(fgrs), np.stack(phas)
 
 
-def _port(src: torch.Tensor, ratio: float, batch: int) -> tuple[np.ndarray, np.ndarray]:
-    session = MattingSession(weights.load_model(), torch.device("cpu"), ratio)
-    fgrs, phas = [], []
-    for start in range(0, src.shape[0], batch):
-        fgr, pha = session.step(src[start : start + batch])
-        fgrs.append(fgr)
-        phas.append(pha)
-    return torch.cat(fgrs).numpy(), torch.cat(phas).numpy()
+def _port(
+    rgb: np.ndarray, ratio: float, batch: int, precision: str = "fp32"
+) -> tuple[np.ndarray, np.ndarray]:
+    """fgr [T, 3, H, W] and pha [T, 1, H, W] from the pipeline's model loop, batch by batch."""
+    session = MattingSession(bgrm.load_model("cpu", precision), ratio)
+    matted = list(matte_batches(session, batches_of(rgb, batch)))
+    fgr = torch.cat([m.fgr for m in matted]).numpy()
+    pha = torch.cat([m.pha for m in matted]).numpy()
+    return fgr, pha
 
 
 @pytest.mark.parametrize("ratio", [1.0, 0.25])
 def test_port_matches_onnx_reference_over_32_frames(samples, weights_file, ratio):
-    src = _frames(samples["talk"], 32)
-    ref_fgr, ref_pha = _onnx_reference(src, ratio)
-    fgr, pha = _port(src, ratio, batch=8)
+    rgb = _frames(samples["talk"], 32)
+    ref_fgr, ref_pha = _onnx_reference(rgb, ratio)
+    fgr, pha = _port(rgb, ratio, batch=8)
     assert np.abs(pha - ref_pha).max() < 1e-3
     assert np.abs(fgr - ref_fgr).max() < 1e-3
     # The person is found: a real matte, neither empty nor full.
@@ -70,33 +72,41 @@ def test_port_matches_onnx_reference_over_32_frames(samples, weights_file, ratio
 
 
 def test_batch_size_does_not_change_the_result(samples, weights_file):
-    src = _frames(samples["talk"], 16)
-    _, pha_one = _port(src, 0.5, batch=1)
-    _, pha_eight = _port(src, 0.5, batch=8)
+    rgb = _frames(samples["talk"], 16)
+    _, pha_one = _port(rgb, 0.5, batch=1)
+    _, pha_eight = _port(rgb, 0.5, batch=8)
     assert np.abs(pha_one - pha_eight).max() < 1e-4
 
 
 def test_recurrent_state_is_carried(samples, weights_file):
     """Restarting the state every batch changes the matte: the state really flows."""
-    src = _frames(samples["talk"], 8)
-    _, carried = _port(src, 0.5, batch=4)
-    session = MattingSession(weights.load_model(), torch.device("cpu"), 0.5)
-    session.step(src[:4])
-    session.reset()
-    _, restarted = session.step(src[4:])
-    assert np.abs(carried[4:] - restarted.numpy()).max() > 1e-3
+    rgb = _frames(samples["talk"], 8)
+    _, carried = _port(rgb, 0.5, batch=4)
+    _, restarted = _port(rgb[4:], 0.5, batch=4)
+    assert np.abs(carried[4:] - restarted).max() > 1e-3
 
 
 def test_fp16_stays_close_to_fp32(samples, weights_file):
     """fp16 (encoder/decoder in float16 on the CPU here; the GPU path uses the same code)."""
-    src = _frames(samples["talk"], 4)
-    _, pha32 = _port(src, 0.5, batch=4)
-    session = MattingSession(weights.load_model(), torch.device("cpu"), 0.5, "fp16")
-    fgr16, pha16 = session.step(src)
-    assert pha16.dtype == fgr16.dtype == torch.float32  # outputs stay float32
-    error = np.abs(pha16.numpy() - pha32) * 255
+    rgb = _frames(samples["talk"], 4)
+    _, pha32 = _port(rgb, 0.5, batch=4)
+    fgr16, pha16 = _port(rgb, 0.5, batch=4, precision="fp16")
+    assert pha16.dtype == fgr16.dtype == np.float32  # outputs stay float32
+    error = np.abs(pha16 - pha32) * 255
     assert error.mean() < 0.1
     assert error.max() < 8
+
+
+def test_an_fp16_model_leaves_the_fp32_weights_exact(weights_file):
+    """A worker runs fp16 and fp32 jobs with one model: the fp32 weights are never rounded."""
+    model = bgrm.load_model("cpu")
+    before = {name: value.clone() for name, value in model.network.state_dict().items()}
+    half = model.with_precision("fp16")
+    assert (half.precision, half.device) == ("fp16", model.device)
+    assert half.network.backbone.features[0][0].weight.dtype == torch.float16
+    after = model.network.state_dict()
+    assert all(torch.equal(before[name], after[name]) for name in before)
+    assert model.with_precision("fp16").network is half.network  # converted once
 
 
 @pytest.fixture

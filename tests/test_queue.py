@@ -22,7 +22,7 @@ import redis
 from tests.media import loop_clip
 
 BGRM = [sys.executable, "-m", "bgrm"]
-REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_URL = os.environ.get("BGRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")  # flushed
 LONG_FRAMES = 240  # the talk sample twice
 SLOW = ["--downsample", "1.0", "--batch", "1"]  # long enough to watch (~14 s on one thread)
 FAST = ["--downsample", "0.25"]
@@ -194,7 +194,17 @@ def test_submit_wait_prints_the_id_and_writes_the_output(worker, queue_env, root
 
 def test_celery_inspect_ping_sees_the_worker(worker, queue_env):
     done = subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "worker.app", "inspect", "ping", "-d", worker.name],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "bgrm_worker.app",
+            "inspect",
+            "ping",
+            "-d",
+            worker.name,
+        ],
         capture_output=True,
         text=True,
         env=queue_env,

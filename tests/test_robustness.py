@@ -22,10 +22,9 @@ import numpy as np
 import pytest
 
 from bgrm import pipeline
-from bgrm.memory import GIB, plan_batch
-from bgrm.options import ProcessOptions
-from bgrm.video.decode import DecodeReport, read_frames
-from bgrm.video.probe import probe
+from bgrm.media.decode import DecodeReport, read_frames
+from bgrm.media.probe import probe
+from bgrm.resources import GIB, plan_batch
 from tests.media import (
     add_side_streams,
     cut,
@@ -40,9 +39,8 @@ from tests.test_cli import BGRM, bgrm, video_frames
 def run(source: Path, output: Path, **options) -> tuple[pipeline.Result, list[str]]:
     """Process ``source`` in-process over white at downsample 0.25; returns result and notices."""
     notices: list[str] = []
-    settings = {"background": "white", "downsample": "0.25", **options}
-    job = ProcessOptions(input=str(source), output=str(output), **settings)
-    return pipeline.run(job, on_notice=notices.append), notices
+    settings = {"background": "white", "downsample": 0.25, **options}
+    return pipeline.process(source, output, on_notice=notices.append, **settings), notices
 
 
 def decodable_frames(path: Path) -> int:
@@ -388,7 +386,7 @@ def test_existing_output_without_overwrite(samples, weights_file, tmp_path):
     out = tmp_path / "out.mp4"
     out.write_bytes(b"keep me")
     done = bgrm("process", str(samples["talk"]), "-o", str(out))
-    assert_one_line_error(done, 1, "output exists (use -y to overwrite)", out)
+    assert_one_line_error(done, 1, "output exists (pass -y to replace it)", out)
     assert out.read_bytes() == b"keep me" and leftovers(tmp_path, out) == []
 
 

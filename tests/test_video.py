@@ -9,10 +9,11 @@ import av
 import numpy as np
 import pytest
 
-from bgrm.errors import InputError, OutputError, UsageError
-from bgrm.video.decode import read_frames
-from bgrm.video.encode import VideoWriter
-from bgrm.video.probe import probe
+from bgrm.errors import InputError, OutputError
+from bgrm.media.decode import read_frames
+from bgrm.media.formats import composite_encoding
+from bgrm.media.probe import probe
+from bgrm.media.writer import FrameWriter
 from tests.media import make_clip, sample_clips
 
 # Matroska and WebM store timestamps in milliseconds; MP4 and MOV keep the input's time base.
@@ -28,7 +29,8 @@ def roundtrip(source: Path, target: Path) -> tuple[list[str], list[np.ndarray]]:
     """Decode ``source`` and encode every frame to ``target``; return notices and frames."""
     notices: list[str] = []
     frames = []
-    with VideoWriter(target, probe(source), on_notice=notices.append) as writer:
+    encoding = composite_encoding(target)
+    with FrameWriter(target, probe(source), encoding, on_notice=notices.append) as writer:
         for frame in read_frames(source):
             frames.append(frame.rgb)
             writer.write(frame.rgb, frame.pts)
@@ -133,13 +135,11 @@ def test_clip_without_audio(tmp_path: Path) -> None:
 
 def test_bad_outputs(tmp_path: Path) -> None:
     source = make_clip(tmp_path / "in.mp4", frames=2)
-    with pytest.raises(UsageError, match=r"\.avi"):
-        VideoWriter(tmp_path / "out.avi", probe(source))
     missing = tmp_path / "no" / "such" / "out.mp4"
     with pytest.raises(OutputError, match=str(missing)):
-        VideoWriter(missing, probe(source))
+        FrameWriter(missing, probe(source), composite_encoding(missing))
     part = tmp_path / "out.mp4.part-1"
-    writer = VideoWriter(part, probe(source), container_format="mp4")
+    writer = FrameWriter(part, probe(source), composite_encoding(tmp_path / "out.mp4"))
     writer.abort()
 
 

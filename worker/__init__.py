@@ -1,5 +1,6 @@
-"""The bgrm job queue: a Celery app on Redis whose workers run bgrm.pipeline, one per GPU.
+"""The bgrm job queue: a Celery app on Redis whose workers run ``bgrm.run``, one per GPU.
 
-`bgrm` never imports this package; the `bgrm submit/status/cancel/worker` commands import it
-inside the command functions.
+Installed as ``bgrm_worker`` (a name that cannot clash with another package); it uses only
+bgrm's public API. The library never imports it; the CLI's queue commands do, inside each
+command. Settings are read from the environment when a worker or client first needs them.
 """

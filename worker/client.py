@@ -1,6 +1,6 @@
 """What `bgrm submit/status/cancel` do, for any program that queues jobs.
 
-These talk to Redis only; they never import torch or the model.
+These talk to Redis only; they never load the model.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from kombu.exceptions import OperationalError
 from kombu.utils.url import maybe_sanitize_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from bgrm.errors import BgrmError, EnvironmentProblem, InputError
-from bgrm.options import ProcessOptions
-from worker.app import PROGRESS, app, settings
-from worker.store import JobStore
+from bgrm import BgrmError, EnvironmentProblem, InputError, Job
 
-EXIT_INTERNAL = 70
+from .app import PROGRESS, TASK_NAME, app
+from .config import settings
+from .store import JobStore
+
 Call = TypeVar("Call", bound=Callable)
 
 
@@ -33,45 +33,50 @@ def _needs_redis(call: Call) -> Call:
         try:
             return call(*args, **kwargs)
         except (OperationalError, RedisConnectionError) as error:
-            url = maybe_sanitize_url(settings.broker_url)
+            url = maybe_sanitize_url(settings().broker_url)
             raise EnvironmentProblem(f"cannot reach the queue's Redis ({error}): {url}") from error
 
     return wrapper
 
 
 def _store() -> JobStore:
-    return JobStore(app.backend.client, settings.result_expires)
+    return JobStore(app.backend.client, settings().result_expires)
 
 
 @_needs_redis
-def submit(options: ProcessOptions) -> str:
+def submit(job: Job) -> str:
     """Queue one job; returns its id."""
     job_id = str(uuid.uuid4())
-    text = options.to_json()
+    text = job.to_json()
     _store().submitted(job_id, text)
-    app.send_task("bgrm.process", args=[text], task_id=job_id)
+    app.send_task(TASK_NAME, args=[text], task_id=job_id)
     return job_id
 
 
 @_needs_redis
 def status(job_id: str) -> dict:
-    """{"id", "state", "progress": {"done", "total", "fps"} | None, "input", "output",
-    "error", "exit_code", "worker"}; InputError for an id this queue does not know."""
+    """{"id", "state", "progress": {"done", "total", "fps"} | None, "input", "output", "error",
+    "error_kind", "ended", "worker"}; InputError for an id this queue does not know.
+
+    ``error_kind`` is a failed job's ``BgrmError.kind``, "cancelled", or "internal" for
+    anything else (a bug).
+    """
     submitted = _store().options(job_id)
     result = AsyncResult(job_id, app=app)
     state = result.state
     if submitted is None and state == states.PENDING:
         raise InputError(f"unknown job (never submitted, or its record expired): {job_id}")
     info = result.info
-    options = ProcessOptions.from_json(submitted) if submitted else None
+    job = Job.from_json(submitted) if submitted else None
     report = {
         "id": job_id,
         "state": state,
         "progress": None,
-        "input": options.input if options else None,
-        "output": str(options.output_path()) if options else None,
+        "input": job.input if job else None,
+        "output": str(job.output_path()) if job else None,
         "error": None,
-        "exit_code": None,
+        "error_kind": None,
+        "ended": state in states.READY_STATES,
         "worker": getattr(result, "worker", None),
     }
     if state == PROGRESS and isinstance(info, dict):
@@ -79,14 +84,12 @@ def status(job_id: str) -> dict:
     elif state == states.SUCCESS and isinstance(info, dict):
         report["progress"] = {"done": info["frames"], "total": info["frames"], "fps": info["fps"]}
         report["output"] = info["output"]
-        report["exit_code"] = 0
     elif state == states.REVOKED:
         report["error"] = "job cancelled; no output written"
-        report["exit_code"] = 1
+        report["error_kind"] = "cancelled"
     elif state in (states.FAILURE, states.RETRY):
         report["error"] = _message(info)
-        if state == states.FAILURE:
-            report["exit_code"] = getattr(info, "exit_code", EXIT_INTERNAL)
+        report["error_kind"] = info.kind if isinstance(info, BgrmError) else "internal"
     return report
 
 

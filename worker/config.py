@@ -1,4 +1,4 @@
-"""Queue settings from BGRM_* environment variables, read in one place.
+"""Queue settings from BGRM_* environment variables, read in one place, once.
 
 | variable | default | meaning |
 | --- | --- | --- |
@@ -18,12 +18,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bgrm.errors import UsageError
+from bgrm import UsageError
 
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 
@@ -45,7 +46,13 @@ class Settings:
     threads: int | None
 
 
-def from_env(env: Mapping[str, str] = os.environ) -> Settings:
+@functools.cache
+def settings() -> Settings:
+    """This process's settings, read from the environment at the first call (worker start)."""
+    return from_env(os.environ)
+
+
+def from_env(env: Mapping[str, str]) -> Settings:
     """Settings from ``env``; a malformed value is a UsageError naming the variable."""
     broker = env.get("BGRM_BROKER_URL") or DEFAULT_BROKER
     backend = env.get("BGRM_RESULT_BACKEND") or broker

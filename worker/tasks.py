@@ -1,26 +1,35 @@
-"""The Celery task: a thin shell around :func:`worker.job.run`, with retries of transient errors.
+"""The Celery task: a thin shell around :func:`execute.run`, with retries of transient errors.
 
 Bad input (InputError, UsageError, OutputError) fails at once with the CLI's message; a weights
-fetch that failed (EnvironmentProblem) or an OSError is retried with exponential backoff.
+fetch that failed (EnvironmentProblem) or an OSError is retried with exponential backoff, up to
+BGRM_MAX_RETRIES times.
 """
 
 from __future__ import annotations
 
-from bgrm.errors import EnvironmentProblem, InputError, OutputError, UsageError
-from worker import job
-from worker.app import app, settings
+from celery.utils.time import get_exponential_backoff_interval
+
+from bgrm import EnvironmentProblem, InputError, OutputError, UsageError
+
+from . import execute
+from .app import TASK_NAME, app
+from .config import settings
+
+BACKOFF_S, BACKOFF_MAX_S = 5, 300
 
 
 @app.task(
     bind=True,
-    name="bgrm.process",
-    autoretry_for=(EnvironmentProblem, OSError),
-    max_retries=settings.max_retries,
-    retry_backoff=5,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    throws=(InputError, UsageError, OutputError, job.JobTimeLimit),
+    name=TASK_NAME,
+    throws=(InputError, UsageError, OutputError, execute.JobTimeLimit),
 )
-def process(self, options_json: str) -> dict:
-    """ProcessOptions as JSON -> {"output", "frames", "seconds", "fps", "notices"}."""
-    return job.run(self, options_json)
+def process(self, job_json: str) -> dict:
+    """bgrm.Job as JSON -> {"output", "frames", "seconds", "fps", "notices"}."""
+    try:
+        return execute.run(self, job_json)
+    except (EnvironmentProblem, OSError) as error:
+        countdown = get_exponential_backoff_interval(
+            BACKOFF_S, self.request.retries, BACKOFF_MAX_S, full_jitter=True
+        )
+        retries = settings().max_retries
+        raise self.retry(exc=error, countdown=countdown, max_retries=retries) from error

@@ -13,8 +13,6 @@ from torch import Tensor, nn
 
 from bgrm.matting.convgru import ConvGRU
 
-STATE_CHANNELS = (16, 20, 40, 64)
-
 
 def _upsample_to(x: Tensor, like: Tensor) -> Tensor:
     """Bilinear x2, then crop to the size of ``like`` (odd sizes round up in the encoder)."""

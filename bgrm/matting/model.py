@@ -72,8 +72,8 @@ class MattingNetwork(nn.Module):
     def set_precision(self, precision: str) -> MattingNetwork:
         """Precision of the encoder and decoder: "fp16" or "fp32" (the default).
 
-        The guided-filter refiner always runs in the input's float32. Callable again on the
-        same model (a queue worker reuses one across jobs).
+        The guided-filter refiner always runs in the input's float32. Converting to float16
+        rounds the weights: build.Model keeps a float32 copy and converts a copy of it.
 
         The refiner's local variances (E[x^2] - E[x]^2) lose too much in float16: with it in
         float16 too, alpha strayed up to 11/255 from float32 on the sample clip. Measured with

@@ -1,11 +1,11 @@
-"""A loaded model on a device plus its recurrent state: feed clips in order, get mattes back."""
+"""A loaded model plus its recurrent state: feed the batches of one video in order, get mattes."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-from bgrm.matting.model import MattingNetwork
+from bgrm.matting.build import Model
 
 
 class MattingSession:
@@ -15,22 +15,9 @@ class MattingSession:
     changes speed, never the result. Inputs and outputs are float32 whatever the precision.
     """
 
-    def __init__(
-        self,
-        model: MattingNetwork,
-        device: torch.device,
-        downsample_ratio: float,
-        precision: str = "fp32",
-    ):
-        model.set_precision(precision)
-        if device.type == "cuda":
-            torch.backends.cudnn.benchmark = True  # sizes are fixed for a whole video
-            model = model.to(memory_format=torch.channels_last)
-        self.model = model.to(device).eval()
-        self.device = device
+    def __init__(self, model: Model, downsample_ratio: float):
+        self.model = model
         self.downsample_ratio = downsample_ratio
-        self.precision = precision
-        self.dtype = torch.float32
         self._state: tuple[Tensor | None, ...] = (None, None, None, None)
 
     def reset(self) -> None:
@@ -40,7 +27,7 @@ class MattingSession:
     @torch.inference_mode()
     def step(self, src: Tensor) -> tuple[Tensor, Tensor]:
         """src [T, 3, H, W] float in [0, 1] on the device -> fgr [T, 3, H, W], pha [T, 1, H, W]."""
-        fgr, pha, *state = self.model(
+        fgr, pha, *state = self.model.network(
             src.unsqueeze(0), *self._state, downsample_ratio=self.downsample_ratio
         )
         self._state = tuple(state)

@@ -187,10 +187,3 @@ def load_state_dict(path: Path | None = None) -> dict[str, torch.Tensor]:
     if expected is None or _tensors_digest(state) != expected:
         raise EnvironmentProblem(f"model weights are damaged: {path}; {PULL_HINT}")
     return state
-
-
-def load_model(path: Path | None = None) -> MattingNetwork:
-    """A MattingNetwork in eval mode with the cached weights (on the CPU)."""
-    model = MattingNetwork()
-    model.load_state_dict(load_state_dict(path))
-    return model.eval()

@@ -1,57 +1,29 @@
 """Encode uint8 frames (RGB, RGBA or gray) to one video stream, with or without the input's audio.
 
-One writer for every video output: an ``Encoding`` says how (the composite's in
-bgrm/video/encode.py, the alpha videos' and the matte's in bgrm/video/alpha.py).
+One writer for every video output; an ``Encoding`` from bgrm/media/formats.py says how.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
 import numpy as np
 
 from bgrm.errors import EnvironmentProblem, InputError, OutputError
-from bgrm.video.audio import AudioMuxer, AudioPolicy
-from bgrm.video.probe import VideoInfo
-
-CHANNELS = {"rgb24": 3, "rgba": 4, "gray": 1}
-"""Channels of the uint8 arrays a writer takes, by PyAV pixel format."""
-
-BT709, LIMITED_RANGE = 1, 1
-"""FFmpeg's numbers for BT.709 (matrix, primaries, transfer) and limited ("tv") range."""
-
-SMPTE170M = 6
-"""FFmpeg's number for the BT.601 matrix (SMPTE 170M)."""
-
-KEEP_NEGATIVE = {"avoid_negative_ts": "disabled"}
-"""Matroska / WebM muxer option: a copied track's leading negative times are kept as they are."""
-
-
-@dataclass(frozen=True)
-class Encoding:
-    """How frames become a stream: container, encoder, pixel formats, colour, audio."""
-
-    container: str  # FFmpeg muxer name
-    codec: str  # FFmpeg encoder name
-    pix_fmt: str  # what the encoder is given
-    pixels: str  # layout of the arrays written: a key of CHANNELS
-    codec_options: dict[str, str] = field(default_factory=dict)
-    stream_metadata: dict[str, str] = field(default_factory=dict)
-    muxer_options: dict[str, str] = field(default_factory=dict)
-    audio: AudioPolicy | None = None  # None: no audio in this file
-    even_size: bool = False  # pad the last row / column (4:2:0 H.264 needs even sides)
-    bt601: bool = False  # RGB -> YUV with BT.601 and only the matrix tagged (else BT.709)
+from bgrm.media.formats import BT709, CHANNELS, LIMITED_RANGE, SMPTE170M, Encoding
+from bgrm.media.probe import VideoInfo
+from bgrm.media.tracks import AudioMuxer
 
 
 class FrameWriter:
     """Write uint8 frames with their input pts (and the input's audio, if asked) to ``path``.
 
     The video stream keeps ``info.time_base``, so every pts is written as given (containers
-    with a fixed time base, Matroska and WebM, round it to a millisecond).
+    with a fixed time base, Matroska and WebM, round it to a millisecond). An odd size that
+    the encoding cannot take is padded by one row or column of edge pixels, with a notice.
     """
 
     def __init__(
@@ -66,7 +38,13 @@ class FrameWriter:
         self._encoding = encoding
         if encoding.codec not in av.codecs_available:
             raise EnvironmentProblem(f"this FFmpeg build lacks the {encoding.codec} encoder")
-        self._pad = padding(info, encoding)
+        self._pad = _padding(info, encoding)
+        if any(self._pad):
+            on_notice(
+                f"video size {info.width}x{info.height} is odd, padded to "
+                f"{info.width + self._pad[1]}x{info.height + self._pad[0]} for "
+                f"{encoding.codec} (edge pixels repeated)"
+            )
         if not self._path.parent.is_dir():
             raise OutputError(f"the output folder does not exist: {self._path}")
         try:
@@ -187,7 +165,7 @@ class WriteError(OutputError):
         self.reason = reason
 
 
-def padding(info: VideoInfo, encoding: Encoding) -> tuple[int, int]:
+def _padding(info: VideoInfo, encoding: Encoding) -> tuple[int, int]:
     """Rows and columns the writer adds so that ``encoding`` takes the frame size."""
     return (info.height % 2, info.width % 2) if encoding.even_size else (0, 0)
 

@@ -1,4 +1,4 @@
-"""Carry the input's audio and subtitle tracks into the output, in step with the video.
+"""Carry the input's audio and subtitle tracks into an output, in step with the video.
 
 The input is opened a second time and only its audio and subtitle streams are demuxed, one
 packet ahead at most, so memory stays flat however long the file is. An audio track whose codec
@@ -12,28 +12,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import av
 
-from bgrm.video.probe import MAX_READ_ERRORS_IN_A_ROW, open_input, video_stream
-from bgrm.video.subtitles import subtitle_codec, takes_subtitle
-
-
-@dataclass(frozen=True)
-class AudioPolicy:
-    """Which audio codecs a container takes as they are, and what to encode the rest to."""
-
-    suffix: str
-    copyable: frozenset[str] | None  # None: every codec
-    fallback_encoder: str
-    fallback_name: str
-    fallback_format: str
-
-    def takes(self, codec: str) -> bool:
-        """Whether a track in ``codec`` can be copied into this container."""
-        return self.copyable is None or codec in self.copyable
+from bgrm.media.formats import SUBTITLES, AudioPolicy
+from bgrm.media.probe import MAX_READ_ERRORS_IN_A_ROW, open_input, video_stream
 
 
 class AudioMuxer:
@@ -64,8 +48,8 @@ class AudioMuxer:
                 )
                 self._tracks[stream.index] = _TranscodeTrack(stream, output, policy)
         for stream in self._input.streams.subtitles:
-            codec = subtitle_codec(stream)
-            if takes_subtitle(output.format.name, codec):
+            codec = stream.codec_context.name if stream.codec_context else "unknown"
+            if codec in SUBTITLES.get(output.format.name, frozenset()):
                 self._tracks[stream.index] = _CopyTrack(stream, output)
             else:
                 on_notice(

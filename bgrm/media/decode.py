@@ -16,7 +16,7 @@ import av
 import numpy as np
 
 from bgrm.errors import InputError
-from bgrm.video.probe import (
+from bgrm.media.probe import (
     MAX_READ_ERRORS_IN_A_ROW,
     VideoInfo,
     open_input,

@@ -1,4 +1,4 @@
-"""Run a command and report its own peak RSS: ``python -m bgrm.peakrss CMD...``.
+"""Run a command and report its own peak RSS: ``python -m bgrm_bench.peakrss CMD...``.
 
 A child's peak RSS (ru_maxrss) counts the pages it shared with its parent between fork and
 exec, so a child forked from a large process (a benchmark holding decoded frames and a model)

@@ -19,18 +19,14 @@ import numpy as np
 from PIL import Image
 
 from bgrm.errors import OutputError
-from bgrm.video.audio import AudioMuxer, AudioPolicy
-from bgrm.video.encode import audio_policy
-from bgrm.video.probe import VideoInfo
-from bgrm.video.writer import KEEP_NEGATIVE
+from bgrm.media.formats import PNG_AUDIO
+from bgrm.media.probe import VideoInfo
+from bgrm.media.tracks import AudioMuxer
 
 SIDECAR = "frames.json"
 FRAME_NAME = "frame_{:06d}.png"
 PNG_COMPRESS_LEVEL = 3
 """zlib level. On a 1080p frame: twice as fast as Pillow's default 6, files a quarter larger."""
-
-_M4A = audio_policy("mp4")
-_MKA = AudioPolicy("mka", None, "flac", "flac", "s16")  # Matroska takes every codec as it is
 
 
 def is_frame_folder(folder: Path) -> bool:
@@ -115,12 +111,15 @@ class PngFolderWriter:
         codecs = [track.codec for track in self._info.audio]
         if not codecs:
             return None
-        policy = _M4A if all(_M4A.takes(codec) for codec in codecs) else _MKA
-        name = "audio.m4a" if policy is _M4A else "audio.mka"
+        name = next(
+            name
+            for name, (_, policy, _) in PNG_AUDIO.items()
+            if all(policy.takes(codec) for codec in codecs)
+        )
+        container, policy, options = PNG_AUDIO[name]
         path = self._folder / name
         try:
-            container = ("mp4", {}) if policy is _M4A else ("matroska", KEEP_NEGATIVE)
-            with av.open(str(path), "w", format=container[0], options=container[1]) as output:
+            with av.open(str(path), "w", format=container, options=options) as output:
                 AudioMuxer(self._info.path, output, policy, lambda message: None).finish()
         except OSError as error:
             raise _output_error(error, path) from error

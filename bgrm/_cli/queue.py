@@ -1,7 +1,7 @@
 """`bgrm submit | status | cancel | worker`: the job queue from the command line.
 
-The queue lives in the `worker` package (Celery on Redis); it is imported inside each command,
-so `bgrm process` never loads Celery.
+The queue lives in ``bgrm_worker`` (Celery on Redis); it is imported inside each command, so
+`bgrm process` never loads Celery.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from typing import Annotated, Any
 
 import typer
 
-from bgrm.cli_common import ProgressBar, fail, say, user_errors, with_job_flags
-from bgrm.errors import UsageError
-from bgrm.options import ProcessOptions
+from bgrm import Job, UsageError
+from bgrm._cli.errors import exit_code, fail, in_flag_words, say, user_errors
+from bgrm._cli.flags import with_job_flags
+from bgrm._cli.progress import ProgressBar
 
 POLL_SECONDS = 0.5
 
@@ -42,11 +43,11 @@ def submit(
     BGRM_OUTPUT_ROOT is not set.
     """
     with user_errors():
-        from worker import client
+        from bgrm_worker import client
 
         if job["output"] and len(inputs) > 1:
-            raise UsageError("-o names one output: give one input with it, or leave -o out")
-        ids = [client.submit(_job_options(source, job)) for source in inputs]
+            raise UsageError("`output` names one output: give one input with it, or leave it out")
+        ids = [client.submit(_absolute_job(source, job)) for source in inputs]
         for job_id in ids:
             typer.echo(job_id)
     if wait:
@@ -54,35 +55,45 @@ def submit(
             _wait(job_id, quiet)
 
 
-def _job_options(source: Path, job: dict[str, Any]) -> ProcessOptions:
-    """Options with absolute paths, as the workers will read them."""
-    options = ProcessOptions(input=str(source.absolute()), **job)
+def _absolute_job(source: Path, flags: dict[str, Any]) -> Job:
+    """The job with absolute paths, as the workers will read them."""
+    job = Job(input=str(source.absolute()), **flags)
     output_root = os.environ.get("BGRM_OUTPUT_ROOT")
-    if options.output is None and output_root:
-        default = Path(output_root) / options.output_path().name
-        options = dataclasses.replace(options, output=str(default))
-    background = options.background
+    if job.output is None and output_root:
+        job = dataclasses.replace(job, output=str(Path(output_root) / job.output_path().name))
+    background = job.background
     if background is not None and Path(background).expanduser().is_file():
         background = str(Path(background).expanduser().absolute())
-    matte = str(Path(options.matte).absolute()) if options.matte else None
+    matte = str(Path(job.matte).absolute()) if job.matte else None
     return dataclasses.replace(
-        options,
-        output=str(options.output_path().absolute()),
+        job,
+        output=str(job.output_path().absolute()),
         background=background,
         matte=matte,
     )
 
 
+def _with_exit_code(report: dict) -> dict:
+    """The report with the exit code `bgrm process` would have given (None while running)."""
+    if not report["ended"]:
+        code = None
+    elif report["error_kind"] is None:
+        code = 0
+    else:
+        code = exit_code(report["error_kind"])
+    return {**report, "exit_code": code}
+
+
 def _wait(job_id: str, quiet: bool) -> None:
     """Follow a job to its end with a progress bar; exit with its error if it fails."""
-    from worker import client
+    from bgrm_worker import client
 
     bar = ProgressBar(quiet)
     aftermath = f"stopped waiting; the job goes on (`bgrm cancel {job_id}` stops it)"
     with user_errors(aftermath):
         try:
             report = client.status(job_id)
-            while report["exit_code"] is None:
+            while not report["ended"]:
                 if report["progress"]:
                     bar(report["progress"]["done"], report["progress"]["total"])
                 time.sleep(POLL_SECONDS)
@@ -91,8 +102,9 @@ def _wait(job_id: str, quiet: bool) -> None:
                 bar(report["progress"]["done"], report["progress"]["total"])
         finally:
             bar.close()
-    if report["exit_code"]:
-        fail(report["error"], report["exit_code"])
+    code = _with_exit_code(report)["exit_code"]
+    if code:
+        fail(report["error"], code)
     if not quiet:
         progress = report["progress"]
         say(f"wrote {report['output']} ({progress['done']} frames, {progress['fps']:.1f} frames/s)")
@@ -104,9 +116,11 @@ def status(
 ) -> None:
     """Show a job: state, frames done/total, frames/s, output or error."""
     with user_errors():
-        from worker import client
+        from bgrm_worker import client
 
-        report = client.status(job_id)
+        report = _with_exit_code(client.status(job_id))
+    if report["error"]:
+        report["error"] = in_flag_words(report["error"])
     if as_json:
         typer.echo(json.dumps(report))
         return
@@ -131,7 +145,7 @@ def _describe(report: dict) -> str:
 def cancel(job_id: Annotated[str, typer.Argument(help="A job id from `bgrm submit`.")]) -> None:
     """Stop a job: a queued one never runs; a running one stops at its next batch."""
     with user_errors():
-        from worker import client
+        from bgrm_worker import client
 
         before = client.cancel(job_id)
     if before in ("SUCCESS", "FAILURE"):
@@ -156,8 +170,8 @@ def worker(
     if threads is not None:
         os.environ["BGRM_THREADS"] = str(threads)
     with user_errors("worker not started"):
-        from worker import runtime
-        from worker.app import app
+        from bgrm_worker import runtime
+        from bgrm_worker.app import app
 
         runtime.model()
         say(f"worker on {device}: {runtime.describe()}")
@@ -165,9 +179,3 @@ def worker(
     app.worker_main(
         ["worker", f"--hostname={node}", f"--loglevel={loglevel}", "--pool=solo", "--concurrency=1"]
     )
-
-
-def register(app: typer.Typer) -> None:
-    """Add the queue commands to the `bgrm` app."""
-    for command in (submit, status, cancel, worker):
-        app.command()(command)

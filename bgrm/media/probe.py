@@ -45,11 +45,6 @@ class VideoInfo:
     rotation: int = 0  # degrees counter-clockwise the stored picture is turned to be shown
 
     @property
-    def upright(self) -> bool:
-        """Whether the stored picture is shown as it is (no display rotation)."""
-        return self.rotation == 0
-
-    @property
     def expected_frames(self) -> int | None:
         """Frame count from the header, else estimated from duration and rate (for progress)."""
         if self.frame_count:

@@ -1,96 +1,20 @@
-"""What every `bgrm` command shares: one-line errors with exit codes, and the job flags.
+"""The job flags, declared once and given to every command that makes a job (process, submit).
 
-The job flags (output, background, downsample, ...) are declared once, in :func:`job_flags`;
-:func:`with_job_flags` gives them to a command (`process`, `submit`), so an option added there
-reaches every command that builds a :class:`ProcessOptions`.
+An option added to :func:`job_flags` reaches every such command, and the fields it returns are
+the keyword arguments of :class:`bgrm.Job`.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import os
-import signal
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, get_type_hints
+from typing import Annotated, Any, get_type_hints
 
 import typer
-from tqdm import tqdm
 
-from bgrm.errors import BgrmError
-from bgrm.options import DEFAULT_BACKGROUND
-
-EXIT_INTERRUPTED = 130
-EXIT_TERMINATED = 143
-EXIT_INTERNAL = 70
-
-
-class Terminated(BaseException):
-    """SIGTERM arrived: stop like Ctrl-C, but exit 143."""
-
-
-def say(message: str) -> None:
-    tqdm.write(f"bgrm: {message}", file=sys.stderr)
-
-
-def fail(message: str, code: int) -> NoReturn:
-    tqdm.write(f"bgrm: error: {message}", file=sys.stderr)
-    raise typer.Exit(code)
-
-
-@contextmanager
-def user_errors(aftermath: str = "no output written") -> Iterator[None]:
-    """Turn errors, Ctrl-C and SIGTERM into one line and an exit code; ``aftermath`` says
-    what an interrupt leaves behind."""
-
-    def on_sigterm(signum, frame):
-        raise Terminated
-
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        yield
-    except BgrmError as error:
-        fail(str(error), error.exit_code)
-    except KeyboardInterrupt:
-        fail(f"interrupted; {aftermath}", EXIT_INTERRUPTED)
-    except Terminated:
-        fail(f"terminated; {aftermath}", EXIT_TERMINATED)
-    except (typer.Exit, typer.Abort):
-        raise
-    except Exception as error:
-        if os.environ.get("BGRM_DEBUG"):
-            raise
-        fail(
-            f"internal error: {type(error).__name__}: {error} (BGRM_DEBUG=1 shows more)",
-            EXIT_INTERNAL,
-        )
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-class ProgressBar:
-    """tqdm on stderr (frames, frames/s, ETA), opened at the first frame so errors come first."""
-
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self.bar: tqdm | None = None
-
-    def __call__(self, done: int, total: int | None) -> None:
-        if self.bar is None:
-            self.bar = tqdm(
-                total=total, unit="frame", disable=self.quiet, file=sys.stderr, dynamic_ncols=True
-            )
-        if total is not None and total != self.bar.total:
-            self.bar.total = total
-            self.bar.refresh()
-        self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+from bgrm.backgrounds import DEFAULT_BACKGROUND
 
 
 def job_flags(
@@ -145,7 +69,7 @@ def job_flags(
         bool, typer.Option("-y", "--overwrite", help="Replace an existing output file.")
     ] = False,
 ) -> dict[str, Any]:
-    """The processing flags shared by every command that makes a job -> ProcessOptions fields."""
+    """The processing flags shared by every command that makes a job -> Job fields."""
     return {
         "output": str(output) if output else None,
         "background": bg,

@@ -1,0 +1,1 @@
+"""bgrm's benchmarks and their harness, installed as ``bgrm_bench`` (``bgrm bench`` uses it)."""

@@ -1,0 +1,58 @@
+"""`bgrm bench`: time each stage and the whole job on a clip (the harness is bgrm_bench)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bgrm._cli.errors import user_errors
+
+
+def bench(
+    clip: Annotated[
+        Path | None, typer.Argument(help="Clip to time (default: a generated one).")
+    ] = None,
+    size: Annotated[str, typer.Option(help="Size of the generated clip, WxH.")] = "1920x1080",
+    frames: Annotated[int, typer.Option(help="Frames timed per stage.")] = 48,
+    bg: Annotated[str, typer.Option("--bg", help="Background, as for process.")] = "#1e1e1e",
+    downsample: Annotated[str, typer.Option(help="As for process.")] = "auto",
+    batch: Annotated[int | None, typer.Option(help="As for process.")] = None,
+    device: Annotated[str, typer.Option(help="As for process.")] = "auto",
+    precision: Annotated[str, typer.Option(help="As for process.")] = "auto",
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Frames/s of decode, model, composite and encode alone, and end to end."""
+    from bgrm_bench.stages import run_bench, synthetic_clip
+
+    import bgrm
+
+    with user_errors(), tempfile.TemporaryDirectory(prefix="bgrm-bench-") as tmp:
+        if clip is None:
+            width, height = _size(size)
+            clip = synthetic_clip(Path(tmp) / "clip.mp4", width, height, frames)
+        job = bgrm.Job(
+            input=str(clip),
+            background=bg,
+            downsample=downsample,
+            batch=batch,
+            device=device,
+            precision=precision,
+        )
+        report = run_bench(job, frames)
+        if not json_out:
+            typer.echo(report.table())
+        typer.echo(json.dumps(report.as_dict()))
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        width = height = 0
+    if width < 16 or height < 16:
+        raise typer.BadParameter(f"--size must be WxH, e.g. 1920x1080, got {text!r}")
+    return width, height

@@ -1,0 +1,90 @@
+"""Backgrounds: a `background` value parsed, then opened for one frame size and device.
+
+Every kind (colour, image, video, the blurred room) answers the same call, so the pipeline
+treats them alike (only opening one loads torch):
+
+    room = open_background(parse_background("beach.jpg"), 1080, 1920, device)
+    bg = room.frames(src, pha, times)   # [N, 3, H, W] float on the device
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from bgrm.backgrounds.spec import (
+    DEFAULT_BACKGROUND,
+    DEFAULT_BLUR_RADIUS,
+    BackgroundSpec,
+    BlurSpec,
+    ColourSpec,
+    ImageSpec,
+    VideoSpec,
+    background_file,
+    parse_background,
+)
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+
+__all__ = [
+    "DEFAULT_BACKGROUND",
+    "DEFAULT_BLUR_RADIUS",
+    "Background",
+    "BackgroundSpec",
+    "BlurSpec",
+    "ColourSpec",
+    "ImageSpec",
+    "VideoSpec",
+    "background_file",
+    "open_background",
+    "parse_background",
+]
+
+
+class Background(Protocol):
+    """A background for one frame size, on one device."""
+
+    def frames(self, src: Tensor, pha: Tensor, times: Sequence[float]) -> Tensor:
+        """src [N, 3, H, W], pha [N, 1, H, W] float on the device, and each frame's time in
+        seconds from the input's first frame -> bg [N, 3, H, W], possibly an expanded view."""
+        ...
+
+    def close(self) -> None:
+        """Release what the background holds (a decoding thread)."""
+        ...
+
+
+def open_background(
+    spec: BackgroundSpec,
+    height: int,
+    width: int,
+    device: torch.device,
+    on_notice: Callable[[str], None] = lambda message: None,
+) -> Background:
+    """The background ``spec`` asks for, for frames of height x width on ``device``."""
+    # Imported here: parsing a spec (a Job, the queue's client) must not load torch.
+    from bgrm.backgrounds.blur import BlurredRoom
+    from bgrm.backgrounds.still import Layered, Still, load_image
+    from bgrm.backgrounds.video import Playing
+
+    if isinstance(spec, ColourSpec):
+        return Still.colour(spec.rgb, device)
+    if isinstance(spec, ImageSpec):
+        image = load_image(spec.path, height, width, device)  # [1, 3 or 4, H, W]
+        if image.shape[1] == 3:
+            return Still(image)
+        room = BlurredRoom(DEFAULT_BLUR_RADIUS, height, width, device)
+        return Layered(image[:, :3], image[:, 3:], room)
+    if isinstance(spec, VideoSpec):
+        return Playing(
+            spec.path,
+            height,
+            width,
+            device,
+            on_loop=lambda seconds: on_notice(
+                f"background video is shorter ({seconds:.1f} s) than the input: looping it"
+            ),
+        )
+    return BlurredRoom(spec.radius, height, width, device)

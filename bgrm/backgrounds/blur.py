@@ -1,0 +1,74 @@
+"""The room itself as the background, blurred, with the person taken out of it first."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+REFERENCE_HEIGHT = 1080
+"""Frame height at which a blur radius is given; other heights scale it proportionally."""
+
+
+class BlurredRoom:
+    """The room blurred by normalised convolution, so the person leaves no halo in it.
+
+    bg = blur(src * w) / blur(w) with w = 0 on the person, computed at a resolution reduced by an
+    integer factor so that large radii stay cheap. Outside the frame counts as no data, so the
+    edges are not darkened or smeared. Where blur(w) is ~0 (deep inside a large person,
+    hidden anyway) a plain blur of src takes over, so there are no holes or NaNs.
+    """
+
+    CHANNELS = 7
+    """Blurred together: src * w (3), w (1), src (3)."""
+
+    FALLBACK_WEIGHT = 0.02
+    """Below this blurred weight the plain blur is blended in, reaching it fully at 0."""
+
+    def __init__(self, radius: float, height: int, width: int, device: torch.device) -> None:
+        """``radius``: gaussian standard deviation in pixels at 1080p."""
+        sigma = radius * height / REFERENCE_HEIGHT
+        self.factor = max(1, int(sigma / 2))  # reduced-resolution sigma in [2, 4)
+        self.low_size = (math.ceil(height / self.factor), math.ceil(width / self.factor))
+        self.size = (height, width)
+        low_sigma = max(sigma / self.factor, 1e-3)
+        half = math.ceil(3 * low_sigma)
+        taps = torch.arange(-half, half + 1, dtype=torch.float32)
+        kernel = torch.exp(-0.5 * (taps / low_sigma) ** 2)
+        kernel = (kernel / kernel.sum()).to(device)
+        self.column = kernel.view(1, 1, -1, 1).repeat(self.CHANNELS, 1, 1, 1)  # [7, 1, K, 1]
+        self.row = kernel.view(1, 1, 1, -1).repeat(self.CHANNELS, 1, 1, 1)  # [7, 1, 1, K]
+        self.half = half
+        ones = torch.ones(1, 1, *self.low_size, device=device)
+        self.coverage = self._gauss(ones)  # [1, 1, h, w]: share of the kernel inside the frame
+
+    def frames(self, src: Tensor, pha: Tensor, times: Sequence[float]) -> Tensor:
+        """src [N, 3, H, W], pha [N, 1, H, W] -> blurred room [N, 3, H, W] in src's dtype."""
+        weight = (1 - 2 * pha).clamp(min=0).square()  # [N, 1, H, W]; 0 where pha >= 0.5
+        stack = torch.cat([self._shrink(src * weight), self._shrink(weight), self._shrink(src)], 1)
+        blurred = self._gauss(stack.float()) / self.coverage  # [N, 7, h, w]
+        weighted, total, plain = blurred.split([3, 1, 3], dim=1)
+        room = weighted / total.clamp(min=1e-6)
+        trust = (total / self.FALLBACK_WEIGHT).clamp(max=1)
+        low = torch.lerp(plain, room, trust).clamp(0, 1).to(src.dtype)
+        if self.factor == 1:
+            return low
+        return F.interpolate(low, size=self.size, mode="bilinear", align_corners=False)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def _shrink(self, x: Tensor) -> Tensor:
+        """[N, C, H, W] -> area average [N, C, h, w] at the reduced resolution."""
+        if self.factor == 1:
+            return x
+        return F.interpolate(x, size=self.low_size, mode="area")
+
+    def _gauss(self, x: Tensor) -> Tensor:
+        """Separable gaussian, zeros outside the frame: [N, C, h, w] -> [N, C, h, w], C <= 7."""
+        c = x.shape[1]
+        x = F.conv2d(x, self.column[:c], padding=(self.half, 0), groups=c)
+        return F.conv2d(x, self.row[:c], padding=(0, self.half), groups=c)

@@ -1,0 +1,125 @@
+"""What a `background` value asks for: a colour, an image, a video or the room blurred.
+
+Parsing needs no frame size and no device, so a bad value fails before any work starts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import ImageColor
+
+from bgrm.errors import InputError
+from bgrm.media.formats import BACKGROUND_VIDEO_SUFFIXES
+
+DEFAULT_BACKGROUND = "blur"
+"""The background when none is given: the room itself, blurred."""
+
+DEFAULT_BLUR_RADIUS = 30.0
+"""Gaussian standard deviation in pixels at 1080p, as in Pillow's GaussianBlur(radius)."""
+
+
+@dataclass(frozen=True)
+class ColourSpec:
+    """A plain colour, 0..255 per channel."""
+
+    rgb: tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """A still image, scaled to cover the frame and centre-cropped.
+
+    Where the image is transparent (an RGBA PNG), the room blurred shows through.
+    """
+
+    path: Path
+
+
+@dataclass(frozen=True)
+class VideoSpec:
+    """A video, scaled to cover the frame, centre-cropped and looped if shorter than the input."""
+
+    path: Path
+
+
+@dataclass(frozen=True)
+class BlurSpec:
+    """The room itself, blurred with the person removed; radius in pixels at 1080p."""
+
+    radius: float = DEFAULT_BLUR_RADIUS
+
+
+BackgroundSpec = ColourSpec | ImageSpec | VideoSpec | BlurSpec
+
+
+def parse_background(spec: str) -> BackgroundSpec:
+    """Parse a `background` value: '#RRGGBB', '#RGB', a CSS colour name, 'blur', 'blur:N', an
+    image or a video path (told apart by the suffix).
+
+    An existing file wins over a colour name of the same spelling.
+    """
+    if spec == "blur" or spec.startswith("blur:"):
+        return _parse_blur(spec)
+    path = Path(spec).expanduser()
+    if path.is_file():
+        if path.suffix.lower() in BACKGROUND_VIDEO_SUFFIXES:
+            return VideoSpec(path)
+        return ImageSpec(path)
+    if path.exists():
+        raise InputError(f"background is not a file: {path}")
+    try:
+        return _parse_colour(spec)
+    except InputError:
+        if spec.startswith("#"):
+            raise
+        if _looks_like_a_path(path):
+            raise InputError(f"background image not found: {path}") from None
+        raise InputError(
+            f"unknown background {spec!r}: not a colour, 'blur', 'blur:N' or an existing image file"
+        ) from None
+
+
+def background_file(spec: str | None) -> Path | None:
+    """The file a `background` value names or seems to name; None for a colour or blur.
+
+    A value that names no usable background but looks like a path (a folder or a suffix) counts
+    as a path too, so that a check of where files may be read never reveals whether a file
+    exists.
+    """
+    if spec is None:
+        return None
+    try:
+        parsed = parse_background(spec)
+    except InputError:
+        path = Path(spec).expanduser()
+        return path if _looks_like_a_path(path) else None
+    return parsed.path if isinstance(parsed, ImageSpec | VideoSpec) else None
+
+
+def _looks_like_a_path(path: Path) -> bool:
+    return bool(path.suffix) or len(path.parts) > 1
+
+
+def _parse_blur(spec: str) -> BlurSpec:
+    """'blur' or 'blur:N' with N > 0."""
+    if spec == "blur":
+        return BlurSpec()
+    try:
+        radius = float(spec.removeprefix("blur:"))
+    except ValueError:
+        radius = math.nan
+    if not (math.isfinite(radius) and radius > 0):
+        raise InputError(f"invalid background {spec!r}: the blur radius must be a number > 0")
+    return BlurSpec(radius)
+
+
+def _parse_colour(spec: str) -> ColourSpec:
+    """'#RGB', '#RRGGBB' or any colour Pillow knows (CSS names, rgb(), hsl())."""
+    try:
+        r, g, b = ImageColor.getcolor(spec, "RGB")
+    except ValueError:
+        raise InputError(f"invalid background colour: {spec!r}") from None
+    return ColourSpec((r, g, b))

@@ -1,0 +1,80 @@
+"""Backgrounds that stay the same in every frame: a colour, or an image scaled to cover."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+from torch import Tensor
+
+from bgrm.composite import from_uint8_hwc
+from bgrm.errors import InputError
+
+if TYPE_CHECKING:
+    from bgrm.backgrounds import Background
+
+
+class Still:
+    """The same picture behind every frame: image [1, 3, H, W] or colour [1, 3, 1, 1]."""
+
+    def __init__(self, image: Tensor) -> None:
+        self.image = image
+
+    @classmethod
+    def colour(cls, rgb: tuple[int, int, int], device: torch.device) -> Still:
+        return cls(torch.tensor(rgb, dtype=torch.float32, device=device).div(255).view(1, 3, 1, 1))
+
+    def frames(self, src: Tensor, pha: Tensor, times: Sequence[float]) -> Tensor:
+        """src [N, 3, H, W] -> an expanded view [N, 3, H, W]; no copy."""
+        return self.image.expand_as(src)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class Layered:
+    """A partly transparent image [1, 3, H, W] with alpha [1, 1, H, W] over another background."""
+
+    def __init__(self, image: Tensor, alpha: Tensor, under: Background) -> None:
+        self.image = image
+        self.alpha = alpha
+        self.under = under
+
+    def frames(self, src: Tensor, pha: Tensor, times: Sequence[float]) -> Tensor:
+        """src [N, 3, H, W], pha [N, 1, H, W] -> the image over ``under`` [N, 3, H, W]."""
+        return torch.lerp(self.under.frames(src, pha, times), self.image, self.alpha)
+
+    def close(self) -> None:
+        self.under.close()
+
+
+def load_image(path: Path, height: int, width: int, device: torch.device) -> Tensor:
+    """The image at ``path`` scaled to cover height x width, centre-cropped, never stretched:
+    float [1, C, H, W] on ``device``, C = 4 (straight alpha) only when it has transparency."""
+    try:
+        with Image.open(path) as opened:
+            image = ImageOps.exif_transpose(opened)
+            image = image.convert("RGBA" if _has_transparency(image) else "RGB")
+    except FileNotFoundError:
+        raise InputError(f"background image not found: {path}") from None
+    except (OSError, ValueError, Image.DecompressionBombError):
+        raise InputError(f"cannot read background image: {path}") from None
+    w, h = image.size
+    scale = max(width / w, height / h)
+    crop_w, crop_h = width / scale, height / scale
+    left, top = (w - crop_w) / 2, (h - crop_h) / 2
+    box = (left, top, left + crop_w, top + crop_h)
+    pixels = np.array(image.resize((width, height), Image.Resampling.LANCZOS, box=box))
+    return from_uint8_hwc(torch.from_numpy(pixels)[None].to(device), torch.float32)
+
+
+def _has_transparency(image: Image.Image) -> bool:
+    """Whether any pixel of ``image`` is less than opaque (alpha band or palette transparency)."""
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        low, _ = image.convert("RGBA").getchannel("A").getextrema()
+        return low < 255
+    return False

@@ -1,0 +1,161 @@
+"""One job: what ``process()`` takes, as a frozen dataclass that travels as JSON unchanged.
+
+Every check that needs no file is made when a Job is built, so contradictory or impossible
+parameters fail before any work starts. Messages name parameters in backticks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from bgrm.backgrounds import DEFAULT_BACKGROUND, background_file
+from bgrm.errors import UsageError
+from bgrm.media.formats import (
+    ALPHA_FORMATS,
+    ALPHA_SUFFIXES,
+    MEDIA_SUFFIXES,
+    VIDEO_OUTPUT_SUFFIXES,
+    default_output,
+)
+
+PRECISIONS = ("auto", "fp32", "fp16")
+
+
+def resolve_precision(precision: str) -> str:
+    """'auto' -> fp32 on every device for now: fp16 (encoder and decoder in float16, refiner in
+    float32) stays opt-in until its alpha error is measured on a GPU at real sizes."""
+    if precision not in PRECISIONS:
+        choices = ", ".join(PRECISIONS)
+        raise UsageError(f"`precision` must be one of {choices}, got {precision!r}")
+    return "fp32" if precision == "auto" else precision
+
+
+@dataclass(frozen=True)
+class Job:
+    """One video to process; paths are kept as strings.
+
+    input: the video. output: the file (or, for alpha="png", the folder) to write; None:
+    <stem>.bgrm<ext> beside the input. background: an image or video path, a colour, "blur" or
+    "blur:N"; None: blur. alpha: "prores", "webm" or "png" for the person over transparency
+    instead of a background. matte: also write the alpha as a grayscale video there.
+    downsample: "auto" or the model's scale in (0, 1]. batch: frames per model call (None:
+    chosen for the device). device: "auto", "cpu", "cuda" or "cuda:N". precision: "auto",
+    "fp32" or "fp16". overwrite: replace existing outputs.
+    """
+
+    input: str
+    output: str | None = None
+    background: str | None = None
+    alpha: str | None = None
+    matte: str | None = None
+    downsample: float | str = "auto"
+    batch: int | None = None
+    device: str = "auto"
+    precision: str = "auto"
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("input", "output", "background", "matte"):
+            value = getattr(self, name)
+            if isinstance(value, os.PathLike):
+                object.__setattr__(self, name, os.fspath(value))
+        object.__setattr__(self, "downsample", _downsample(self.downsample))
+        if self.batch is not None and (not isinstance(self.batch, int) or self.batch < 1):
+            raise UsageError(f"`batch` must be a whole number of at least 1, got {self.batch!r}")
+        resolve_precision(self.precision)
+        self._check_outputs()
+
+    @property
+    def background_spec(self) -> str:
+        """The background asked for, or the default (the room blurred)."""
+        return self.background or DEFAULT_BACKGROUND
+
+    def output_path(self) -> Path:
+        """Where the result goes: ``output``, else <stem>.bgrm<ext> beside the input."""
+        if self.output:
+            return Path(self.output)
+        return default_output(Path(self.input), self.alpha)
+
+    def downsample_ratio(self, height: int, width: int) -> float:
+        """The model's downsample ratio for a frame size: auto keeps the long side near 512 px."""
+        if self.downsample == "auto":
+            return min(1.0, 512.0 / max(height, width))
+        return float(self.downsample)
+
+    def reads(self) -> dict[str, Path]:
+        """Every file the job reads, by parameter: the input, and a background file."""
+        background = background_file(self.background)
+        return {"input": Path(self.input), **({"background": background} if background else {})}
+
+    def writes(self) -> dict[str, Path]:
+        """Every file or folder the job writes, by parameter: the output, and the matte."""
+        return {"output": self.output_path(), **({"matte": Path(self.matte)} if self.matte else {})}
+
+    def _check_outputs(self) -> None:
+        """Refuse output parameters that contradict each other or name an impossible file."""
+        if self.alpha is not None:
+            self._check_alpha()
+        elif self.output is not None:
+            _check_video_suffix(Path(self.output), "output")
+        if self.matte is not None:
+            matte = Path(self.matte)
+            _check_video_suffix(matte, "matte")
+            if matte.resolve() == self.output_path().resolve():
+                raise UsageError(f"`matte` and the output are the same file: {matte}")
+
+    def _check_alpha(self) -> None:
+        if self.alpha not in ALPHA_FORMATS:
+            raise UsageError(f"`alpha` must be prores, webm or png, got {self.alpha!r}")
+        if self.background is not None:
+            raise UsageError(
+                "`alpha` writes the person over transparency; it cannot be combined with "
+                "`background`"
+            )
+        output = self.output_path()
+        if self.alpha == "png":
+            if output.suffix.lower() in MEDIA_SUFFIXES:
+                raise UsageError(
+                    f"`alpha` png writes a folder of PNG frames; `output` must name a folder: "
+                    f"{output}"
+                )
+            return
+        suffix = ALPHA_SUFFIXES[self.alpha]
+        if output.suffix.lower() != suffix:
+            raise UsageError(
+                f"`alpha` {self.alpha} writes a {suffix} file; `output` must end in {suffix}"
+            )
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Job:
+        data = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise UsageError(f"unknown job parameters: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+def _downsample(value: float | str) -> float | str:
+    """'auto', or a ratio in (0, 1] given as a number or a numeral."""
+    if value == "auto":
+        return value
+    try:
+        ratio = float(value)
+    except (TypeError, ValueError):
+        ratio = -1.0
+    if not 0.0 < ratio <= 1.0:
+        raise UsageError(f"`downsample` must be 'auto' or a number in (0, 1], got {value!r}")
+    return ratio
+
+
+def _check_video_suffix(path: Path, parameter: str) -> None:
+    if path.suffix.lower() not in VIDEO_OUTPUT_SUFFIXES:
+        shown = path.suffix or "(none)"
+        known = ", ".join(VIDEO_OUTPUT_SUFFIXES[:-1]) + " or " + VIDEO_OUTPUT_SUFFIXES[-1]
+        raise UsageError(f"unknown container {shown!r} for `{parameter}` (use {known}): {path}")
