@@ -24,9 +24,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bgrm_bench.process import make_clip  # noqa: E402
-
 import bgrm  # noqa: E402
+from bgrm_bench.process import make_clip  # noqa: E402
 from samples.fetch import fetch_samples  # noqa: E402
 from tests.test_alpha import alpha_error, gray_frames, prores_alpha, rgba_frames  # noqa: E402
 

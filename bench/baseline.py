@@ -26,7 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bgrm_bench.process import make_clip  # noqa: E402
-
 from samples.fetch import fetch_samples  # noqa: E402
 
 VENV = ROOT / "bench" / ".baseline-venv"

@@ -23,9 +23,8 @@ import av
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bgrm_bench.harness import measure_process  # noqa: E402
-
 import bgrm  # noqa: E402
+from bgrm_bench.harness import measure_process  # noqa: E402
 from samples.fetch import fetch_samples  # noqa: E402
 
 

@@ -61,9 +61,8 @@ def stop_workers(workers: list) -> None:
 
 def run_round(count: int, threads: int, args, env: dict[str, str], folders: dict) -> float:
     """Jobs per minute with ``count`` workers of ``threads`` threads each."""
-    from bgrm_worker import client
-
     import bgrm
+    from bgrm_worker import client
 
     workers = start_workers(count, threads, env, folders["logs"])
     try:

@@ -18,7 +18,6 @@ from pathlib import Path
 import av
 import numpy as np
 import torch
-from bgrm_bench.harness import measure_process, rate
 
 import bgrm
 from bgrm.backgrounds import open_background, parse_background
@@ -30,6 +29,7 @@ from bgrm.media.probe import probe
 from bgrm.media.writer import FrameWriter
 from bgrm.pipeline import decode_batches, matte_batches
 from bgrm.resources import default_batch, keep_freed_memory
+from bgrm_bench.harness import measure_process, rate
 
 
 @dataclass

@@ -18,24 +18,29 @@ import importlib
 from typing import TYPE_CHECKING
 
 from bgrm.errors import BgrmError, EnvironmentProblem, InputError, OutputError, UsageError
-from bgrm.job import Job
+from bgrm.job import Job, Part
 
 if TYPE_CHECKING:
     from bgrm.matting.build import Model, load_model
-    from bgrm.outputs import remove_leftovers
-    from bgrm.pipeline import MatteFrame, Result, mattes, process, run
+    from bgrm.outputs import parts_folder, remove_leftovers
+    from bgrm.pipeline import MatteFrame, Result, mattes, process, run, run_part
+    from bgrm.split import join_parts, plan_parts
 
 __version__ = "0.1.0"
 
 _LOADED_ON_USE = {
     "Model": "bgrm.matting.build",
     "load_model": "bgrm.matting.build",
+    "parts_folder": "bgrm.outputs",
     "remove_leftovers": "bgrm.outputs",
     "MatteFrame": "bgrm.pipeline",
     "Result": "bgrm.pipeline",
     "mattes": "bgrm.pipeline",
     "process": "bgrm.pipeline",
     "run": "bgrm.pipeline",
+    "run_part": "bgrm.pipeline",
+    "join_parts": "bgrm.split",
+    "plan_parts": "bgrm.split",
 }
 
 __all__ = [
@@ -46,14 +51,19 @@ __all__ = [
     "MatteFrame",
     "Model",
     "OutputError",
+    "Part",
     "Result",
     "UsageError",
     "__version__",
+    "join_parts",
     "load_model",
     "mattes",
+    "parts_folder",
+    "plan_parts",
     "process",
     "remove_leftovers",
     "run",
+    "run_part",
 ]
 
 

@@ -141,6 +141,37 @@ class Job:
         return cls(**data)
 
 
+@dataclass(frozen=True)
+class Part:
+    """Part ``index`` (from 0) of the ``count`` parts of a job split in time.
+
+    It owns the frames shown from ``start_pts`` (None: the first frame) up to, not including,
+    ``end_pts`` (None: to the last), in the input's time base, so the parts hold every frame
+    exactly once. The model first runs over the frames from ``warmup_pts`` (None: no warm-up)
+    and their outputs are dropped, so its recurrent state has settled by ``start_pts``.
+    ``expected_frames``: about how many frames it holds, for progress (None: unknown).
+    """
+
+    index: int
+    count: int
+    start_pts: int | None
+    end_pts: int | None
+    warmup_pts: int | None = None
+    expected_frames: int | None = None
+
+    def owns(self, pts: int) -> bool:
+        """Whether the frame shown at ``pts`` belongs to this part."""
+        after_start = self.start_pts is None or pts >= self.start_pts
+        return after_start and (self.end_pts is None or pts < self.end_pts)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Part:
+        return cls(**json.loads(text))
+
+
 def _downsample(value: float | str) -> float | str:
     """'auto', or a ratio in (0, 1] given as a number or a numeral."""
     if value == "auto":

@@ -3,10 +3,15 @@
 A sink takes one kind of pixels from every batch (the composite, the RGBA person or the matte),
 writes it under a hidden temp name beside its target, and is renamed into place only once every
 sink of the job has finished. On any error each sink removes its temp file or folder.
+
+A job split in parts writes each part's files into a hidden folder beside the output (no audio,
+a JSON marker last); the join turns them into the job's outputs the same way, then removes the
+folder.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -19,11 +24,18 @@ from typing import Literal, Protocol
 import numpy as np
 
 from bgrm.errors import OutputError, UsageError
-from bgrm.job import Job
-from bgrm.media.formats import ALPHA_VIDEOS, composite_encoding, matte_encoding
-from bgrm.media.png import PngFolderWriter, is_frame_folder
+from bgrm.job import Job, Part
+from bgrm.media.formats import (
+    ALPHA_VIDEOS,
+    SUFFIXES,
+    Encoding,
+    composite_encoding,
+    matte_encoding,
+    part_encoding,
+)
+from bgrm.media.png import PngFolderWriter, is_frame_folder, join_frame_folders
 from bgrm.media.probe import VideoInfo
-from bgrm.media.writer import FrameWriter
+from bgrm.media.writer import FrameWriter, join_videos
 
 Pixels = Literal["rgb", "rgba", "matte"]
 
@@ -63,18 +75,23 @@ class Sink:
 
     def commit(self) -> None:
         """Move the finished temp file or folder to the target, replacing an old one."""
-        if self.temp.is_dir() and self.target.is_dir():
-            old = _temp_path(self.target, "old")
-            os.replace(self.target, old)
-            os.replace(self.temp, self.target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(self.temp, self.target)
+        _move_into_place(self.temp, self.target)
 
     def abort(self) -> None:
         """Stop the writer and remove what it wrote."""
         self._writer.abort()
         _remove(self.temp)
+
+
+def _move_into_place(temp: Path, target: Path) -> None:
+    """Rename a finished temp file or folder to ``target``, replacing an old one."""
+    if temp.is_dir() and target.is_dir():
+        old = _temp_path(target, "old")
+        os.replace(target, old)
+        os.replace(temp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(temp, target)
 
 
 def _remove(path: Path) -> None:
@@ -123,16 +140,64 @@ def _check_frame_folder(target: Path, overwrite: bool) -> None:
         raise OutputError(f"will not replace a folder that bgrm did not write: {target}")
 
 
+@dataclass(frozen=True)
+class _Output:
+    """One file (or PNG folder) of a job: where it goes, what pixels, how they are encoded."""
+
+    target: Path
+    pixels: Pixels
+    encoding: Encoding | None  # None: a folder of PNG frames
+
+
+def _outputs(job: Job) -> list[_Output]:
+    """The job's main output, then its matte if asked."""
+    main = job.output_path()
+    if job.alpha is None:
+        outputs = [_Output(main, "rgb", composite_encoding(main))]
+    else:
+        outputs = [_Output(main, "rgba", ALPHA_VIDEOS.get(job.alpha))]  # None: "png"
+    if job.matte is not None:
+        outputs.append(_Output(Path(job.matte), "matte", matte_encoding(Path(job.matte))))
+    return outputs
+
+
 def open_sinks(job: Job, info: VideoInfo, notice: Callable[[str], None]) -> list[Sink]:
-    """The job's main output and its matte (if asked), opened on temp names."""
+    """The job's outputs, opened on temp names beside their targets."""
+    return _open_all([(out, out.target, out.encoding, True) for out in _outputs(job)], info, notice)
+
+
+def open_part_sinks(
+    job: Job, info: VideoInfo, folder: Path, part: Part, notice: Callable[[str], None]
+) -> list[Sink]:
+    """The outputs of one part of a split job, opened on temp names in ``folder``: the same
+    streams as the whole job's, without audio, in containers that keep time exactly."""
+    opened = []
+    for number, out in enumerate(_outputs(job)):
+        encoding = out.encoding and part_encoding(out.encoding, info.time_base)
+        opened.append((out, _part_path(folder, part.index, number, encoding), encoding, False))
+    return _open_all(opened, info, notice)
+
+
+def _open_all(
+    outputs: list[tuple[_Output, Path, Encoding | None, bool]],
+    info: VideoInfo,
+    notice: Callable[[str], None],
+) -> list[Sink]:
+    """(output, target, encoding, with audio) -> sinks; all or none are opened."""
     sinks: list[Sink] = []
     try:
-        sinks.append(_open_main(job, info, notice))
-        if job.matte is not None:
-            target = Path(job.matte)
+        for out, target, encoding, audio in outputs:
             temp = _temp_path(target)
-            writer = FrameWriter(temp, info, matte_encoding(target), on_notice=notice)
-            sinks.append(Sink(target, "matte", temp, writer))
+            try:
+                if encoding is None:
+                    temp.mkdir()
+                    writer = PngFolderWriter(temp, info, audio=audio)
+                else:
+                    writer = FrameWriter(temp, info, encoding, on_notice=notice)
+            except BaseException:
+                _remove(temp)  # a writer that failed to open may have left its file
+                raise
+            sinks.append(Sink(target, out.pixels, temp, writer))
     except BaseException:
         for sink in sinks:
             sink.abort()
@@ -140,34 +205,86 @@ def open_sinks(job: Job, info: VideoInfo, notice: Callable[[str], None]) -> list
     return sinks
 
 
-def _open_main(job: Job, info: VideoInfo, notice: Callable[[str], None]) -> Sink:
+def parts_folder(job: Job, key: str) -> Path:
+    """The hidden folder beside the output where the parts of a split job (named ``key``) go."""
     target = job.output_path()
-    temp = _temp_path(target)
+    return target.with_name(f".{target.name}.{key}.parts")
+
+
+def mark_part_done(folder: Path, part: Part, summary: dict) -> None:
+    """Record that ``part``'s files are complete (written last, by a rename)."""
+    marker = _part_marker(folder, part.index)
+    temp = _temp_path(marker)
+    temp.write_text(json.dumps(summary))
+    os.replace(temp, marker)
+
+
+def part_summary(folder: Path, part: Part) -> dict | None:
+    """What a finished part recorded (frames, seconds, notices), or None if it has not."""
+    marker = _part_marker(folder, part.index)
+    return json.loads(marker.read_text()) if marker.is_file() else None
+
+
+def join_parts(
+    job: Job, info: VideoInfo, folder: Path, parts: list[Part], notice: Callable[[str], None]
+) -> None:
+    """Join the finished parts in ``folder`` into the job's outputs, with the input's audio
+    muxed once; all outputs are renamed into place together, then the folder is removed."""
+    check_targets(job)
+    summaries = [part_summary(folder, part) for part in parts]
+    missing = [part.index for part, summary in zip(parts, summaries, strict=True) if not summary]
+    if missing:
+        raise OutputError(f"parts {missing} of the split job are not finished: {folder}")
+    filled = [part for part, summary in zip(parts, summaries, strict=True) if summary["frames"]]
+    temps: list[Path] = []
     try:
-        if job.alpha is None:
-            writer = FrameWriter(temp, info, composite_encoding(target), on_notice=notice)
-            return Sink(target, "rgb", temp, writer)
-        if job.alpha == "png":
-            temp.mkdir()
-            return Sink(target, "rgba", temp, PngFolderWriter(temp, info))
-        writer = FrameWriter(temp, info, ALPHA_VIDEOS[job.alpha], on_notice=notice)
-        return Sink(target, "rgba", temp, writer)
+        for number, out in enumerate(_outputs(job)):
+            temp = _temp_path(out.target)
+            temps.append(temp)
+            if out.encoding is None:
+                temp.mkdir()
+                pieces = [_part_path(folder, part.index, number, None) for part in filled]
+                join_frame_folders(pieces, temp, info)
+            else:
+                encoding = part_encoding(out.encoding, info.time_base)
+                pieces = [_part_path(folder, part.index, number, encoding) for part in filled]
+                join_videos(pieces, temp, info, out.encoding, notice)
+        for temp, out in zip(temps, _outputs(job), strict=True):
+            _move_into_place(temp, out.target)
     except BaseException:
-        _remove(temp)  # a writer that failed to open may have left its file
+        for temp in temps:
+            _remove(temp)
         raise
+    shutil.rmtree(folder, ignore_errors=True)
 
 
-def remove_leftovers(job: Job, older_than: float) -> list[Path]:
+def _part_path(folder: Path, index: int, number: int, encoding: Encoding | None) -> Path:
+    """Output ``number`` of part ``index``: part-0003.0.mp4, or a folder part-0003.0.frames."""
+    suffix = ".frames" if encoding is None else SUFFIXES[encoding.container]
+    return folder / f"part-{index:04d}.{number}{suffix}"
+
+
+def _part_marker(folder: Path, index: int) -> Path:
+    return folder / f"part-{index:04d}.json"
+
+
+def remove_leftovers(job: Job, older_than: float, folder: Path | None = None) -> list[Path]:
     """Delete the temp files and folders that an interrupted run of ``job`` left beside its
-    outputs, if untouched for ``older_than`` seconds (a live run keeps touching its own);
-    returns what was removed."""
+    outputs (and, for a part, in the parts ``folder``), if untouched for ``older_than`` seconds
+    (a live run keeps touching its own); returns what was removed."""
     cutoff = time.time() - older_than
+    found = [
+        temp
+        for target in job.writes().values()
+        for temp in target.parent.glob(f".{target.stem}.part-*{target.suffix}")
+    ]
+    if folder is not None and folder.is_dir():
+        found += folder.glob(".*")
     removed = []
-    for target in job.writes().values():
-        for temp in target.parent.glob(f".{target.stem}.part-*{target.suffix}"):
-            if temp.stat().st_mtime < cutoff:
-                _remove(temp)
-                removed.append(temp)
+    for temp in found:
+        if temp.stat().st_mtime < cutoff:
+            _remove(temp)
+            removed.append(temp)
     return removed
 
 

@@ -26,13 +26,20 @@ from torch import Tensor
 from bgrm.backgrounds import Background, open_background, parse_background
 from bgrm.composite import composite, from_uint8_hwc, matte_to_uint8, to_rgba_uint8, to_uint8_hwc
 from bgrm.errors import OutputError, UsageError
-from bgrm.job import Job
+from bgrm.job import Job, Part
 from bgrm.matting.build import Model, load_model
 from bgrm.matting.session import MattingSession
 from bgrm.media.decode import DecodeReport, read_frames
 from bgrm.media.probe import VideoInfo, probe
 from bgrm.media.writer import WriteError
-from bgrm.outputs import HostFrames, Sink, check_targets, open_sinks
+from bgrm.outputs import (
+    HostFrames,
+    Sink,
+    check_targets,
+    mark_part_done,
+    open_part_sinks,
+    open_sinks,
+)
 from bgrm.resources import (
     default_batch,
     free_memory,
@@ -77,10 +84,14 @@ class MatteFrame:
 
 @dataclass
 class Batch:
-    """Consecutive decoded frames: uint8 [T, H, W, 3] and one pts each (input time base)."""
+    """Consecutive decoded frames: uint8 [T, H, W, 3] and one pts each (input time base).
+
+    ``warmup``: frames before a part's own, run through the model only to settle its state.
+    """
 
     rgb: np.ndarray
     pts: list[int]
+    warmup: bool = False
 
 
 @dataclass
@@ -163,6 +174,39 @@ def run(
     on_notice: NoticeCallback | None = None,
 ) -> Result:
     """``process`` for a :class:`Job` (what a queue worker receives as JSON)."""
+    return _run(job, None, None, model, on_progress, on_notice)
+
+
+def run_part(
+    job: Job,
+    part: Part,
+    folder: str | os.PathLike,
+    *,
+    model: Model | None = None,
+    on_progress: ProgressCallback | None = None,
+    on_notice: NoticeCallback | None = None,
+) -> Result:
+    """One part of a split job (see :func:`bgrm.plan_parts`): its frames, encoded as the whole
+    job's would be but without audio, go into ``folder``; :func:`bgrm.join_parts` makes the
+    job's outputs from them. The model first runs over the part's warm-up frames. The files
+    appear complete or not at all; a marker written last says the part is done.
+
+    Returns the part's Result (``output`` is ``folder``); ``on_progress`` counts its own frames.
+    """
+    folder = Path(folder)
+    folder.mkdir(exist_ok=True)
+    return _run(job, part, folder, model, on_progress, on_notice)
+
+
+def _run(
+    job: Job,
+    part: Part | None,
+    folder: Path | None,
+    model: Model | None,
+    on_progress: ProgressCallback | None,
+    on_notice: NoticeCallback | None,
+) -> Result:
+    """The whole job (``part`` None) or one part of it into ``folder``."""
     notices: list[str] = []
 
     def notice(message: str) -> None:
@@ -171,7 +215,8 @@ def run(
             on_notice(message)
 
     info = probe(Path(job.input))
-    check_targets(job)
+    if part is None:
+        check_targets(job)
     spec = None if job.alpha else parse_background(job.background_spec)
     session, size = _session(job, info, model, notice)
     keep_freed_memory()
@@ -183,21 +228,30 @@ def run(
             background = open_background(
                 spec, info.height, info.width, session.model.device, notice
             )
-        frames = _write(job, info, session, size, report, background, notice, on_progress)
+        if part is None:
+            sinks = _open(lambda: open_sinks(job, info, notice), job)
+        else:
+            sinks = _open(lambda: open_part_sinks(job, info, folder, part, notice), job)
+        source = decode_batches(info, size, report, part)
+        frames = _write(sinks, source, info, session, background, on_progress, job, part)
     finally:
         if background is not None:
             background.close()
-    for message in report.warnings(info):
+    for message in report.warnings(info, whole_file=part is None):
         notice(message)
     seconds = time.perf_counter() - started
-    return Result(
-        output=job.output_path(),
+    result = Result(
+        output=job.output_path() if part is None else folder,
         frames=frames,
         seconds=seconds,
         fps=frames / seconds if seconds > 0 else 0.0,
         notices=notices,
-        matte=Path(job.matte) if job.matte else None,
+        matte=Path(job.matte) if job.matte and part is None else None,
     )
+    if part is not None:
+        summary = {"frames": frames, "seconds": seconds, "notices": notices}
+        mark_part_done(folder, part, summary)
+    return result
 
 
 def mattes(
@@ -226,21 +280,36 @@ def mattes(
     return _matte_frames(info, session, size, notice)
 
 
-def decode_batches(info: VideoInfo, size: int, report: DecodeReport) -> Iterator[Batch]:
-    """Decoded frames grouped into batches of ``size`` (the last one may be shorter).
+def decode_batches(
+    info: VideoInfo, size: int, report: DecodeReport, part: Part | None = None
+) -> Iterator[Batch]:
+    """Decoded frames grouped into batches of ``size`` (a batch may be shorter at the end and
+    where a part's warm-up ends). Damage met on the way is counted in ``report``.
 
-    Damage met on the way is counted in ``report``.
+    With ``part``: its warm-up frames (as warm-up batches), then its own frames, and no more.
     """
     rgb: list[np.ndarray] = []
     pts: list[int] = []
-    for frame in read_frames(info.path, size=(info.height, info.width), report=report):
+    warming = False
+    start = None
+    if part is not None:
+        start = part.start_pts if part.warmup_pts is None else part.warmup_pts
+    path, size_hw = info.path, (info.height, info.width)
+    for frame in read_frames(path, size=size_hw, report=report, start_pts=start):
+        warmup = part is not None and not part.owns(frame.pts)  # before its start, or after
+        if warmup and part.end_pts is not None and frame.pts >= part.end_pts:
+            break
+        if rgb and warmup != warming:
+            yield Batch(np.stack(rgb), pts, warmup=warming)
+            rgb, pts = [], []
+        warming = warmup
         rgb.append(frame.rgb)
         pts.append(frame.pts)
         if len(rgb) == size:
-            yield Batch(np.stack(rgb), pts)
+            yield Batch(np.stack(rgb), pts, warmup=warming)
             rgb, pts = [], []
     if rgb:
-        yield Batch(np.stack(rgb), pts)
+        yield Batch(np.stack(rgb), pts, warmup=warming)
 
 
 def batches_of(rgb: np.ndarray, size: int) -> list[Batch]:
@@ -294,27 +363,30 @@ def _as_asked(model: Model, job: Job) -> Model:
     return model if job.precision == "auto" else model.with_precision(job.precision)
 
 
-def _write(
-    job: Job,
-    info: VideoInfo,
-    session: MattingSession,
-    size: int,
-    report: DecodeReport,
-    background: Background | None,
-    notice: NoticeCallback,
-    on_progress: ProgressCallback | None,
-) -> int:
-    """Open the outputs, stream every frame into them, and put them in place; returns the
-    number of frames. On any error the outputs' temp files are removed."""
+def _open(opener: Callable[[], list[Sink]], job: Job) -> list[Sink]:
+    """The job's sinks; a write error while opening them names the output."""
     try:
-        sinks = open_sinks(job, info, notice)
+        return opener()
     except WriteError as error:
         raise OutputError(
             f"cannot write the output ({error.reason}): {job.output_path()}"
         ) from error
+
+
+def _write(
+    sinks: list[Sink],
+    source: Iterator[Batch],
+    info: VideoInfo,
+    session: MattingSession,
+    background: Background | None,
+    on_progress: ProgressCallback | None,
+    job: Job,
+    part: Part | None,
+) -> int:
+    """Stream every frame into ``sinks`` and put them in place; returns the number of frames.
+    On any error the sinks' temp files are removed."""
     try:
-        decoded = decode_batches(info, size, report)
-        frames = _stream(decoded, info, session, background, sinks, on_progress)
+        frames = _stream(source, info, session, background, sinks, on_progress, part)
         for sink in sinks:
             sink.finish()
         for sink in sinks:
@@ -338,19 +410,26 @@ def _stream(
     background: Background | None,
     sinks: list[Sink],
     on_progress: ProgressCallback | None,
+    part: Part | None,
 ) -> int:
-    """Matte, finish and encode every frame; returns the number of frames.
+    """Matte, finish and encode every frame; returns the number of frames (warm-up frames
+    only go through the model).
 
-    ``background`` is None for alpha outputs.
+    ``background`` is None for alpha outputs. Its times run from the input's first frame.
     """
     needs = {sink.pixels for sink in sinks}
     decoded = Prefetcher(source, depth=2, name="decode")
     encoders = [Consumer(sink.write, depth=2, name=f"encode-{sink.pixels}") for sink in sinks]
     done = 0
-    origin: int | None = None
+    origin = info.start_pts
+    total = info.expected_frames if part is None else part.expected_frames
     try:
         with torch.inference_mode():
             for matted in matte_batches(session, decoded):
+                if matted.batch.warmup:  # reported, so that a caller may stop it meanwhile
+                    if on_progress is not None:
+                        on_progress(done, total)
+                    continue
                 pts = matted.batch.pts
                 origin = pts[0] if origin is None else origin
                 host = HostFrames(pts)
@@ -366,7 +445,7 @@ def _stream(
                     encoder.put(host)
                 done += len(pts)
                 if on_progress is not None:
-                    on_progress(done, info.expected_frames)
+                    on_progress(done, total)
         for encoder in encoders:
             encoder.finish()
     except BaseException:

@@ -366,3 +366,125 @@ def test_a_bad_setting_or_an_unreachable_redis_is_one_clear_line(queue_env):
     assert done.returncode == 3
     assert done.stderr.startswith("bgrm: error: cannot reach the queue's Redis")
     assert "pw" not in done.stderr and "Traceback" not in done.stderr
+
+
+# --- one recording split across workers ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def split_workers(queue_env, weights_file, tmp_path_factory):
+    """Two workers on a queue of their own, shared by the split tests: (env, workers)."""
+    env = {**queue_env, "BGRM_QUEUE": "split-test"}
+    logs = tmp_path_factory.mktemp("split-logs")
+    workers = [Worker(name, env, logs / f"{name}.log") for name in ("left", "right")]
+    try:
+        for each in workers:
+            each.wait_for(f"{each.name} ready.")
+        yield env, workers
+    finally:
+        for each in workers:
+            each.stop()
+
+
+def hidden(folder: Path, stem: str) -> list[str]:
+    """Temp files and parts folders of an output named ``stem``."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(f".{stem}"))
+
+
+def test_a_split_job_runs_on_two_workers_and_equals_one_pass(split_workers, roots):
+    from tests.test_cli import audio_packets, video_frames
+    from tests.test_split import matte_agreement
+
+    env, workers = split_workers
+    talk, out = roots["in"] / "talk.mp4", roots["out"]
+    args = ["--matte", str(out / "split.matte.mkv"), "--downsample", "0.5"]
+    done = bgrm(
+        env, "submit", str(talk), "--split", "3", "-o", str(out / "split.mp4"), *args, "--wait"
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"wrote {out / 'split.mp4'} (120 frames" in done.stderr
+    job_id = done.stdout.strip().splitlines()[-1]
+    report = status(env, job_id)
+    assert report["state"] == "SUCCESS" and report["parts"] == {"done": 3, "total": 3}
+    assert report["progress"]["done"] == report["progress"]["total"] == 120
+    assert "parts: 3/3 done" in bgrm(env, "status", job_id).stdout
+    started = [w.log().count(f"part {job_id}.part-") for w in workers]
+    assert all(count > 0 for count in started)  # both workers ran parts
+
+    source_times, _ = video_frames(talk)
+    times, _ = video_frames(out / "split.mp4")
+    assert times == pytest.approx(source_times, abs=1e-6)
+    assert audio_packets(out / "split.mp4") == audio_packets(talk)  # bit for bit, same times
+    single = bgrm(env, "process", str(talk), "-o", str(out / "single.mp4"), "--matte",
+                  str(out / "single.matte.mkv"), "--downsample", "0.5", "-q")  # fmt: skip
+    assert single.returncode == 0, single.stderr
+    mean, worst = matte_agreement(out / "split.matte.mkv", out / "single.matte.mkv")
+    assert mean <= 0.5 and worst <= 2
+    assert hidden(out, "split") == []  # the parts are gone
+
+
+def test_cancel_stops_every_part_and_removes_them(split_workers, roots):
+    env, _ = split_workers
+    out = roots["out"] / "cut.mp4"
+    job_id = submit(env, str(roots["in"] / "long.mp4"), "--split", "2", "-o", str(out), *SLOW)
+    report = wait_until(env, job_id, lambda r: (r["progress"] or {}).get("done", 0) > 0)
+    assert report["state"] == "PROGRESS" and report["parts"] == {"done": 0, "total": 2}
+    cancelled = bgrm(env, "cancel", job_id)
+    assert cancelled.returncode == 0, cancelled.stderr
+    report = wait_until(env, job_id, lambda r: r["state"] == "REVOKED", timeout=60)
+    assert report["error"] == "job cancelled; no output written"
+    deadline = time.monotonic() + 60
+    while hidden(roots["out"], "cut"):
+        assert time.monotonic() < deadline, hidden(roots["out"], "cut")
+        time.sleep(0.5)
+    assert not out.exists()
+
+
+def test_a_bad_input_fails_a_split_job_once_with_the_usual_line(split_workers, roots):
+    env, workers = split_workers
+    junk = roots["in"] / "junk-split.mp4"
+    junk.write_bytes(os.urandom(20_000))
+    out = roots["out"] / "bad-split.mp4"
+    cli = bgrm(env, "process", str(junk), "-o", str(out))
+    queued = bgrm(env, "submit", str(junk), "--split", "4", "-o", str(out), "--wait")
+    assert queued.returncode == cli.returncode == 1, queued.stderr
+    assert queued.stderr.strip().splitlines()[-1] == cli.stderr.strip()
+    assert not out.exists() and hidden(roots["out"], "bad-split") == []
+    job_id = queued.stdout.strip().splitlines()[-1]
+    assert all(f"job {job_id} split into" not in w.log() for w in workers)  # failed before
+
+
+def test_a_worker_killed_mid_part_costs_only_that_part(start_worker, queue_env, roots):
+    """Redis hands the killed worker's part to the other one after BGRM_VISIBILITY_TIMEOUT."""
+    from tests.test_cli import video_frames
+
+    settings = dict(BGRM_QUEUE="split-kill", BGRM_VISIBILITY_TIMEOUT="5", BGRM_LOCK_TTL="4")
+    env = {**queue_env, **settings}
+    workers = [start_worker("c", **settings), start_worker("d", **settings)]
+    for each in workers:
+        each.wait_for(f"{each.name} ready.")
+    out = roots["out"] / "whole.mp4"
+    job_id = submit(env, str(roots["in"] / "long.mp4"), "--split", "2", "-o", str(out), *SLOW)
+    first = f"part {job_id}.part-0 started"
+    deadline = time.monotonic() + 120
+    while not any(first in w.log() for w in workers):
+        assert time.monotonic() < deadline, "part 0 never started"
+        time.sleep(0.2)
+    runner = next(w for w in workers if first in w.log())
+    other = next(w for w in workers if w is not runner)
+    time.sleep(2)  # well into its frames
+    runner.process.send_signal(signal.SIGKILL)
+    runner.process.wait()
+
+    report = wait_until(env, job_id, lambda r: r["ended"], timeout=300)
+    assert report["state"] == "SUCCESS", report
+    assert other.log().count(first) == 1  # run again, once, by the other worker
+    assert (
+        other.log().count(f"part {job_id}.part-1 started")
+        + runner.log().count(f"part {job_id}.part-1 started")
+        == 1
+    )  # the part that was not killed ran once
+    source_times, _ = video_frames(roots["in"] / "long.mp4")
+    times, _ = video_frames(out)
+    assert times == pytest.approx(source_times, abs=1e-6) and len(times) == LONG_FRAMES
+    assert hidden(roots["out"], "whole") == []

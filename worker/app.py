@@ -10,8 +10,25 @@ from celery import Celery
 
 from .config import Settings, settings
 
-TASK_NAME = "bgrm.process"
-"""The one task: a bgrm.Job as JSON in, a summary of its Result out."""
+PROCESS_TASK = "bgrm.process"
+"""A whole job: a bgrm.Job as JSON in, a summary of its Result out."""
+
+SPLIT_TASK = "bgrm.split"
+"""A job to split: plans its parts, then becomes a chord of PART_TASKs and a JOIN_TASK."""
+
+PART_TASK = "bgrm.part"
+"""One part of a split job, into the job's hidden parts folder."""
+
+JOIN_TASK = "bgrm.join"
+"""The chord's callback: joins the parts into the job's outputs (its id is the job's)."""
+
+CLEANUP_TASK = "bgrm.cleanup"
+"""After a split job was cancelled or a part failed: waits for its parts, removes their files."""
+
+
+def part_task_id(job_id: str, index: int) -> str:
+    return f"{job_id}.part-{index}"
+
 
 PROGRESS = "PROGRESS"  # custom state: meta {"done": frames, "total": frames | None, "fps": ...}
 

@@ -6,6 +6,8 @@ These talk to Redis only; they never load the model.
 from __future__ import annotations
 
 import functools
+import json
+import time
 import uuid
 from collections.abc import Callable
 from typing import TypeVar
@@ -18,7 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bgrm import BgrmError, EnvironmentProblem, InputError, Job
 
-from .app import PROGRESS, TASK_NAME, app
+from .app import CLEANUP_TASK, PROCESS_TASK, PROGRESS, SPLIT_TASK, app, part_task_id
 from .config import settings
 from .store import JobStore
 
@@ -44,24 +46,31 @@ def _store() -> JobStore:
 
 
 @_needs_redis
-def submit(job: Job) -> str:
-    """Queue one job; returns its id."""
+def submit(job: Job, split: dict | None = None) -> str:
+    """Queue one job; returns its id. ``split``: {"count": N} or {"seconds": S} runs it in
+    parts on as many workers as there are (see bgrm.plan_parts)."""
     job_id = str(uuid.uuid4())
     text = job.to_json()
     _store().submitted(job_id, text)
-    app.send_task(TASK_NAME, args=[text], task_id=job_id)
+    if split is None:
+        app.send_task(PROCESS_TASK, args=[text], task_id=job_id)
+    else:
+        app.send_task(SPLIT_TASK, args=[text, json.dumps(split)], task_id=job_id)
     return job_id
 
 
 @_needs_redis
 def status(job_id: str) -> dict:
-    """{"id", "state", "progress": {"done", "total", "fps"} | None, "input", "output", "error",
-    "error_kind", "ended", "worker"}; InputError for an id this queue does not know.
+    """{"id", "state", "progress": {"done", "total", "fps"} | None, "parts": {"done", "total"}
+    | None, "input", "output", "error", "error_kind", "ended", "worker"}; InputError for an id
+    this queue does not know.
 
     ``error_kind`` is a failed job's ``BgrmError.kind``, "cancelled", or "internal" for
-    anything else (a bug).
+    anything else (a bug). A split job's progress is that of all its parts together, its
+    frames/s all its workers' since it was split.
     """
-    submitted = _store().options(job_id)
+    store = _store()
+    submitted = store.options(job_id)
     result = AsyncResult(job_id, app=app)
     state = result.state
     if submitted is None and state == states.PENDING:
@@ -72,6 +81,7 @@ def status(job_id: str) -> dict:
         "id": job_id,
         "state": state,
         "progress": None,
+        "parts": None,
         "input": job.input if job else None,
         "output": str(job.output_path()) if job else None,
         "error": None,
@@ -79,18 +89,71 @@ def status(job_id: str) -> dict:
         "ended": state in states.READY_STATES,
         "worker": getattr(result, "worker", None),
     }
-    if state == PROGRESS and isinstance(info, dict):
+    plan = store.plan(job_id)
+    if plan is not None and state != states.SUCCESS:
+        failure = info if state == states.FAILURE else None  # the join's own failure, if any
+        _split_progress(report, plan, store.cancel_requested(job_id), failure)
+    elif state == PROGRESS and isinstance(info, dict):
         report["progress"] = {key: info.get(key) for key in ("done", "total", "fps")}
     elif state == states.SUCCESS and isinstance(info, dict):
         report["progress"] = {"done": info["frames"], "total": info["frames"], "fps": info["fps"]}
         report["output"] = info["output"]
+        if "parts" in info:
+            report["parts"] = {"done": info["parts"], "total": info["parts"]}
     elif state == states.REVOKED:
-        report["error"] = "job cancelled; no output written"
-        report["error_kind"] = "cancelled"
+        _cancelled(report)
     elif state in (states.FAILURE, states.RETRY):
-        report["error"] = _message(info)
-        report["error_kind"] = info.kind if isinstance(info, BgrmError) else "internal"
+        _failed(report, info, ended=state == states.FAILURE)
     return report
+
+
+def _split_progress(report: dict, plan: dict, cancelled: bool, failure: object) -> None:
+    """A split job not finished yet: its parts' progress summed, or how it ended (a part's
+    failure first: the join's then only says that a part failed)."""
+    job_id = report["id"]
+    done = total = finished = 0
+    started = False
+    for index, text in enumerate(plan["parts"]):
+        part = AsyncResult(part_task_id(job_id, index), app=app)
+        state, info = part.state, part.info
+        expected = json.loads(text).get("expected_frames") or 0
+        if state == states.FAILURE and not cancelled:
+            _failed(report, info, ended=True)
+            report["state"] = states.FAILURE
+            return
+        if state == states.SUCCESS and isinstance(info, dict):
+            done, total, finished = done + info["frames"], total + info["frames"], finished + 1
+        elif state == PROGRESS and isinstance(info, dict):
+            done, total = done + info["done"], total + (info.get("total") or expected)
+            started = True
+        else:
+            total += expected
+            started = started or state == states.STARTED
+    if cancelled:
+        report["state"] = states.REVOKED
+        _cancelled(report)
+        return
+    if failure is not None:
+        _failed(report, failure, ended=True)
+        return
+    elapsed = time.time() - plan["started"]
+    fps = round(done / elapsed, 2) if elapsed > 0 else 0.0
+    report["state"] = PROGRESS if started or finished else states.PENDING
+    report["ended"] = False
+    report["progress"] = {"done": done, "total": total or None, "fps": fps}
+    report["parts"] = {"done": finished, "total": len(plan["parts"])}
+
+
+def _cancelled(report: dict) -> None:
+    report["error"] = "job cancelled; no output written"
+    report["error_kind"] = "cancelled"
+    report["ended"] = True
+
+
+def _failed(report: dict, error: object, *, ended: bool) -> None:
+    report["error"] = _message(error)
+    report["error_kind"] = error.kind if isinstance(error, BgrmError) else "internal"
+    report["ended"] = ended
 
 
 def _message(error: object) -> str:
@@ -102,15 +165,22 @@ def _message(error: object) -> str:
 
 @_needs_redis
 def cancel(job_id: str) -> str:
-    """Stop a job: a queued one never runs, a running one stops at its next batch.
+    """Stop a job: a queued one never runs, a running one stops at its next batch; every part
+    of a split job stops, and its parts folder is removed.
 
     Returns the job's state before the request; finished jobs are left as they are.
     """
-    state = status(job_id)["state"]
+    report = status(job_id)
+    state = report["state"]
     if state in states.READY_STATES:
         return state
-    _store().request_cancel(job_id)
+    store = _store()
+    store.request_cancel(job_id)
     app.control.revoke(job_id)
-    if state == states.PENDING:
+    plan = store.plan(job_id)
+    if plan is not None:
+        app.control.revoke([part_task_id(job_id, i) for i in range(len(plan["parts"]))])
+        app.send_task(CLEANUP_TASK, args=[store.options(job_id), job_id])
+    elif state == states.PENDING:
         app.backend.mark_as_revoked(job_id, "cancelled")
     return state

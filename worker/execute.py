@@ -2,23 +2,30 @@
 
     run(task, job_json) -> {"output": ..., "frames": ..., "seconds": ..., "fps": ...}
 
-Safe to run more than once: a finished job returns its stored result; a job another worker is
-running is handed back to the queue for later; the output appears only by an atomic rename.
+A split job: ``split`` plans its parts and becomes a chord of ``part`` tasks (one per part, on
+any worker) whose callback, ``join``, makes the outputs; ``cleanup`` removes the parts of a
+cancelled or failed one.
+
+Safe to run more than once: a finished job or part returns its stored result; one another
+worker is running is handed back to the queue for later; outputs appear only by an atomic
+rename.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import shutil
 import time
 
-from celery import Task, states
+from celery import Task, chord, group, signature, states
 from celery.exceptions import Ignore
 
 import bgrm
 
 from . import confine, runtime
-from .app import PROGRESS
+from .app import CLEANUP_TASK, JOIN_TASK, PART_TASK, PROGRESS, app, part_task_id
 from .config import settings
 from .lock import JobLock
 from .store import JobStore
@@ -26,6 +33,7 @@ from .store import JobStore
 log = logging.getLogger("bgrm.worker")
 
 PROGRESS_INTERVAL = 0.5  # seconds between progress reports to the result backend
+CLEANUP_POLL_S = 2.0  # a stopping part ends within a batch; a dead worker's lock within its TTL
 
 
 class JobTimeLimit(bgrm.BgrmError):
@@ -40,8 +48,8 @@ def run(task: Task, job_json: str) -> dict:
     """Process ``job_json`` (a bgrm.Job as JSON) as Celery task ``task``."""
     job_id = task.request.id
     config = settings()
-    store = JobStore(task.backend.client, config.result_expires)
-    job = dataclasses.replace(bgrm.Job.from_json(job_json), device="auto")  # the worker's
+    store = _store(task)
+    job = _job(job_json)
     if store.cancel_requested(job_id):
         _revoked(task)
     finished = store.result(job_id)
@@ -52,8 +60,7 @@ def run(task: Task, job_json: str) -> dict:
     with JobLock(store.client, store.key(job_id, "lock"), config.lock_ttl) as held:
         if not held:
             log.info("job %s is running on another worker; queued again for later", job_id)
-            later = max(1.0, min(config.lock_ttl, config.visibility_timeout) / 2)
-            task.apply_async(args=task.request.args, task_id=job_id, countdown=later)
+            task.apply_async(args=task.request.args, task_id=job_id, countdown=_later())
             raise Ignore()
         finished = store.result(job_id)  # it may have ended between the first look and the lock
         if finished is not None:
@@ -71,7 +78,7 @@ def _process(task: Task, job: bgrm.Job, store: JobStore) -> dict:
     for leftover in bgrm.remove_leftovers(job, older_than=settings().lock_ttl / 2):
         log.info("removed a stale temp file of an interrupted run: %s", leftover)
     log.info("job %s started: %s -> %s", job_id, job.input, job.output_path())
-    progress = _Progress(task, store)
+    progress = _Progress(task, store, job_id)
     try:
         result = bgrm.run(
             job,
@@ -105,12 +112,170 @@ def _process(task: Task, job: bgrm.Job, store: JobStore) -> dict:
     }
 
 
-class _Progress:
-    """The job's progress callback: reports PROGRESS, and stops a cancelled or late job."""
+def split(task: Task, job_json: str, split_json: str) -> dict:
+    """Plan the parts of a job ({"count": N} or {"seconds": S}) and replace this task with a
+    chord of one part task each and the join; the job's id stays the join's."""
+    job_id = task.request.id
+    store = _store(task)
+    job = _job(job_json)
+    if store.cancel_requested(job_id):
+        _revoked(task)
+    finished = store.result(job_id)
+    if finished is not None:
+        return finished
+    confine.check(job, settings().input_roots, settings().output_root)
+    plan = store.plan(job_id)
+    if plan is None:  # a redelivered copy reuses the plan, so part ids stay the same
+        parts = bgrm.plan_parts(job, **json.loads(split_json))
+        store.planned(job_id, [part.to_json() for part in parts])
+    else:
+        parts = [bgrm.Part.from_json(text) for text in plan["parts"]]
+    log.info("job %s split into %d parts", job_id, len(parts))
+    header = group(
+        signature(
+            PART_TASK,
+            args=(job_json, part.to_json(), job_id),
+            task_id=part_task_id(job_id, part.index),
+        )
+        for part in parts
+    )
+    raise task.replace(chord(header, signature(JOIN_TASK, args=(job_json,))))
 
-    def __init__(self, task: Task, store: JobStore):
+
+def part(task: Task, job_json: str, part_json: str, job_id: str) -> dict:
+    """Run one part of job ``job_id`` into the job's parts folder."""
+    part_id = task.request.id
+    store = _store(task)
+    job, piece = _job(job_json), bgrm.Part.from_json(part_json)
+    if store.stop_requested(job_id):
+        _revoked(task)
+    finished = store.result(part_id)
+    if finished is not None:
+        return finished
+    with JobLock(store.client, store.key(part_id, "lock"), settings().lock_ttl) as held:
+        if not held:
+            log.info("part %s is running on another worker; queued again for later", part_id)
+            raise task.retry(countdown=_later(), max_retries=None)  # keeps the chord
+        finished = store.result(part_id)
+        if finished is not None:
+            return finished
+        task.update_state(state=states.STARTED)
+        folder = bgrm.parts_folder(job, job_id)
+        for leftover in bgrm.remove_leftovers(job, settings().lock_ttl / 2, folder):
+            log.info("removed a stale temp file of an interrupted run: %s", leftover)
+        log.info(
+            "part %s started: %s, part %d of %d", part_id, job.input, piece.index + 1, piece.count
+        )
+        try:
+            result = bgrm.run_part(
+                job,
+                piece,
+                folder,
+                model=runtime.model(),
+                on_progress=_Progress(task, store, job_id),
+                on_notice=lambda message: log.info("part %s: %s", part_id, message),
+            )
+        except JobCancelled:
+            log.info("part %s stopped: its job was cancelled or another part failed", part_id)
+            _revoked(task)
+        except bgrm.BgrmError as error:
+            log.error("part %s failed: %s", part_id, error)
+            store.fail(job_id)
+            app.send_task(CLEANUP_TASK, args=[job_json, job_id])
+            raise
+        summary = {"frames": result.frames, "seconds": round(result.seconds, 3)}
+        log.info("part %s done: %d frames in %.1f s", part_id, result.frames, result.seconds)
+        store.finished(part_id, summary)
+    return summary
+
+
+def join(task: Task, job_json: str) -> dict:
+    """Join the finished parts of the job (this task's id) into its outputs."""
+    job_id = task.request.id
+    store = _store(task)
+    job = _job(job_json)
+    finished = store.result(job_id)
+    if finished is not None:
+        return finished
+    if store.stop_requested(job_id):
+        _revoked(task)
+    plan = store.plan(job_id)
+    parts = [bgrm.Part.from_json(text) for text in plan["parts"]]
+    waiting = [p.index for p in parts if store.result(part_task_id(job_id, p.index)) is None]
+    if waiting:  # called early: a redelivered part counted twice in the chord
+        log.info("job %s: parts %s not finished yet; joining later", job_id, waiting)
+        raise task.retry(countdown=_later(), max_retries=None)
+    with JobLock(store.client, store.key(job_id, "lock"), settings().lock_ttl) as held:
+        if not held:
+            raise task.retry(countdown=_later(), max_retries=None)
+        finished = store.result(job_id)
+        if finished is not None:
+            return finished
+        joining = time.monotonic()
+        result = bgrm.join_parts(
+            job,
+            parts,
+            bgrm.parts_folder(job, job_id),
+            on_notice=lambda message: log.info("job %s: %s", job_id, message),
+        )
+        join_seconds = time.monotonic() - joining
+        wall = time.time() - plan["started"]
+        summary = {
+            "output": str(result.output),
+            "frames": result.frames,
+            "seconds": round(wall, 3),
+            "fps": round(result.frames / wall, 2) if wall > 0 else 0.0,
+            "notices": result.notices,
+            "parts": len(parts),
+            "join_seconds": round(join_seconds, 3),
+        }
+        log.info(
+            "job %s done: %s, %d frames in %d parts",
+            job_id,
+            result.output,
+            result.frames,
+            len(parts),
+        )
+        store.finished(job_id, summary)
+    return summary
+
+
+def cleanup(task: Task, job_json: str, job_id: str) -> None:
+    """Once no part of the cancelled or failed job ``job_id`` runs, remove the parts folder."""
+    store = _store(task)
+    plan = store.plan(job_id)
+    count = len(plan["parts"]) if plan else 0
+    if any(store.locked(part_task_id(job_id, index)) for index in range(count)):
+        raise task.retry(countdown=CLEANUP_POLL_S, max_retries=None)
+    shutil.rmtree(bgrm.parts_folder(_job(job_json), job_id), ignore_errors=True)
+    if store.cancel_requested(job_id):
+        task.backend.mark_as_revoked(job_id, "cancelled")
+    log.info("job %s: parts removed", job_id)
+
+
+def _store(task: Task) -> JobStore:
+    return JobStore(task.backend.client, settings().result_expires)
+
+
+def _job(job_json: str) -> bgrm.Job:
+    """The job as submitted, on this worker's device."""
+    return dataclasses.replace(bgrm.Job.from_json(job_json), device="auto")
+
+
+def _later() -> float:
+    """Seconds before a job or part that is busy elsewhere is tried again."""
+    config = settings()
+    return max(1.0, min(config.lock_ttl, config.visibility_timeout) / 2)
+
+
+class _Progress:
+    """Progress callback: reports PROGRESS; stops a late job, or one whose job ``watch`` is
+    cancelled (or, for a part, failed elsewhere)."""
+
+    def __init__(self, task: Task, store: JobStore, watch: str):
         self.task = task
         self.store = store
+        self.watch = watch
         self.started = time.monotonic()
         self.reported = 0.0
 
@@ -123,7 +288,7 @@ class _Progress:
         limit = settings().time_limit
         if limit is not None and elapsed > limit:
             raise JobTimeLimit(f"job ran past BGRM_TIME_LIMIT ({limit:g} s); no output written")
-        if self.store.cancel_requested(self.task.request.id):
+        if self.store.stop_requested(self.watch):
             raise JobCancelled
         fps = round(done / elapsed, 2) if elapsed > 0 else 0.0
         self.task.update_state(state=PROGRESS, meta={"done": done, "total": total, "fps": fps})

@@ -4,11 +4,15 @@ Keys (all expire with the results): ``bgrm:job:<id>:options`` (the submitted job
 knows an id that no worker has taken yet), ``:cancel`` (set by `bgrm cancel`, checked by the
 running job), ``:done`` (the result, written before the lock is released, so a redelivered copy
 of a finished job returns it instead of running again) and ``:lock`` (see :mod:`worker.lock`).
+A split job also has ``:plan`` (its parts and when they were planned) and ``:failed`` (set by
+the first part that fails, so the others stop); each part has its own ``:done`` and ``:lock``
+under its own id.
 """
 
 from __future__ import annotations
 
 import json
+import time
 
 from redis import Redis
 
@@ -41,3 +45,22 @@ class JobStore:
     def result(self, job_id: str) -> dict | None:
         raw = self.client.get(self.key(job_id, "done"))
         return json.loads(raw) if raw is not None else None
+
+    def planned(self, job_id: str, parts: list[str]) -> None:
+        """Record a split job's parts (each a bgrm.Part as JSON) and the time they were planned."""
+        record = {"parts": parts, "started": time.time()}
+        self.client.set(self.key(job_id, "plan"), json.dumps(record), ex=self.expires)
+
+    def plan(self, job_id: str) -> dict | None:
+        raw = self.client.get(self.key(job_id, "plan"))
+        return json.loads(raw) if raw is not None else None
+
+    def fail(self, job_id: str) -> None:
+        self.client.set(self.key(job_id, "failed"), b"1", ex=self.expires)
+
+    def stop_requested(self, job_id: str) -> bool:
+        """Cancelled, or a part of it failed: its parts stop."""
+        return bool(self.client.exists(self.key(job_id, "cancel"), self.key(job_id, "failed")))
+
+    def locked(self, job_id: str) -> bool:
+        return bool(self.client.exists(self.key(job_id, "lock")))

@@ -26,9 +26,8 @@ def bench(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """Frames/s of decode, model, composite and encode alone, and end to end."""
-    from bgrm_bench.stages import run_bench, synthetic_clip
-
     import bgrm
+    from bgrm_bench.stages import run_bench, synthetic_clip
 
     with user_errors(), tempfile.TemporaryDirectory(prefix="bgrm-bench-") as tmp:
         if clip is None:

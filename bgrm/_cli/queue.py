@@ -32,6 +32,15 @@ def submit(
         bool, typer.Option("--wait", help="Wait for the jobs, with progress; fail as they fail.")
     ] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar or notes.")] = False,
+    split: Annotated[
+        str | None,
+        typer.Option(
+            "--split",
+            help="Run each job in parts on as many workers as there are: N parts, or parts of "
+            "about Ns seconds (e.g. 8 or 120s); joined into one file.",
+            show_default=False,
+        ),
+    ] = None,
     *,
     job: dict[str, Any],
 ) -> None:
@@ -47,12 +56,29 @@ def submit(
 
         if job["output"] and len(inputs) > 1:
             raise UsageError("`output` names one output: give one input with it, or leave it out")
-        ids = [client.submit(_absolute_job(source, job)) for source in inputs]
+        parts = _split(split) if split is not None else None
+        ids = [client.submit(_absolute_job(source, job), parts) for source in inputs]
         for job_id in ids:
             typer.echo(job_id)
     if wait:
         for job_id in ids:
             _wait(job_id, quiet)
+
+
+def _split(text: str) -> dict:
+    """'8' -> {"count": 8}; '120s' -> {"seconds": 120.0}."""
+    try:
+        if text.endswith("s"):
+            spec = {"seconds": float(text[:-1])}
+            valid = spec["seconds"] > 0
+        else:
+            spec = {"count": int(text)}
+            valid = spec["count"] >= 1
+    except ValueError:
+        valid = False
+    if not valid:
+        raise UsageError(f"--split must be a number of parts or seconds like 120s, got {text!r}")
+    return spec
 
 
 def _absolute_job(source: Path, flags: dict[str, Any]) -> Job:
@@ -133,6 +159,8 @@ def _describe(report: dict) -> str:
     if progress:
         total = progress["total"] if progress["total"] is not None else "?"
         lines.append(f"frames: {progress['done']}/{total} ({progress['fps']:.1f} frames/s)")
+    if report["parts"]:
+        lines.append(f"parts: {report['parts']['done']}/{report['parts']['total']} done")
     lines.append(f"input: {report['input']}")
     lines.append(f"output: {report['output']}")
     if report["worker"]:

@@ -48,8 +48,11 @@ class DecodeReport:
     first_s: float = 0.0  # presentation time of the first frame yielded, in seconds
     last_s: float = 0.0  # and of the last one
 
-    def warnings(self, info: VideoInfo) -> list[str]:
-        """One line per kind of damage met, naming how much was lost (empty when none)."""
+    def warnings(self, info: VideoInfo, *, whole_file: bool = True) -> list[str]:
+        """One line per kind of damage met, naming how much was lost (empty when none).
+
+        Frames missing against the header are counted only when the whole file was read.
+        """
         path = info.path
         lines = []
         if self.bad_packets:
@@ -68,7 +71,7 @@ class DecodeReport:
             lines.append(
                 f"gave {self.retimed_frames} frames with out-of-order timestamps new ones: {path}"
             )
-        missing = self.missing_frames(info)
+        missing = self.missing_frames(info) if whole_file else 0
         if missing and info.frame_count:
             lines.append(
                 f"decoded {self.frames} of {info.frame_count} frames the header announces "
@@ -106,11 +109,14 @@ def read_frames(
     *,
     size: tuple[int, int] | None = None,
     report: DecodeReport | None = None,
+    start_pts: int | None = None,
 ) -> Iterator[DecodedFrame]:
     """Yield every decodable frame of the video in presentation order, upright (threaded decode).
 
     ``size`` = (height, width) of the frames yielded (a frame of another size is scaled to it);
-    by default the first frame's upright size. Raises InputError when no frame decodes.
+    by default the first frame's upright size. ``start_pts``: begin at the first frame shown at
+    or after it, decoding from the keyframe before it (from the start when the file cannot
+    seek there). Raises InputError when no frame decodes (from the start).
     """
     path = Path(path)
     report = report if report is not None else DecodeReport()
@@ -120,14 +126,16 @@ def read_frames(
         step = _frame_step(stream)
         turns: int | None = None
         last_pts: int | None = None
-        for frame in _decoded(container, stream, report):
+        for frame in _from(container, stream, report, start_pts):
             if turns is None:
                 turns = quarter_turns(frame.rotation) // 90
                 size = size or _turned((frame.height, frame.width), turns)
+            pts = _pts_of(frame, last_pts, step)
+            if start_pts is not None and pts < start_pts:
+                continue
             rgb = _to_rgb(frame, _turned(size, turns), report)
             if rgb is None:
                 continue
-            pts = _pts_of(frame, last_pts, step)
             if last_pts is not None and pts <= last_pts:
                 pts = last_pts + 1
                 report.retimed_frames += 1
@@ -138,8 +146,36 @@ def read_frames(
             report.frames += 1
             # A view: the batch's np.stack makes the one copy, also for rotated frames.
             yield DecodedFrame(rgb=np.rot90(rgb, turns), pts=pts)
-    if report.frames == 0:
+    if report.frames == 0 and start_pts is None:
         raise InputError(f"no video frame could be decoded (empty or damaged file): {path}")
+
+
+def _from(
+    container, stream, report: DecodeReport, start_pts: int | None
+) -> Iterator[av.VideoFrame]:
+    """The decoded frames from the keyframe before ``start_pts`` (all of them when None).
+
+    A seek that lands after ``start_pts`` (a sparse or damaged index) would lose frames: then
+    the file is decoded from its start instead.
+    """
+    if start_pts is None:
+        yield from _decoded(container, stream, report)
+        return
+    try:
+        container.seek(start_pts, stream=stream, backward=True, any_frame=False)
+    except (av.FFmpegError, OSError):
+        yield from _decoded(container, stream, report)
+        return
+    frames = _decoded(container, stream, report)
+    first = next(frames, None)
+    if first is not None and first.pts is not None and first.pts > start_pts:
+        frames.close()
+        container.seek(0, stream=stream, backward=True, any_frame=False)
+        yield from _decoded(container, stream, report)
+        return
+    if first is not None:
+        yield first
+    yield from frames
 
 
 def _decoded(container, stream, report: DecodeReport) -> Iterator[av.VideoFrame]:

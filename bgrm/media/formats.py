@@ -9,7 +9,8 @@ codecs as they are and drops the rest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 
 BT709, LIMITED_RANGE = 1, 1
@@ -187,3 +188,23 @@ def default_output(source: Path, alpha: str | None) -> Path:
         return source.with_name(source.stem + PNG_FOLDER_SUFFIX)
     same = source.suffix if source.suffix.lower() in COMPOSITES else ".mkv"
     return source.with_name(f"{source.stem}.bgrm{ALPHA_SUFFIXES.get(alpha or '', same)}")
+
+
+PART_CONTAINERS = {"libx264": "mp4", "prores_ks": "mov"}
+"""Where the parts of a split job are encoded, by encoder: a container that keeps every
+timestamp exact and the decode times of B-frames (Matroska rounds to a millisecond and drops
+them), so the parts join without a shift. Other encoders (VP9 with its alpha side data, FFV1)
+use the output's own container; they have no B-frames."""
+
+SUFFIXES = {"mp4": ".mp4", "mov": ".mov", "matroska": ".mkv", "webm": ".webm"}
+"""The file suffix of each muxer bgrm writes."""
+
+
+def part_encoding(encoding: Encoding, time_base: Fraction) -> Encoding:
+    """How one part of a split job is encoded: the same stream as ``encoding``, no audio (the
+    join muxes it once), in a container that keeps ``time_base`` exactly."""
+    container = PART_CONTAINERS.get(encoding.codec, encoding.container)
+    options = dict(encoding.muxer_options)
+    if container in ("mp4", "mov"):  # edit lists in the stream's own time scale, not in ms
+        options = {"movie_timescale": str(time_base.denominator)}
+    return replace(encoding, container=container, muxer_options=options, audio=None)

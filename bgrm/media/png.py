@@ -10,6 +10,7 @@ The times keep a variable frame rate: an editor or script can place each frame w
 from __future__ import annotations
 
 import json
+import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -47,12 +48,15 @@ class PngFolderWriter:
     """Write RGBA frames as PNGs into ``folder`` (which exists and is empty), audio at close.
 
     PNGs are compressed in a few threads (zlib lets go of the GIL); at most ``depth`` frames
-    wait, so memory stays flat.
+    wait, so memory stays flat. ``audio=False`` (a part of a split job): no audio file.
     """
 
-    def __init__(self, folder: Path, info: VideoInfo, *, workers: int = 4) -> None:
+    def __init__(
+        self, folder: Path, info: VideoInfo, *, audio: bool = True, workers: int = 4
+    ) -> None:
         self._folder = Path(folder)
         self._info = info
+        self._audio = audio
         self._frames: list[dict] = []
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="png")
         self._pending: deque[Future] = deque()
@@ -71,21 +75,7 @@ class PngFolderWriter:
     def close(self) -> None:
         """Wait for the last PNGs, write the audio and the sidecar."""
         self._drain()
-        audio = self._write_audio()
-        sidecar = {
-            "source": self._info.path.name,
-            "width": self._info.width,
-            "height": self._info.height,
-            "alpha": "straight",
-            "time_base": str(self._info.time_base),
-            "average_rate": str(self._info.average_rate) if self._info.average_rate else None,
-            "audio": audio,
-            "frames": self._frames,
-        }
-        try:
-            (self._folder / SIDECAR).write_text(json.dumps(sidecar, indent=1) + "\n")
-        except OSError as error:
-            raise _output_error(error, self._folder) from error
+        _write_sidecar(self._folder, self._info, self._frames, audio=self._audio)
 
     def abort(self) -> None:
         """Stop writing; the caller deletes the folder."""
@@ -106,24 +96,59 @@ class PngFolderWriter:
         except OSError as error:
             raise _output_error(error, path) from error
 
-    def _write_audio(self) -> str | None:
-        """Copy the input's audio into audio.m4a (AAC and kin) or audio.mka (anything else)."""
-        codecs = [track.codec for track in self._info.audio]
-        if not codecs:
-            return None
-        name = next(
-            name
-            for name, (_, policy, _) in PNG_AUDIO.items()
-            if all(policy.takes(codec) for codec in codecs)
-        )
-        container, policy, options = PNG_AUDIO[name]
-        path = self._folder / name
-        try:
-            with av.open(str(path), "w", format=container, options=options) as output:
-                AudioMuxer(self._info.path, output, policy, lambda message: None).finish()
-        except OSError as error:
-            raise _output_error(error, path) from error
-        return name
+
+def join_frame_folders(parts: list[Path], folder: Path, info: VideoInfo) -> None:
+    """Move the frames of the frame folders ``parts`` (written with ``audio=False``), in order,
+    into the empty ``folder``, numbered on from one part to the next; then write the audio and
+    one sidecar for them all."""
+    frames: list[dict] = []
+    try:
+        for part in parts:
+            for frame in json.loads((part / SIDECAR).read_text())["frames"]:
+                name = FRAME_NAME.format(len(frames))
+                os.replace(part / frame["file"], folder / name)
+                frames.append({**frame, "file": name})
+    except OSError as error:
+        raise _output_error(error, folder) from error
+    _write_sidecar(folder, info, frames, audio=True)
+
+
+def _write_sidecar(folder: Path, info: VideoInfo, frames: list[dict], *, audio: bool) -> None:
+    """frames.json (size, time base, every frame's file, pts and time), after the audio."""
+    sidecar = {
+        "source": info.path.name,
+        "width": info.width,
+        "height": info.height,
+        "alpha": "straight",
+        "time_base": str(info.time_base),
+        "average_rate": str(info.average_rate) if info.average_rate else None,
+        "audio": _write_audio(folder, info) if audio else None,
+        "frames": frames,
+    }
+    try:
+        (folder / SIDECAR).write_text(json.dumps(sidecar, indent=1) + "\n")
+    except OSError as error:
+        raise _output_error(error, folder) from error
+
+
+def _write_audio(folder: Path, info: VideoInfo) -> str | None:
+    """Copy the input's audio into audio.m4a (AAC and kin) or audio.mka (anything else)."""
+    codecs = [track.codec for track in info.audio]
+    if not codecs:
+        return None
+    name = next(
+        name
+        for name, (_, policy, _) in PNG_AUDIO.items()
+        if all(policy.takes(codec) for codec in codecs)
+    )
+    container, policy, options = PNG_AUDIO[name]
+    path = folder / name
+    try:
+        with av.open(str(path), "w", format=container, options=options) as output:
+            AudioMuxer(info.path, output, policy, lambda message: None).finish()
+    except OSError as error:
+        raise _output_error(error, path) from error
+    return name
 
 
 def _output_error(error: OSError, path: Path) -> OutputError:

@@ -43,6 +43,7 @@ class VideoInfo:
     codec: str
     audio: tuple[AudioTrack, ...]
     rotation: int = 0  # degrees counter-clockwise the stored picture is turned to be shown
+    start_pts: int | None = None  # the first frame's pts (in time_base), when it has one
 
     @property
     def expected_frames(self) -> int | None:
@@ -98,7 +99,9 @@ def probe(path: Path) -> VideoInfo:
         width, height = stream.codec_context.width, stream.codec_context.height
         first = _first_frame(container, stream)
         rotation = 0
+        start_pts = None
         if first is not None:
+            start_pts = first.pts
             width, height = first.width, first.height
             rotation = quarter_turns(first.rotation)
         if width <= 0 or height <= 0:
@@ -117,6 +120,7 @@ def probe(path: Path) -> VideoInfo:
             codec=stream.codec_context.name,
             audio=tuple(_audio_track(s) for s in container.streams.audio),
             rotation=rotation,
+            start_pts=start_pts,
         )
 
 

@@ -18,6 +18,89 @@ from bgrm.media.probe import VideoInfo
 from bgrm.media.tracks import AudioMuxer
 
 
+class _Container:
+    """An output file with one video stream and, if asked, the input's audio and subtitles.
+
+    Video packets are muxed as they come; the input's other tracks are muxed alongside up to
+    the video's time, so the file is interleaved. Write errors become one line (WriteError for
+    the disk, InputError for a damaged track copied from the input).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        info: VideoInfo,
+        encoding: Encoding,
+        add_video: Callable[[av.container.OutputContainer], av.video.VideoStream],
+        on_notice: Callable[[str], None],
+    ) -> None:
+        self.path = Path(path)
+        self._info = info
+        if not self.path.parent.is_dir():
+            raise OutputError(f"the output folder does not exist: {self.path}")
+        try:
+            self._output = av.open(
+                str(self.path),
+                mode="w",
+                format=encoding.container,
+                options=dict(encoding.muxer_options),
+            )
+        except OSError as error:
+            raise _output_error(error, self.path) from error
+        self._audio: AudioMuxer | None = None
+        try:
+            self.stream = add_video(self._output)
+            for key, value in encoding.stream_metadata.items():
+                self.stream.metadata[key] = value
+            if encoding.audio is not None:
+                self._audio = AudioMuxer(info.path, self._output, encoding.audio, on_notice)
+        except BaseException:
+            self._output.close()
+            raise
+
+    def mux(self, packets: list[av.Packet]) -> None:
+        """Mux video packets (in decode order), then the other tracks up to their time."""
+        with self._errors():
+            for packet in packets:
+                packet.stream = self.stream
+                self._output.mux(packet)
+                if self._audio is not None and packet.dts is not None:
+                    self._audio.advance_to(float(packet.dts * packet.time_base))
+
+    def close(self) -> None:
+        """Mux the rest of the other tracks and finish the file."""
+        with self._errors():
+            if self._audio is not None:
+                self._audio.finish()
+            self._output.close()
+
+    def abort(self) -> None:
+        """Close everything and ignore errors; the caller deletes the file."""
+        steps = [self._output.close]
+        if self._audio is not None:
+            steps.insert(0, self._audio.close)
+        for step in steps:
+            with contextlib.suppress(av.FFmpegError, OSError):
+                step()
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn a failing write into one line: WriteError for the disk (full, gone), InputError
+        when the muxer rejects what was copied from the input (a damaged track header)."""
+        try:
+            yield
+        except OSError as error:
+            raise _output_error(error, self.path) from error
+        except av.FFmpegError as error:
+            if self._audio is None:
+                raise
+            detail = error.log[2].strip() if error.log else error.strerror
+            raise InputError(
+                f"the output cannot be finished: a track copied from the input is damaged "
+                f"({detail}): {self._info.path}"
+            ) from error
+
+
 class FrameWriter:
     """Write uint8 frames with their input pts (and the input's audio, if asked) to ``path``.
 
@@ -33,7 +116,6 @@ class FrameWriter:
         encoding: Encoding,
         on_notice: Callable[[str], None] = lambda message: None,
     ) -> None:
-        self._path = Path(path)
         self._info = info
         self._encoding = encoding
         if encoding.codec not in av.codecs_available:
@@ -45,25 +127,7 @@ class FrameWriter:
                 f"{info.width + self._pad[1]}x{info.height + self._pad[0]} for "
                 f"{encoding.codec} (edge pixels repeated)"
             )
-        if not self._path.parent.is_dir():
-            raise OutputError(f"the output folder does not exist: {self._path}")
-        try:
-            self._output = av.open(
-                str(self._path),
-                mode="w",
-                format=encoding.container,
-                options=dict(encoding.muxer_options),
-            )
-        except OSError as error:
-            raise _output_error(error, self._path) from error
-        self._audio: AudioMuxer | None = None
-        try:
-            self._stream = self._add_video_stream()
-            if encoding.audio is not None:
-                self._audio = AudioMuxer(info.path, self._output, encoding.audio, on_notice)
-        except BaseException:
-            self._output.close()
-            raise
+        self._file = _Container(path, info, encoding, self._add_video_stream, on_notice)
 
     def __enter__(self) -> FrameWriter:
         return self
@@ -96,31 +160,26 @@ class FrameWriter:
             )
         frame.pts = pts
         frame.time_base = self._info.time_base
-        with self._output_errors():
-            self._output.mux(self._stream.encode(frame))
-            if self._audio is not None:
-                self._audio.advance_to(float(pts * self._info.time_base))
+        self._file.mux(self._encode(frame))
 
     def close(self) -> None:
         """Flush the encoder, mux the rest of the audio and finish the file."""
-        with self._output_errors():
-            self._output.mux(self._stream.encode(None))
-            if self._audio is not None:
-                self._audio.finish()
-            self._output.close()
+        self._file.mux(self._encode(None))
+        self._file.close()
 
     def abort(self) -> None:
         """Close everything and ignore errors; the caller deletes the file."""
-        steps = [self._output.close]
-        if self._audio is not None:
-            steps.insert(0, self._audio.close)
-        for step in steps:
-            with contextlib.suppress(av.FFmpegError, OSError):
-                step()
+        self._file.abort()
 
-    def _add_video_stream(self) -> av.video.VideoStream:
+    def _encode(self, frame: av.VideoFrame | None) -> list[av.Packet]:
+        try:
+            return self._file.stream.encode(frame)
+        except OSError as error:
+            raise _output_error(error, self._file.path) from error
+
+    def _add_video_stream(self, output: av.container.OutputContainer) -> av.video.VideoStream:
         encoding = self._encoding
-        stream = self._output.add_stream(encoding.codec, options=dict(encoding.codec_options))
+        stream = output.add_stream(encoding.codec, options=dict(encoding.codec_options))
         context = stream.codec_context
         context.width = self._info.width + self._pad[1]
         context.height = self._info.height + self._pad[0]
@@ -135,26 +194,50 @@ class FrameWriter:
         elif encoding.pix_fmt != "gray":
             context.colorspace = context.color_primaries = context.color_trc = BT709
             context.color_range = LIMITED_RANGE
-        for key, value in encoding.stream_metadata.items():
-            stream.metadata[key] = value
         return stream
 
-    @contextlib.contextmanager
-    def _output_errors(self) -> Iterator[None]:
-        """Turn a failing write into one line: WriteError for the disk (full, gone), InputError
-        when the muxer rejects what was copied from the input (a damaged track header)."""
-        try:
-            yield
-        except OSError as error:
-            raise _output_error(error, self._path) from error
-        except av.FFmpegError as error:
-            if self._audio is None:
-                raise
-            detail = error.log[2].strip() if error.log else error.strerror
-            raise InputError(
-                f"the output cannot be finished: a track copied from the input is damaged "
-                f"({detail}): {self._info.path}"
-            ) from error
+
+def join_videos(
+    parts: list[Path],
+    path: Path,
+    info: VideoInfo,
+    encoding: Encoding,
+    on_notice: Callable[[str], None] = lambda message: None,
+) -> None:
+    """Write to ``path`` the video of every file in ``parts``, in order, packet for packet (no
+    re-encoding), with the input's audio and subtitles muxed once alongside (as ``encoding``
+    says). The parts were encoded with identical settings, each from a keyframe.
+
+    Each part's encoder chose its first decode times on its own; where B-frames make one fall
+    on or before the previous part's last, it is moved just after it (never past its own
+    presentation time), so decode times keep rising across the joins.
+    """
+    with av.open(str(parts[0])) as first:
+        template = first.streams.video[0]
+
+        def add_video(output: av.container.OutputContainer) -> av.video.VideoStream:
+            stream = output.add_stream_from_template(template)
+            stream.time_base = template.time_base
+            return stream
+
+        joined = _Container(path, info, encoding, add_video, on_notice)
+    try:
+        last_dts: int | None = None
+        for part in parts:
+            with av.open(str(part)) as source:
+                stream = source.streams.video[0]
+                for packet in source.demux(stream):
+                    if not packet.size:
+                        continue
+                    dts = packet.dts if packet.dts is not None else packet.pts
+                    if last_dts is not None and dts <= last_dts:
+                        dts = min(last_dts + 1, packet.pts)
+                    packet.dts = last_dts = dts
+                    joined.mux([packet])
+        joined.close()
+    except BaseException:
+        joined.abort()
+        raise
 
 
 class WriteError(OutputError):

@@ -1,0 +1,149 @@
+"""One recording in parts, with the library: plan, run each part, join; against one pass.
+
+The queue's side (parts on several real workers, a worker killed mid-part, cancel) is in
+tests/test_queue.py.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bgrm
+from bgrm.media.decode import read_frames
+from bgrm.media.probe import probe
+from tests.media import make_clip
+from tests.test_alpha import gray_frames, rgba_frames
+from tests.test_cli import audio_packets, video_frames
+
+PREROLL = 1.0  # shorter than the default, so the 4 s sample really has seams to check
+
+
+def matte_agreement(split: Path, single: Path) -> tuple[float, float]:
+    """Mean and worst frame's mean |difference| of two lossless mattes, in 1/255."""
+    _, a = gray_frames(split)
+    _, b = gray_frames(single)
+    difference = np.abs(a.astype(int) - b.astype(int))
+    return float(difference.mean()), float(difference.mean(axis=(1, 2)).max())
+
+
+def split_run(job: bgrm.Job, model: bgrm.Model, count: int) -> bgrm.Result:
+    parts = bgrm.plan_parts(job, count=count, preroll=PREROLL)
+    folder = bgrm.parts_folder(job, "test")
+    for part in reversed(parts):  # any order, as workers take them
+        bgrm.run_part(job, part, folder, model=model)
+    result = bgrm.join_parts(job, parts, folder)
+    assert not folder.exists()
+    return result
+
+
+@pytest.fixture(scope="module")
+def model(weights_file) -> bgrm.Model:
+    return bgrm.load_model("cpu")
+
+
+def test_parts_hold_every_frame_exactly_once(tmp_path):
+    """A variable frame rate starting late: cut by time, each frame belongs to one part."""
+    gaps = [1001, 2002, 990, 3003, 1020, 1001, 6006] * 20  # 10 s
+    pts = [int(p) for p in np.cumsum([3000, *gaps])]
+    clip = make_clip(tmp_path / "vfr.mp4", vfr_pts=pts, audio=False)
+    for plan in ({"count": 4}, {"seconds": 2.5}):
+        parts = bgrm.plan_parts(bgrm.Job(clip), **plan, preroll=0.5)
+        assert [part.index for part in parts] == list(range(len(parts)))
+        assert parts[0].start_pts is None and parts[-1].end_pts is None
+        owners = [[part.index for part in parts if part.owns(p)] for p in pts]
+        assert all(len(owner) == 1 for owner in owners)
+        assert [owner[0] for owner in owners] == sorted(owner[0] for owner in owners)
+        for part in parts[1:]:
+            assert part.warmup_pts == max(3000, part.start_pts - 15000)  # 0.5 s before
+            assert bgrm.Part.from_json(part.to_json()) == part
+    duration = probe(clip).duration_s
+    assert len(bgrm.plan_parts(bgrm.Job(clip), seconds=2.5)) == math.ceil(duration / 2.5)
+    with pytest.raises(bgrm.UsageError, match="not both"):
+        bgrm.plan_parts(bgrm.Job(clip), count=2, seconds=3)
+
+
+@pytest.mark.parametrize(
+    ("alpha", "name"),
+    [(None, "out.mp4"), (None, "out.mkv"), (None, "out.webm"), ("prores", "out.mov")],
+)
+def test_a_split_video_is_the_single_pass_with_invisible_seams(
+    samples, model, tmp_path, alpha, name
+):
+    """Three parts of the sample, joined: the input's frames, times and audio, and the same
+    matte as one pass within 0.5/255 on average and 2/255 on the worst frame."""
+    outputs = {}
+    for how in ("single", "split"):
+        folder = tmp_path / how
+        folder.mkdir()
+        job = bgrm.Job(
+            samples["talk"],
+            folder / name,
+            alpha=alpha,
+            matte=folder / "matte.mkv",
+            downsample=0.5,
+        )
+        if how == "single":
+            bgrm.run(job, model=model)
+        else:
+            result = split_run(job, model, 3)
+            assert (result.frames, result.output) == (120, job.output_path())
+        outputs[how] = folder
+    source_times, _ = video_frames(samples["talk"])
+    tolerance = 5e-4 + 1e-9 if name.endswith((".mkv", ".webm")) else 1e-6
+    split_times = rgba_frames(outputs["split"] / name)[1] if alpha else None
+    if split_times is None:
+        split_times, _ = video_frames(outputs["split"] / name)
+    assert split_times == pytest.approx(source_times, abs=tolerance)
+    assert audio_packets(outputs["split"] / name) == audio_packets(outputs["single"] / name)
+    if not name.endswith(".webm"):  # the AAC track copied packet for packet
+        copied, original = audio_packets(outputs["split"] / name), audio_packets(samples["talk"])
+        assert [data for data, _ in copied] == [data for data, _ in original]
+        assert [t for _, t in copied] == pytest.approx([t for _, t in original], abs=tolerance)
+    mean, worst = matte_agreement(outputs["split"] / "matte.mkv", outputs["single"] / "matte.mkv")
+    assert mean <= 0.5 and worst <= 2
+    assert sorted(p.name for p in outputs["split"].iterdir()) == sorted([name, "matte.mkv"])
+
+
+def test_webm_alpha_and_png_frames_join(samples, model, tmp_path):
+    webm = bgrm.Job(samples["talk"], tmp_path / "alpha.webm", alpha="webm", downsample=0.5)
+    split_run(webm, model, 2)
+    formats, times, rgba = rgba_frames(tmp_path / "alpha.webm", decoder="libvpx-vp9")
+    assert formats == ["yuva420p"] and len(times) == 120  # the alpha survived the join
+    assert rgba[:, 2:20, 2:40, 3].mean() < 5  # the car's ceiling stays transparent
+
+    folder = tmp_path / "frames"
+    png = bgrm.Job(samples["talk"], folder, alpha="png", downsample=0.5)
+    split_run(png, model, 3)
+    sidecar = json.loads((folder / "frames.json").read_text())
+    source_times, _ = video_frames(samples["talk"])
+    assert [f["file"] for f in sidecar["frames"]] == [f"frame_{i:06d}.png" for i in range(120)]
+    assert [f["time"] for f in sidecar["frames"]] == pytest.approx(source_times, abs=1e-9)
+    assert sidecar["audio"] == "audio.m4a"
+    assert audio_packets(folder / "audio.m4a") == audio_packets(samples["talk"])
+    assert len(list(folder.glob("frame_*.png"))) == 120
+
+
+def test_a_part_holds_only_its_frames_and_marks_itself_done(samples, model, tmp_path):
+    job = bgrm.Job(samples["talk"], tmp_path / "out.mp4", downsample=0.5)
+    middle = bgrm.plan_parts(job, count=3, preroll=PREROLL)[1]
+    folder = bgrm.parts_folder(job, "one")
+    progress = []
+    result = bgrm.run_part(
+        job, middle, folder, model=model, on_progress=lambda *p: progress.append(p)
+    )
+    assert result.frames == 40 and progress[-1] == (40, 40)
+    written = [frame.pts for frame in read_frames(folder / "part-0001.0.mp4")]
+    assert written == [i * 1001 for i in range(40, 80)]
+    assert sorted(p.name for p in folder.iterdir()) == ["part-0001.0.mp4", "part-0001.json"]
+    cold = bgrm.plan_parts(job, count=3, preroll=0)[1]  # no warm-up: still only its frames
+    assert cold.warmup_pts is None
+    bgrm.run_part(job, cold, tmp_path / "cold", model=model)
+    assert [f.pts for f in read_frames(tmp_path / "cold" / "part-0001.0.mp4")] == written
+    with pytest.raises(bgrm.OutputError, match=r"parts \[0, 2\] of the split job are not finished"):
+        bgrm.join_parts(job, bgrm.plan_parts(job, count=3), folder)
+    assert not (tmp_path / "out.mp4").exists()
