@@ -16,7 +16,12 @@ from bgrm.errors import UsageError
 from bgrm.media.formats import (
     ALPHA_FORMATS,
     ALPHA_SUFFIXES,
+    CODECS,
+    CONTAINER_CODECS,
+    IMAGE_SUFFIXES,
     MEDIA_SUFFIXES,
+    STILL_ALPHA_SUFFIXES,
+    STILL_OUTPUTS,
     VIDEO_OUTPUT_SUFFIXES,
     default_output,
 )
@@ -43,7 +48,10 @@ class Job:
     instead of a background. matte: also write the alpha as a grayscale video there.
     downsample: "auto" or the model's scale in (0, 1]. batch: frames per model call (None:
     chosen for the device). device: "auto", "cpu", "cuda" or "cuda:N". precision: "auto",
-    "fp32" or "fp16". overwrite: replace existing outputs.
+    "fp32" or "fp16". overwrite: replace existing outputs. codec: the composite's codec,
+    "h264", "hevc", "av1" or "vp9" (None: the container's default); crf: its constant rate
+    factor (None: the codec's default). A still image as input (.png, .jpg, .webp, ...) gives
+    a still image (.png, .jpg, .webp; RGBA for alpha "png").
     """
 
     input: str
@@ -56,6 +64,8 @@ class Job:
     device: str = "auto"
     precision: str = "auto"
     overwrite: bool = False
+    codec: str | None = None
+    crf: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("input", "output", "background", "matte"):
@@ -67,6 +77,11 @@ class Job:
             raise UsageError(f"`batch` must be a whole number of at least 1, got {self.batch!r}")
         resolve_precision(self.precision)
         self._check_outputs()
+
+    @property
+    def still(self) -> bool:
+        """Whether the input is a still image (by its suffix)."""
+        return Path(self.input).suffix.lower() in IMAGE_SUFFIXES
 
     @property
     def background_spec(self) -> str:
@@ -98,13 +113,45 @@ class Job:
         """Refuse output parameters that contradict each other or name an impossible file."""
         if self.alpha is not None:
             self._check_alpha()
-        elif self.output is not None:
-            _check_video_suffix(Path(self.output), "output")
+        if self.still:
+            self._check_still()
+        else:
+            if self.alpha is None and self.output is not None:
+                _check_suffix(Path(self.output), "output", VIDEO_OUTPUT_SUFFIXES)
+            self._check_codec()
+            if self.matte is not None:
+                _check_suffix(Path(self.matte), "matte", VIDEO_OUTPUT_SUFFIXES)
+        if self.matte is not None and Path(self.matte).resolve() == self.output_path().resolve():
+            raise UsageError(f"`matte` and the output are the same file: {self.matte}")
+
+    def _check_codec(self) -> None:
+        if self.codec is None and self.crf is None:
+            return
+        if self.alpha is not None:
+            raise UsageError("`codec` and `crf` are for composites; `alpha` has its own codecs")
+        suffix = self.output_path().suffix.lower()
+        takes = CONTAINER_CODECS[suffix]
+        if self.codec is not None and self.codec not in CODECS:
+            raise UsageError(f"`codec` must be h264, hevc, av1 or vp9, got {self.codec!r}")
+        if self.codec is not None and self.codec not in takes:
+            raise UsageError(
+                f"a {suffix} file cannot hold {self.codec} (it takes {', '.join(takes)}): "
+                f"{self.output_path()}"
+            )
+        low, high = CODECS[self.codec or takes[0]].crf_range
+        if self.crf is not None and (isinstance(self.crf, bool) or not low <= self.crf <= high):
+            raise UsageError(f"`crf` for {self.codec or takes[0]} must be {low} to {high}")
+
+    def _check_still(self) -> None:
+        """A still image in: still images out, and nothing that needs time."""
+        if self.alpha not in (None, "png"):
+            raise UsageError(f"a still image cannot become a video; use `alpha` png: {self.input}")
+        if self.codec is not None or self.crf is not None:
+            raise UsageError("`codec` and `crf` are for videos; a still image gives an image")
+        suffixes = STILL_ALPHA_SUFFIXES if self.alpha else tuple(STILL_OUTPUTS)
+        _check_suffix(self.output_path(), "output", suffixes)
         if self.matte is not None:
-            matte = Path(self.matte)
-            _check_video_suffix(matte, "matte")
-            if matte.resolve() == self.output_path().resolve():
-                raise UsageError(f"`matte` and the output are the same file: {matte}")
+            _check_suffix(Path(self.matte), "matte", tuple(STILL_OUTPUTS))
 
     def _check_alpha(self) -> None:
         if self.alpha not in ALPHA_FORMATS:
@@ -115,6 +162,8 @@ class Job:
                 "`background`"
             )
         output = self.output_path()
+        if self.still:
+            return
         if self.alpha == "png":
             if output.suffix.lower() in MEDIA_SUFFIXES:
                 raise UsageError(
@@ -185,8 +234,8 @@ def _downsample(value: float | str) -> float | str:
     return ratio
 
 
-def _check_video_suffix(path: Path, parameter: str) -> None:
-    if path.suffix.lower() not in VIDEO_OUTPUT_SUFFIXES:
+def _check_suffix(path: Path, parameter: str, suffixes: tuple[str, ...]) -> None:
+    if path.suffix.lower() not in suffixes:
         shown = path.suffix or "(none)"
-        known = ", ".join(VIDEO_OUTPUT_SUFFIXES[:-1]) + " or " + VIDEO_OUTPUT_SUFFIXES[-1]
+        known = ", ".join(suffixes[:-1]) + " or " + suffixes[-1]
         raise UsageError(f"unknown container {shown!r} for `{parameter}` (use {known}): {path}")

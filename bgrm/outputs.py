@@ -35,6 +35,7 @@ from bgrm.media.formats import (
 )
 from bgrm.media.png import PngFolderWriter, is_frame_folder, join_frame_folders
 from bgrm.media.probe import VideoInfo
+from bgrm.media.still import StillWriter
 from bgrm.media.writer import FrameWriter, join_videos
 
 Pixels = Literal["rgb", "rgba", "matte"]
@@ -104,7 +105,7 @@ def _remove(path: Path) -> None:
 
 def check_targets(job: Job) -> None:
     """Refuse what would go wrong before any work: overwrites, missing folders, the input."""
-    _check_target(job.output_path(), job, folder=job.alpha == "png")
+    _check_target(job.output_path(), job, folder=job.alpha == "png" and not job.still)
     if job.matte is not None:
         _check_target(Path(job.matte), job, folder=False)
 
@@ -142,28 +143,35 @@ def _check_frame_folder(target: Path, overwrite: bool) -> None:
 
 @dataclass(frozen=True)
 class _Output:
-    """One file (or PNG folder) of a job: where it goes, what pixels, how they are encoded."""
+    """One file (or PNG folder) of a job: where it goes, what pixels, how they are written."""
 
     target: Path
     pixels: Pixels
-    encoding: Encoding | None  # None: a folder of PNG frames
+    encoding: Encoding | None  # None: a folder of PNG frames, or a still image
+    still: bool = False
 
 
 def _outputs(job: Job) -> list[_Output]:
     """The job's main output, then its matte if asked."""
     main = job.output_path()
+    matte = Path(job.matte) if job.matte is not None else None
+    pixels: Pixels = "rgb" if job.alpha is None else "rgba"
+    if job.still:
+        outputs = [_Output(main, pixels, None, still=True)]
+        return outputs + ([_Output(matte, "matte", None, still=True)] if matte else [])
     if job.alpha is None:
-        outputs = [_Output(main, "rgb", composite_encoding(main))]
+        outputs = [_Output(main, "rgb", composite_encoding(main, job.codec, job.crf))]
     else:
         outputs = [_Output(main, "rgba", ALPHA_VIDEOS.get(job.alpha))]  # None: "png"
-    if job.matte is not None:
-        outputs.append(_Output(Path(job.matte), "matte", matte_encoding(Path(job.matte))))
+    if matte is not None:
+        outputs.append(_Output(matte, "matte", matte_encoding(matte)))
     return outputs
 
 
 def open_sinks(job: Job, info: VideoInfo, notice: Callable[[str], None]) -> list[Sink]:
     """The job's outputs, opened on temp names beside their targets."""
-    return _open_all([(out, out.target, out.encoding, True) for out in _outputs(job)], info, notice)
+    outputs = [(out, out.target, out.encoding, True) for out in _outputs(job)]
+    return _open_all(outputs, info, notice)
 
 
 def open_part_sinks(
@@ -189,7 +197,9 @@ def _open_all(
         for out, target, encoding, audio in outputs:
             temp = _temp_path(target)
             try:
-                if encoding is None:
+                if out.still:
+                    writer = StillWriter(temp, info, target.suffix.lower())
+                elif encoding is None:
                     temp.mkdir()
                     writer = PngFolderWriter(temp, info, audio=audio)
                 else:

@@ -117,14 +117,18 @@ def process(
     device: str = "auto",
     precision: str = "auto",
     overwrite: bool = False,
+    codec: str | None = None,
+    crf: int | None = None,
     model: Model | None = None,
     on_progress: ProgressCallback | None = None,
     on_notice: NoticeCallback | None = None,
 ) -> Result:
     """Replace the background of ``input`` (or cut the person out), keeping audio and timing.
 
+    A still image (.png, .jpg, .webp, ...) gives a still image (default <stem>.bgrm.png).
+
     Arguments:
-        input: the video file.
+        input: the video file, or a still image.
         output: the file to write (its suffix picks the container: .mp4, .mov, .mkv, .webm),
             or the folder for ``alpha="png"``; None: <stem>.bgrm<ext> beside the input.
         background: an image or video file, a colour ("#1e1e1e", "white"), "blur" or
@@ -137,6 +141,9 @@ def process(
         device: "auto", "cpu", "cuda" or "cuda:N"; with ``model``, "auto" is the model's.
         precision: "auto", "fp32" or "fp16"; with ``model``, "auto" is the model's.
         overwrite: replace existing outputs (a PNG folder only if bgrm wrote it).
+        codec: the composite's codec, "h264", "hevc", "av1" or "vp9"; None: h264 (vp9 in
+            .webm). The container must take it.
+        crf: the composite's constant rate factor; None: the codec's default.
         model: from ``load_model()``, to load the weights once for many calls.
         on_progress: called with (frames done, total or None) after every batch; an exception
             it raises stops the job, and nothing is left behind.
@@ -162,6 +169,8 @@ def process(
         device=device,
         precision=precision,
         overwrite=overwrite,
+        codec=codec,
+        crf=crf,
     )
     return run(job, model=model, on_progress=on_progress, on_notice=on_notice)
 
@@ -217,6 +226,11 @@ def _run(
     info = probe(Path(job.input))
     if part is None:
         check_targets(job)
+    if info.colour.hdr:
+        notice(
+            f"HDR input ({info.colour.hdr}): written with its own colour tags at 8 bits per "
+            f"channel (banding is possible); a background is placed as it is, not made HDR"
+        )
     spec = None if job.alpha else parse_background(job.background_spec)
     session, size = _session(job, info, model, notice)
     keep_freed_memory()
@@ -226,7 +240,7 @@ def _run(
     try:
         if spec is not None:
             background = open_background(
-                spec, info.height, info.width, session.model.device, notice
+                spec, info.height, info.width, session.model.device, notice, info.sample_aspect
             )
         if part is None:
             sinks = _open(lambda: open_sinks(job, info, notice), job)

@@ -33,6 +33,7 @@ def make_clip(
     codec: str = "libx264",
     pix_fmt: str = "yuv420p",
     rotation: int = 0,
+    colour: tuple[int, int, int, int] | None = None,
 ) -> Path:
     """Write a clip of a moving pattern, ``size`` = (width, height), with optional audio.
 
@@ -40,6 +41,8 @@ def make_clip(
     ``vfr_pts`` gives every pts. ``audio`` is True (AAC, or Opus in .webm), False, or an
     encoder name; it is a mono 48 kHz tone as long as the video. ``rotation`` (degrees
     counter-clockwise, as FFmpeg reports it) is written as the container's display matrix.
+    ``colour`` = (matrix, primaries, transfer, range) in FFmpeg's numbers: the picture is
+    converted with that matrix and range, and tagged so.
     """
     path = Path(path)
     time_base = Fraction(1, rate.numerator)
@@ -52,12 +55,21 @@ def make_clip(
         video.pix_fmt = pix_fmt
         if rotation:
             video.set_display_rotation(rotation)
+        if colour is not None:
+            context = video.codec_context
+            context.colorspace, context.color_primaries = colour[0], colour[1]
+            context.color_trc, context.color_range = colour[2], colour[3]
         video.codec_context.time_base = time_base
         video.time_base = time_base
         sound = _add_audio(container, path, audio)
         samples_done = 0
         for index, pts in enumerate(pts_list):
             frame = av.VideoFrame.from_ndarray(_pattern(width, height, index), format="rgb24")
+            if colour is not None:
+                matrix = {1: "itu709", 9: "bt2020"}.get(colour[0], "itu601")
+                frame = frame.reformat(
+                    format=pix_fmt, dst_colorspace=matrix, dst_color_range=colour[3]
+                )
             frame.pts, frame.time_base = pts, time_base
             container.mux(video.encode(frame))
             if sound is not None:

@@ -38,6 +38,8 @@ FLAGS = {
     "device": "--device",
     "precision": "--precision",
     "overwrite": "-y",
+    "codec": "--codec",
+    "crf": "--crf",
 }
 """Each job parameter's flag."""
 

@@ -68,6 +68,23 @@ def job_flags(
     overwrite: Annotated[
         bool, typer.Option("-y", "--overwrite", help="Replace an existing output file.")
     ] = False,
+    codec: Annotated[
+        str | None,
+        typer.Option(
+            "--codec",
+            help="Codec of the composite: h264, hevc, av1 or vp9 (default: h264; vp9 in .webm).",
+            show_default=False,
+        ),
+    ] = None,
+    crf: Annotated[
+        int | None,
+        typer.Option(
+            "--crf",
+            help="Quality of the composite, lower is better and larger (default: h264 18, "
+            "hevc 22, av1 30, vp9 18).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """The processing flags shared by every command that makes a job -> Job fields."""
     return {
@@ -79,6 +96,8 @@ def job_flags(
         "batch": batch,
         "precision": precision,
         "overwrite": overwrite,
+        "codec": codec,
+        "crf": crf,
     }
 
 

@@ -17,7 +17,9 @@ def process(
     input: Annotated[
         Path,
         # bgrm checks the file itself, to give one line and exit code 1 (not a usage box)
-        typer.Argument(help="The video to process.", show_default=False, readable=False),
+        typer.Argument(
+            help="The video (or still image) to process.", show_default=False, readable=False
+        ),
     ],
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar or notes.")] = False,

@@ -62,8 +62,11 @@ def open_background(
     width: int,
     device: torch.device,
     on_notice: Callable[[str], None] = lambda message: None,
+    pixel_aspect: float = 1.0,
 ) -> Background:
-    """The background ``spec`` asks for, for frames of height x width on ``device``."""
+    """The background ``spec`` asks for, for frames of height x width on ``device`` whose
+    pixels are ``pixel_aspect`` times as wide as high (images and videos are scaled to cover
+    the frame as it is shown, so they are not stretched by it; the blur is round as shown)."""
     # Imported here: parsing a spec (a Job, the queue's client) must not load torch.
     from bgrm.backgrounds.blur import BlurredRoom
     from bgrm.backgrounds.still import Layered, Still, load_image
@@ -72,10 +75,10 @@ def open_background(
     if isinstance(spec, ColourSpec):
         return Still.colour(spec.rgb, device)
     if isinstance(spec, ImageSpec):
-        image = load_image(spec.path, height, width, device)  # [1, 3 or 4, H, W]
+        image = load_image(spec.path, height, width, device, pixel_aspect)  # [1, 3 or 4, H, W]
         if image.shape[1] == 3:
             return Still(image)
-        room = BlurredRoom(DEFAULT_BLUR_RADIUS, height, width, device)
+        room = BlurredRoom(DEFAULT_BLUR_RADIUS, height, width, device, pixel_aspect)
         return Layered(image[:, :3], image[:, 3:], room)
     if isinstance(spec, VideoSpec):
         return Playing(
@@ -86,5 +89,6 @@ def open_background(
             on_loop=lambda seconds: on_notice(
                 f"background video is shorter ({seconds:.1f} s) than the input: looping it"
             ),
+            pixel_aspect=pixel_aspect,
         )
-    return BlurredRoom(spec.radius, height, width, device)
+    return BlurredRoom(spec.radius, height, width, device, pixel_aspect)

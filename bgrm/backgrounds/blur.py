@@ -28,20 +28,24 @@ class BlurredRoom:
     FALLBACK_WEIGHT = 0.02
     """Below this blurred weight the plain blur is blended in, reaching it fully at 0."""
 
-    def __init__(self, radius: float, height: int, width: int, device: torch.device) -> None:
-        """``radius``: gaussian standard deviation in pixels at 1080p."""
+    def __init__(
+        self,
+        radius: float,
+        height: int,
+        width: int,
+        device: torch.device,
+        pixel_aspect: float = 1.0,
+    ) -> None:
+        """``radius``: gaussian standard deviation in pixels at 1080p (vertically; across, in
+        pixels ``pixel_aspect`` times as wide, so that the blur is round as shown)."""
         sigma = radius * height / REFERENCE_HEIGHT
         self.factor = max(1, int(sigma / 2))  # reduced-resolution sigma in [2, 4)
         self.low_size = (math.ceil(height / self.factor), math.ceil(width / self.factor))
         self.size = (height, width)
-        low_sigma = max(sigma / self.factor, 1e-3)
-        half = math.ceil(3 * low_sigma)
-        taps = torch.arange(-half, half + 1, dtype=torch.float32)
-        kernel = torch.exp(-0.5 * (taps / low_sigma) ** 2)
-        kernel = (kernel / kernel.sum()).to(device)
-        self.column = kernel.view(1, 1, -1, 1).repeat(self.CHANNELS, 1, 1, 1)  # [7, 1, K, 1]
-        self.row = kernel.view(1, 1, 1, -1).repeat(self.CHANNELS, 1, 1, 1)  # [7, 1, 1, K]
-        self.half = half
+        column, self.half_column = _gaussian(sigma / self.factor, device)
+        row, self.half_row = _gaussian(sigma / pixel_aspect / self.factor, device)
+        self.column = column.view(1, 1, -1, 1).repeat(self.CHANNELS, 1, 1, 1)  # [7, 1, K, 1]
+        self.row = row.view(1, 1, 1, -1).repeat(self.CHANNELS, 1, 1, 1)  # [7, 1, 1, K]
         ones = torch.ones(1, 1, *self.low_size, device=device)
         self.coverage = self._gauss(ones)  # [1, 1, h, w]: share of the kernel inside the frame
 
@@ -70,5 +74,14 @@ class BlurredRoom:
     def _gauss(self, x: Tensor) -> Tensor:
         """Separable gaussian, zeros outside the frame: [N, C, h, w] -> [N, C, h, w], C <= 7."""
         c = x.shape[1]
-        x = F.conv2d(x, self.column[:c], padding=(self.half, 0), groups=c)
-        return F.conv2d(x, self.row[:c], padding=(0, self.half), groups=c)
+        x = F.conv2d(x, self.column[:c], padding=(self.half_column, 0), groups=c)
+        return F.conv2d(x, self.row[:c], padding=(0, self.half_row), groups=c)
+
+
+def _gaussian(sigma: float, device: torch.device) -> tuple[Tensor, int]:
+    """A normalised gaussian kernel [2 * half + 1] of standard deviation ``sigma``, and half."""
+    sigma = max(sigma, 1e-3)
+    half = math.ceil(3 * sigma)
+    taps = torch.arange(-half, half + 1, dtype=torch.float32)
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+    return (kernel / kernel.sum()).to(device), half

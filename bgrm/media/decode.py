@@ -16,6 +16,7 @@ import av
 import numpy as np
 
 from bgrm.errors import InputError
+from bgrm.media.formats import IMAGE_SUFFIXES, Colour, colour_of
 from bgrm.media.probe import (
     MAX_READ_ERRORS_IN_A_ROW,
     VideoInfo,
@@ -120,20 +121,32 @@ def read_frames(
     """
     path = Path(path)
     report = report if report is not None else DecodeReport()
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        yield from _still(path, report)
+        return
     with open_input(path) as container:
         stream = video_stream(container, path)
         stream.thread_type = "AUTO"
         step = _frame_step(stream)
         turns: int | None = None
+        colour: Colour | None = None
         last_pts: int | None = None
         for frame in _from(container, stream, report, start_pts):
             if turns is None:
                 turns = quarter_turns(frame.rotation) // 90
                 size = size or _turned((frame.height, frame.width), turns)
+                colour = colour_of(
+                    frame.colorspace,
+                    frame.color_primaries,
+                    frame.color_trc,
+                    frame.color_range,
+                    frame.height,
+                    frame.format.name,
+                )
             pts = _pts_of(frame, last_pts, step)
             if start_pts is not None and pts < start_pts:
                 continue
-            rgb = _to_rgb(frame, _turned(size, turns), report)
+            rgb = _to_rgb(frame, _turned(size, turns), colour, report)
             if rgb is None:
                 continue
             if last_pts is not None and pts <= last_pts:
@@ -209,15 +222,25 @@ def _turned(size: tuple[int, int], turns: int) -> tuple[int, int]:
     return (size[1], size[0]) if turns % 2 else size
 
 
+def _still(path: Path, report: DecodeReport) -> Iterator[DecodedFrame]:
+    from bgrm.media.still import read_still
+
+    for rgb, pts in read_still(path):
+        report.frames += 1
+        yield DecodedFrame(rgb=rgb, pts=pts)
+
+
 def _to_rgb(
-    frame: av.VideoFrame, stored_size: tuple[int, int], report: DecodeReport
+    frame: av.VideoFrame, stored_size: tuple[int, int], colour: Colour, report: DecodeReport
 ) -> np.ndarray | None:
-    """uint8 [H, W, 3] at ``stored_size`` (height, width, before rotation); None if impossible."""
+    """uint8 [H, W, 3] at ``stored_size`` (height, width, before rotation), converted with the
+    video's own matrix and range; None if impossible."""
     height, width = stored_size
+    how = {"src_colorspace": colour.sws_matrix, "src_color_range": colour.range}
     try:
         if (frame.height, frame.width) == stored_size:
-            return frame.to_ndarray(format="rgb24")
-        rgb = frame.to_ndarray(format="rgb24", width=width, height=height)
+            return frame.to_ndarray(format="rgb24", **how)
+        rgb = frame.to_ndarray(format="rgb24", width=width, height=height, **how)
     except (av.FFmpegError, ValueError):
         report.bad_frames += 1
         return None

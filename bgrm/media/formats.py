@@ -1,10 +1,12 @@
 """Every container, codec, suffix and colour decision of bgrm's outputs, in one table.
 
-A composite goes to .mp4/.mov/.mkv (H.264) or .webm (VP9) as 4:2:0 BT.601; the person with
-alpha to ProRes 4444 (.mov) or VP9 with an alpha stream (.webm), BT.709, or to a folder of PNGs;
-the matte to FFV1 gray (.mkv, lossless) or a white-on-black H.264/VP9 video. Each container
-takes some audio codecs as they are and transcodes the rest to its fallback, and some subtitle
-codecs as they are and drops the rest.
+A composite goes to .mp4/.mov/.mkv (H.264 by default, or HEVC, AV1, VP9) or .webm (VP9 or
+AV1) as 4:2:0; the person with alpha to ProRes 4444 (.mov) or VP9 with an alpha stream
+(.webm), or to a folder of PNGs; the matte to FFV1 gray (.mkv, lossless) or a white-on-black
+H.264/VP9 video. A still image in gives a still image out. Every output of a job carries the
+input's colour description (see ``Colour``) and pixel aspect. Each container takes some audio
+codecs as they are and transcodes the rest to its fallback, and some subtitle codecs as they
+are and drops the rest. MP4 and MOV files are written with their index first.
 """
 
 from __future__ import annotations
@@ -13,14 +15,69 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
-BT709, LIMITED_RANGE = 1, 1
-"""FFmpeg's numbers for BT.709 (matrix, primaries, transfer) and limited ("tv") range."""
-
-SMPTE170M = 6
-"""FFmpeg's number for the BT.601 matrix (SMPTE 170M)."""
-
 KEEP_NEGATIVE = {"avoid_negative_ts": "disabled"}
-"""Matroska / WebM muxer option: a copied track's leading negative times are kept as they are."""
+"""Matroska / WebM muxer option: timestamps are written as given, never shifted."""
+
+FASTSTART = {"movflags": "+faststart"}
+"""MP4 / MOV muxer option: the index (moov) before the media, so a browser can start at once."""
+
+STARTS_WITH_VIDEO = frozenset({"matroska", "webm"})
+"""Muxers whose files start at their earliest packet: there no other track may begin before
+the video's first frame (an Opus or AAC track's priming is moved to start with it), so that
+the first frame is shown at the input's first time."""
+
+UNSPECIFIED, LIMITED, FULL = 2, 1, 2
+"""FFmpeg's numbers: an unspecified matrix, primaries or transfer; limited and full range."""
+
+_SD = (6, 6, 1)  # SMPTE 170M (BT.601 525) matrix and primaries; its transfer is BT.709's
+_SAME_TRANSFER = {6: 1}
+"""SMPTE 170M's transfer is the function of BT.709's; written as BT.709's, the one every
+format can carry (ProRes frame headers cannot say 170M)."""
+_HD = (1, 1, 1)  # BT.709
+_HDR_TRANSFERS = {16: "PQ (SMPTE 2084)", 18: "HLG (ARIB STD-B67)"}
+_SWS_MATRIX = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
+"""AVColorSpace -> swscale's matrix (SWS_CS_*) for the conversions to and from RGB."""
+
+
+@dataclass(frozen=True)
+class Colour:
+    """How a video's YUV relates to RGB, in FFmpeg's numbers (AVColorSpace, AVColorPrimaries,
+    AVColorTransferCharacteristic, AVColorRange)."""
+
+    matrix: int
+    primaries: int
+    transfer: int
+    range: int
+
+    @property
+    def sws_matrix(self) -> int:
+        """The matrix as swscale knows it (BT.601 for anything it does not)."""
+        return _SWS_MATRIX.get(self.matrix, 5)
+
+    @property
+    def hdr(self) -> str | None:
+        """The HDR transfer's name, or None for SDR."""
+        return _HDR_TRANSFERS.get(self.transfer)
+
+
+def colour_of(
+    matrix: int, primaries: int, transfer: int, color_range: int, height: int, pix_fmt: str
+) -> Colour:
+    """A video's colour description with the blanks filled: an untagged matrix, primaries or
+    transfer is BT.601 (SMPTE 170M) below 720 lines and BT.709 from 720 up; an untagged range
+    is limited, except for full-range ("yuvj") formats. RGB and gray pictures have no matrix
+    of their own: they get the defaults, limited range, for the YUV outputs. A SMPTE 170M
+    transfer is described as BT.709's (the same function)."""
+    default = _SD if height < 720 else _HD
+    if not pix_fmt.startswith(("yuv", "nv", "p0", "p2", "y2")):  # RGB, gray, palette
+        return Colour(*default, LIMITED)
+    given = (matrix, primaries, transfer)
+    filled = [d if g in (0, UNSPECIFIED) else g for g, d in zip(given, default, strict=True)]
+    if color_range not in (LIMITED, FULL):
+        color_range = FULL if pix_fmt.startswith("yuvj") else LIMITED
+    filled[2] = _SAME_TRANSFER.get(filled[2], filled[2])
+    return Colour(*filled, color_range)
+
 
 CHANNELS = {"rgb24": 3, "rgba": 4, "gray": 1}
 """Channels of the uint8 arrays a writer takes, by PyAV pixel format."""
@@ -54,7 +111,7 @@ class Encoding:
     muxer_options: dict[str, str] = field(default_factory=dict)
     audio: AudioPolicy | None = None  # None: no audio in this file
     even_size: bool = False  # pad the last row / column (4:2:0 H.264 needs even sides)
-    bt601: bool = False  # RGB -> YUV with BT.601 and only the matrix tagged (else BT.709)
+    codec_tag: str | None = None  # the sample entry, where players need one ("hvc1")
 
 
 _MOV_AUDIO = frozenset({"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"})
@@ -83,29 +140,83 @@ SUBTITLES: dict[str, frozenset[str]] = {
 # veryfast: at CRF 18 on 1080p it encodes 3-5x faster than the default (medium) for files
 # within 2% of the size (measured on the sample scaled to 1080p), so the encoder never
 # holds back the model.
-X264_OPTIONS = {"preset": "veryfast", "crf": "18"}
+X264_OPTIONS = {"preset": "veryfast"}
 VP9_OPTIONS = {"b:v": "0", "row-mt": "1", "cpu-used": "4", "deadline": "good"}
 
 
-def _composite(container: str, codec: str, options: dict[str, str], audio: str, **extra):
+@dataclass(frozen=True)
+class Codec:
+    """A codec a composite can be written in: its encoder, options and CRF (default, range)."""
+
+    encoder: str
+    options: dict[str, str]
+    crf: int
+    crf_range: tuple[int, int]
+    codec_tag: str | None = None
+
+
+CODECS = {
+    "h264": Codec("libx264", X264_OPTIONS, 18, (0, 51)),
+    # Measured with bench/codecs.py at 1080p on two cores (the sample scaled up), per minute:
+    # h264 CRF 18 50 MiB at 13 frames/s; hevc veryfast CRF 22 13 MiB at 6 frames/s.
+    "hevc": Codec(
+        "libx265", {"preset": "veryfast", "x265-params": "log-level=error"}, 22, (0, 51), "hvc1"
+    ),
+    # SVT-AV1 preset 8, CRF 30: 10 MiB at 12 frames/s (presets above 8 are meant for tooling
+    # and may show artifacts, it warns). VP9 (cpu-used 4) CRF 18: 42 MiB at 3 frames/s.
+    "av1": Codec("libsvtav1", {"preset": "8"}, 30, (1, 63)),
+    "vp9": Codec("libvpx-vp9", VP9_OPTIONS, 18, (0, 63)),
+}
+"""Composite codecs by `codec` value (measured with bench/codecs.py)."""
+
+ENCODER_ENVIRONMENT = {"libsvtav1": {"SVT_LOG": "1"}}
+"""Environment an encoder reads when it starts: SVT-AV1 prints only its errors."""
+
+CONTAINER_CODECS = {
+    ".mp4": ("h264", "hevc", "av1", "vp9"),
+    ".mov": ("h264", "hevc"),
+    ".mkv": ("h264", "hevc", "av1", "vp9"),
+    ".webm": ("vp9", "av1"),
+}
+"""The codecs each composite container takes; the first is its default."""
+
+_COMPOSITE_CONTAINERS = {
+    ".mp4": ("mp4", FASTSTART, "mp4"),
+    ".mov": ("mov", FASTSTART, "mov"),
+    ".mkv": ("matroska", KEEP_NEGATIVE, "mkv"),
+    ".webm": ("webm", KEEP_NEGATIVE, "webm"),
+}
+"""Composite containers by suffix: muxer, muxer options, audio policy."""
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
+"""Inputs with these suffixes are still images: a still image comes out."""
+
+STILL_OUTPUTS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+"""Still images bgrm writes, by suffix (Pillow format); PNG and WebP keep alpha."""
+
+STILL_ALPHA_SUFFIXES = (".png", ".webp")
+
+
+def composite_encoding(path: Path, codec: str | None = None, crf: int | None = None) -> Encoding:
+    """The composite's encoding for the suffix of ``path``, in ``codec`` (None: the container's
+    default) at ``crf`` (None: the codec's default); both checked by Job."""
+    suffix = path.suffix.lower()
+    container, muxer_options, audio = _COMPOSITE_CONTAINERS[suffix]
+    chosen = CODECS[codec or CONTAINER_CODECS[suffix][0]]
     return Encoding(
-        container, codec, "yuv420p", "rgb24", options, audio=AUDIO[audio], bt601=True, **extra
+        container,
+        chosen.encoder,
+        "yuv420p",
+        "rgb24",
+        {**chosen.options, "crf": str(crf if crf is not None else chosen.crf)},
+        muxer_options=muxer_options,
+        audio=AUDIO[audio],
+        even_size=True,
+        codec_tag=chosen.codec_tag,
     )
 
 
-COMPOSITES = {
-    ".mp4": _composite("mp4", "libx264", X264_OPTIONS, "mp4", even_size=True),
-    ".mov": _composite("mov", "libx264", X264_OPTIONS, "mov", even_size=True),
-    ".mkv": _composite(
-        "matroska", "libx264", X264_OPTIONS, "mkv", muxer_options=KEEP_NEGATIVE, even_size=True
-    ),
-    ".webm": _composite(
-        "webm", "libvpx-vp9", {**VP9_OPTIONS, "crf": "18"}, "webm", muxer_options=KEEP_NEGATIVE
-    ),
-}
-"""Composite outputs by suffix: uint8 RGB as 4:2:0 BT.601, with the input's audio."""
-
-VIDEO_OUTPUT_SUFFIXES = tuple(COMPOSITES)
+VIDEO_OUTPUT_SUFFIXES = tuple(CONTAINER_CODECS)
 """Suffixes of the composite and matte outputs; the suffix picks the container."""
 
 ALPHA_VIDEOS = {
@@ -116,6 +227,7 @@ ALPHA_VIDEOS = {
         pix_fmt="yuva444p10le",
         pixels="rgba",
         codec_options={"profile": "4444", "vendor": "apl0"},
+        muxer_options=FASTSTART,
         audio=AUDIO["mov"],
     ),
     # libvpx codes alpha as a second VP9 stream; the WebM muxer needs alpha_mode to keep it.
@@ -130,7 +242,7 @@ ALPHA_VIDEOS = {
         audio=AUDIO["webm"],
     ),
 }
-"""The person with alpha as a video, by `alpha` value: straight alpha, BT.709."""
+"""The person with alpha as a video, by `alpha` value: straight alpha."""
 
 ALPHA_SUFFIXES = {"prores": ".mov", "webm": ".webm"}
 """The file suffix each alpha video needs."""
@@ -142,7 +254,7 @@ PNG_FOLDER_SUFFIX = ".bgrm-frames"
 """Default name of a PNG frame folder: <stem>.bgrm-frames beside the input."""
 
 PNG_AUDIO = {
-    "audio.m4a": ("mp4", AUDIO["mp4"], {}),
+    "audio.m4a": ("mp4", AUDIO["mp4"], FASTSTART),
     "audio.mka": ("matroska", AUDIO["mka"], KEEP_NEGATIVE),
 }
 """Audio beside PNG frames (muxer, policy, muxer options): in .m4a when every track fits,
@@ -150,29 +262,37 @@ else in .mka, which takes every codec."""
 
 
 def _h264_matte(container: str) -> Encoding:
-    return Encoding(container, "libx264", "yuv420p", "gray", {"crf": "12"}, even_size=True)
+    return Encoding(
+        container,
+        "libx264",
+        "yuv420p",
+        "gray",
+        {"crf": "12"},
+        muxer_options=FASTSTART,
+        even_size=True,
+    )
 
 
 MATTES = {
     ".mkv": Encoding(container="matroska", codec="ffv1", pix_fmt="gray", pixels="gray"),
     ".mp4": _h264_matte("mp4"),
     ".mov": _h264_matte("mov"),
-    ".webm": Encoding("webm", "libvpx-vp9", "yuv420p", "gray", {**VP9_OPTIONS, "crf": "15"}),
+    ".webm": Encoding(
+        "webm",
+        "libvpx-vp9",
+        "yuv420p",
+        "gray",
+        {**VP9_OPTIONS, "crf": "15"},
+        muxer_options=KEEP_NEGATIVE,
+    ),
 }
 """The matte by suffix: .mkv is lossless (FFV1 gray); the others are a white-on-black video."""
 
 BACKGROUND_VIDEO_SUFFIXES = frozenset({*VIDEO_OUTPUT_SUFFIXES, ".avi", ".m4v", ".mxf", ".ts"})
 """A `background` file with one of these suffixes is a video; any other file is an image."""
 
-MEDIA_SUFFIXES = frozenset(
-    {*BACKGROUND_VIDEO_SUFFIXES, ".png", ".jpg", ".jpeg", ".gif", ".tif", ".tiff", ".webp"}
-)
+MEDIA_SUFFIXES = frozenset({*BACKGROUND_VIDEO_SUFFIXES, *IMAGE_SUFFIXES, ".gif"})
 """Suffixes that name a file, not a folder: refused as the folder of PNG frames."""
-
-
-def composite_encoding(path: Path) -> Encoding:
-    """The composite's encoding for the suffix of ``path`` (checked by Job)."""
-    return COMPOSITES[path.suffix.lower()]
 
 
 def matte_encoding(path: Path) -> Encoding:
@@ -183,18 +303,21 @@ def matte_encoding(path: Path) -> Encoding:
 def default_output(source: Path, alpha: str | None) -> Path:
     """<stem>.bgrm<ext> beside the input: the input's suffix for a composite (.mkv when bgrm
     cannot write the input's container, e.g. .ts or .avi: Matroska takes every audio codec as
-    it is), .mov for ProRes, .webm for VP9; PNG frames go to the folder <stem>.bgrm-frames."""
+    it is), .mov for ProRes, .webm for VP9; PNG frames go to the folder <stem>.bgrm-frames.
+    A still image gives <stem>.bgrm.png."""
+    if source.suffix.lower() in IMAGE_SUFFIXES:
+        return source.with_name(f"{source.stem}.bgrm.png")
     if alpha == "png":
         return source.with_name(source.stem + PNG_FOLDER_SUFFIX)
-    same = source.suffix if source.suffix.lower() in COMPOSITES else ".mkv"
+    same = source.suffix if source.suffix.lower() in CONTAINER_CODECS else ".mkv"
     return source.with_name(f"{source.stem}.bgrm{ALPHA_SUFFIXES.get(alpha or '', same)}")
 
 
-PART_CONTAINERS = {"libx264": "mp4", "prores_ks": "mov"}
+PART_CONTAINERS = {"libx264": "mp4", "libx265": "mp4", "libsvtav1": "mp4", "prores_ks": "mov"}
 """Where the parts of a split job are encoded, by encoder: a container that keeps every
 timestamp exact and the decode times of B-frames (Matroska rounds to a millisecond and drops
 them), so the parts join without a shift. Other encoders (VP9 with its alpha side data, FFV1)
-use the output's own container; they have no B-frames."""
+use the output's own container; they reorder no frames."""
 
 SUFFIXES = {"mp4": ".mp4", "mov": ".mov", "matroska": ".mkv", "webm": ".webm"}
 """The file suffix of each muxer bgrm writes."""

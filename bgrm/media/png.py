@@ -120,6 +120,7 @@ def _write_sidecar(folder: Path, info: VideoInfo, frames: list[dict], *, audio: 
         "width": info.width,
         "height": info.height,
         "alpha": "straight",
+        "sample_aspect_ratio": f"{info.sample_aspect.numerator}:{info.sample_aspect.denominator}",
         "time_base": str(info.time_base),
         "average_rate": str(info.average_rate) if info.average_rate else None,
         "audio": _write_audio(folder, info) if audio else None,
@@ -145,7 +146,7 @@ def _write_audio(folder: Path, info: VideoInfo) -> str | None:
     path = folder / name
     try:
         with av.open(str(path), "w", format=container, options=options) as output:
-            AudioMuxer(info.path, output, policy, lambda message: None).finish()
+            AudioMuxer(info.path, output, policy, lambda message: None, info.start_s).finish()
     except OSError as error:
         raise _output_error(error, path) from error
     return name

@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 
 from bgrm.errors import InputError
+from bgrm.media.formats import IMAGE_SUFFIXES, Colour, colour_of
 
 MIN_RATE = Fraction(1, 60)
 """Average frame rates below one frame a minute are taken for damage."""
@@ -44,6 +45,14 @@ class VideoInfo:
     audio: tuple[AudioTrack, ...]
     rotation: int = 0  # degrees counter-clockwise the stored picture is turned to be shown
     start_pts: int | None = None  # the first frame's pts (in time_base), when it has one
+    colour: Colour = Colour(1, 1, 1, 1)  # the input's, blanks filled (formats.colour_of)
+    sample_aspect: Fraction = Fraction(1)  # width of a pixel / its height, as shown (upright)
+    still: bool = False  # a still image (one frame, no time)
+
+    @property
+    def start_s(self) -> float:
+        """The first frame's time in seconds (0 when unknown)."""
+        return float(self.start_pts * self.time_base) if self.start_pts is not None else 0.0
 
     @property
     def expected_frames(self) -> int | None:
@@ -94,20 +103,43 @@ def probe(path: Path) -> VideoInfo:
     display rotation, they are the upright size, which is what ``read_frames`` yields.
     """
     path = Path(path)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        from bgrm.media.still import probe_still
+
+        return probe_still(path)
     with open_input(path) as container:
         stream = video_stream(container, path)
-        width, height = stream.codec_context.width, stream.codec_context.height
+        context = stream.codec_context
+        width, height = context.width, context.height
         first = _first_frame(container, stream)
         rotation = 0
         start_pts = None
+        colour = colour_of(
+            context.colorspace,
+            context.color_primaries,
+            context.color_trc,
+            context.color_range,
+            height,
+            context.pix_fmt or "yuv420p",
+        )
         if first is not None:
             start_pts = first.pts
             width, height = first.width, first.height
             rotation = quarter_turns(first.rotation)
+            colour = colour_of(
+                first.colorspace,
+                first.color_primaries,
+                first.color_trc,
+                first.color_range,
+                first.height,
+                first.format.name,
+            )
         if width <= 0 or height <= 0:
             raise InputError(f"the video stream has no picture size (damaged file?): {path}")
+        aspect = Fraction(context.sample_aspect_ratio or stream.sample_aspect_ratio or 1)
         if rotation in (90, 270):
             width, height = height, width
+            aspect = 1 / aspect
         time_base = stream.time_base or Fraction(1, 90000)
         return VideoInfo(
             path=path,
@@ -121,6 +153,8 @@ def probe(path: Path) -> VideoInfo:
             audio=tuple(_audio_track(s) for s in container.streams.audio),
             rotation=rotation,
             start_pts=start_pts,
+            colour=colour,
+            sample_aspect=aspect if aspect > 0 else Fraction(1),
         )
 
 

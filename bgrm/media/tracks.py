@@ -11,17 +11,23 @@ with a notice. A damaged packet is skipped and counted, never the end of the job
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import av
 
-from bgrm.media.formats import SUBTITLES, AudioPolicy
+from bgrm.media.formats import STARTS_WITH_VIDEO, SUBTITLES, AudioPolicy
 from bgrm.media.probe import MAX_READ_ERRORS_IN_A_ROW, open_input, video_stream
 
 
 class AudioMuxer:
-    """Mux the audio and subtitles of ``source`` into ``output`` up to the video's time."""
+    """Mux the audio and subtitles of ``source`` into ``output`` up to the video's time.
+
+    ``video_start``: the video's first time in seconds. In a container that starts at its
+    earliest packet (formats.STARTS_WITH_VIDEO), a track that would begin before it (the
+    priming of an Opus or AAC encoder: 7 or 21 ms) is moved to begin with it.
+    """
 
     def __init__(
         self,
@@ -29,7 +35,9 @@ class AudioMuxer:
         output: av.container.OutputContainer,
         policy: AudioPolicy,
         on_notice: Callable[[str], None],
+        video_start: float = 0.0,
     ) -> None:
+        not_before = video_start if output.format.name in STARTS_WITH_VIDEO else None
         self._input = open_input(source)
         self._on_notice = on_notice
         self._skipped = 0
@@ -40,17 +48,17 @@ class AudioMuxer:
                 continue
             codec = stream.codec_context.name
             if policy.takes(codec):
-                self._tracks[stream.index] = _CopyTrack(stream, output)
+                self._tracks[stream.index] = _CopyTrack(stream, output, not_before)
             else:
                 on_notice(
                     f"audio track {stream.index}: {codec} is not allowed in .{policy.suffix}, "
                     f"transcoding to {policy.fallback_name}"
                 )
-                self._tracks[stream.index] = _TranscodeTrack(stream, output, policy)
+                self._tracks[stream.index] = _TranscodeTrack(stream, output, policy, not_before)
         for stream in self._input.streams.subtitles:
             codec = stream.codec_context.name if stream.codec_context else "unknown"
             if codec in SUBTITLES.get(output.format.name, frozenset()):
-                self._tracks[stream.index] = _CopyTrack(stream, output)
+                self._tracks[stream.index] = _CopyTrack(stream, output, not_before)
             else:
                 on_notice(
                     f"subtitle track {stream.index}: {codec} is not allowed in "
@@ -137,17 +145,22 @@ def _start_s(packet: av.Packet) -> float:
 
 
 class _CopyTrack:
-    """An audio stream copied packet for packet."""
+    """An audio or subtitle stream copied packet for packet."""
 
-    def __init__(self, source: av.audio.AudioStream, output: av.container.OutputContainer):
-        self._output = output
+    def __init__(
+        self,
+        source: av.stream.Stream,
+        output: av.container.OutputContainer,
+        not_before: float | None,
+    ):
         self._stream = output.add_stream_from_template(source)
         self._stream.time_base = source.time_base
+        self._mux = _Muxing(output, not_before)
         _copy_language(source, self._stream)
 
     def mux(self, packet: av.Packet) -> None:
         packet.stream = self._stream
-        self._output.mux(packet)
+        self._mux([packet])
 
     def flush(self) -> None:
         """Nothing is buffered in a copy."""
@@ -161,8 +174,9 @@ class _TranscodeTrack:
         source: av.audio.AudioStream,
         output: av.container.OutputContainer,
         policy: AudioPolicy,
+        not_before: float | None,
     ):
-        self._output = output
+        self._mux = _Muxing(output, not_before)
         self._decoder = source.codec_context
         rate = source.codec_context.sample_rate
         if policy.fallback_encoder == "libopus":
@@ -182,7 +196,7 @@ class _TranscodeTrack:
         for frame in self._decoder.decode(None):
             self._encode(frame)
         self._encode(None)
-        self._output.mux(self._stream.encode(None))
+        self._mux(self._stream.encode(None))
 
     def _encode(self, frame: av.AudioFrame | None) -> None:
         if self._resampler is None:
@@ -196,7 +210,34 @@ class _TranscodeTrack:
                 frame_size=context.frame_size or None,
             )
         for resampled in self._resampler.resample(frame):
-            self._output.mux(self._stream.encode(resampled))
+            self._mux(self._stream.encode(resampled))
+
+
+class _Muxing:
+    """Muxes one track's packets, moved later as a whole if it would begin before
+    ``not_before`` seconds (None: never moved)."""
+
+    def __init__(self, output: av.container.OutputContainer, not_before: float | None):
+        self._output = output
+        self._not_before = not_before
+        self._shift: int | None = None if not_before is not None else 0
+
+    def __call__(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            if self._shift is None:
+                self._shift = self._shift_for(packet)
+            if self._shift:
+                packet.pts = None if packet.pts is None else packet.pts + self._shift
+                packet.dts = None if packet.dts is None else packet.dts + self._shift
+            self._output.mux(packet)
+
+    def _shift_for(self, packet: av.Packet) -> int:
+        """Ticks that bring the track's first packet to ``not_before``, or 0."""
+        start = packet.pts if packet.pts is not None else packet.dts
+        if start is None or packet.time_base is None:
+            return 0
+        late = self._not_before - float(start * packet.time_base)
+        return max(0, math.ceil(late / packet.time_base - 1e-9))
 
 
 def _copy_language(source: av.stream.Stream, target: av.stream.Stream) -> None:

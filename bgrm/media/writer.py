@@ -6,6 +6,7 @@ One writer for every video output; an ``Encoding`` from bgrm/media/formats.py sa
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import av
 import numpy as np
 
 from bgrm.errors import EnvironmentProblem, InputError, OutputError
-from bgrm.media.formats import BT709, CHANNELS, LIMITED_RANGE, SMPTE170M, Encoding
+from bgrm.media.formats import CHANNELS, ENCODER_ENVIRONMENT, Encoding
 from bgrm.media.probe import VideoInfo
 from bgrm.media.tracks import AudioMuxer
 
@@ -53,7 +54,9 @@ class _Container:
             for key, value in encoding.stream_metadata.items():
                 self.stream.metadata[key] = value
             if encoding.audio is not None:
-                self._audio = AudioMuxer(info.path, self._output, encoding.audio, on_notice)
+                self._audio = AudioMuxer(
+                    info.path, self._output, encoding.audio, on_notice, info.start_s
+                )
         except BaseException:
             self._output.close()
             raise
@@ -120,6 +123,8 @@ class FrameWriter:
         self._encoding = encoding
         if encoding.codec not in av.codecs_available:
             raise EnvironmentProblem(f"this FFmpeg build lacks the {encoding.codec} encoder")
+        for name, value in ENCODER_ENVIRONMENT.get(encoding.codec, {}).items():
+            os.environ.setdefault(name, value)
         self._pad = _padding(info, encoding)
         if any(self._pad):
             on_notice(
@@ -152,11 +157,14 @@ class FrameWriter:
         frame = av.VideoFrame.from_ndarray(
             np.ascontiguousarray(pixels), format=self._encoding.pixels
         )
-        if self._encoding.bt601:
-            frame = frame.reformat(format=self._encoding.pix_fmt, dst_colorspace="itu601")
-        elif self._encoding.pix_fmt != self._encoding.pixels:
-            frame = frame.reformat(
-                format=self._encoding.pix_fmt, dst_colorspace=BT709, dst_color_range=LIMITED_RANGE
+        if self._encoding.pix_fmt != self._encoding.pixels:
+            colour = self._info.colour
+            frame = frame.reformat(  # tagged too: some encoders (ProRes) write the frame's
+                format=self._encoding.pix_fmt,
+                dst_colorspace=colour.sws_matrix,
+                dst_color_range=colour.range,
+                dst_color_primaries=colour.primaries,
+                dst_color_trc=colour.transfer,
             )
         frame.pts = pts
         frame.time_base = self._info.time_base
@@ -188,12 +196,16 @@ class FrameWriter:
         stream.time_base = self._info.time_base
         if self._info.average_rate:
             context.framerate = self._info.average_rate
-        if encoding.bt601:
-            context.colorspace = SMPTE170M
-            context.color_range = LIMITED_RANGE
-        elif encoding.pix_fmt != "gray":
-            context.colorspace = context.color_primaries = context.color_trc = BT709
-            context.color_range = LIMITED_RANGE
+        if self._info.sample_aspect != 1:
+            context.sample_aspect_ratio = self._info.sample_aspect
+        if encoding.codec_tag:
+            context.codec_tag = encoding.codec_tag
+        if encoding.pix_fmt != "gray":  # the input's description, in the bitstream and container
+            colour = self._info.colour
+            context.colorspace = colour.matrix
+            context.color_primaries = colour.primaries
+            context.color_trc = colour.transfer
+            context.color_range = colour.range
         return stream
 
 

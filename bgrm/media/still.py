@@ -1,0 +1,92 @@
+"""Still images in and out: a photo goes through bgrm as a video of one frame, with no time.
+
+Read with Pillow, turned upright by its EXIF orientation; written with Pillow (PNG, JPEG,
+WebP; RGBA where the format keeps alpha), with the input's ICC profile kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from bgrm.errors import InputError, OutputError
+from bgrm.media.formats import STILL_OUTPUTS, Colour
+from bgrm.media.probe import VideoInfo
+
+SRGB_AS_VIDEO = Colour(1, 1, 13, 1)
+"""A still's colour as the pipeline records it: BT.709 primaries, sRGB transfer (its pixels
+are never converted to YUV)."""
+
+
+def probe_still(path: Path) -> VideoInfo:
+    """A still image as a one-frame video (upright size); InputError if it cannot be read."""
+    image = _open(path)
+    return VideoInfo(
+        path=Path(path),
+        width=image.width,
+        height=image.height,
+        time_base=Fraction(1),
+        average_rate=None,
+        frame_count=1,
+        duration_s=None,
+        codec=(image.format or "image").lower(),
+        audio=(),
+        start_pts=0,
+        colour=SRGB_AS_VIDEO,
+        still=True,
+    )
+
+
+def read_still(path: Path) -> Iterator[tuple[np.ndarray, int]]:
+    """The one frame: uint8 [H, W, 3] RGB, upright, at pts 0."""
+    yield np.asarray(_open(path).convert("RGB")), 0
+
+
+def _open(path: Path) -> Image.Image:
+    """The image at ``path``, loaded and turned upright."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"input file not found: {path}")
+    try:
+        with Image.open(path) as opened:
+            image = ImageOps.exif_transpose(opened)
+            image.load()
+    except (OSError, ValueError, Image.DecompressionBombError):
+        raise InputError(f"not a readable image: {path}") from None
+    return image
+
+
+class StillWriter:
+    """Writes the one frame it is given as an image at ``path`` (the format from its suffix)."""
+
+    def __init__(self, path: Path, info: VideoInfo, suffix: str) -> None:
+        self._path = Path(path)
+        self._info = info
+        self._format = STILL_OUTPUTS[suffix]
+        self._frame: np.ndarray | None = None
+
+    def write(self, pixels: np.ndarray, pts: int) -> None:
+        """Keep uint8 [H, W, 3 or 4] (or [H, W] gray) to write at close."""
+        self._frame = pixels
+
+    def close(self) -> None:
+        if self._frame is None:
+            return
+        with Image.open(self._info.path) as source:
+            profile = source.info.get("icc_profile")
+        image = Image.fromarray(np.ascontiguousarray(self._frame))
+        options = {"icc_profile": profile} if profile else {}
+        if self._format == "JPEG":
+            options["quality"] = 95
+        try:
+            image.save(self._path, format=self._format, **options)
+        except OSError as error:
+            reason = error.strerror or error
+            raise OutputError(f"cannot write the output ({reason}): {self._path}") from error
+
+    def abort(self) -> None:
+        """Nothing written yet; the caller deletes the file."""
