@@ -21,14 +21,19 @@ from bgrm.errors import BgrmError, EnvironmentProblem, InputError, OutputError, 
 from bgrm.job import Job, Part
 
 if TYPE_CHECKING:
+    from bgrm.batch import BatchItem, process_many
     from bgrm.matting.build import Model, load_model
     from bgrm.outputs import parts_folder, remove_leftovers
     from bgrm.pipeline import MatteFrame, Result, mattes, process, run, run_part
+    from bgrm.preview import preview
     from bgrm.split import join_parts, plan_parts
 
 __version__ = "0.1.0"
 
 _LOADED_ON_USE = {
+    "BatchItem": "bgrm.batch",
+    "process_many": "bgrm.batch",
+    "preview": "bgrm.preview",
     "Model": "bgrm.matting.build",
     "load_model": "bgrm.matting.build",
     "parts_folder": "bgrm.outputs",
@@ -44,6 +49,7 @@ _LOADED_ON_USE = {
 }
 
 __all__ = [
+    "BatchItem",
     "BgrmError",
     "EnvironmentProblem",
     "InputError",
@@ -60,7 +66,9 @@ __all__ = [
     "mattes",
     "parts_folder",
     "plan_parts",
+    "preview",
     "process",
+    "process_many",
     "remove_leftovers",
     "run",
     "run_part",

@@ -6,8 +6,21 @@ works on any device and in float32 or float16, and does no I/O.
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor
+
+LIGHT_WRAP_SIGMA = 12.0
+"""How far the background's light reaches into the person, in pixels at 1080p (a gaussian's
+standard deviation; other heights scale it)."""
+
+REFERENCE_HEIGHT = 1080
+"""Frame height at which sizes in pixels are given; other heights scale them proportionally."""
+
+LUMA = (0.2126, 0.7152, 0.0722)
+"""BT.709 luma weights of R, G and B."""
 
 
 def composite(fgr: Tensor, pha: Tensor, bg: Tensor) -> Tensor:
@@ -16,6 +29,51 @@ def composite(fgr: Tensor, pha: Tensor, bg: Tensor) -> Tensor:
     Exact at pha = 0 and pha = 1.
     """
     return torch.lerp(bg, fgr, pha)
+
+
+def light_wrap(fgr: Tensor, pha: Tensor, bg: Tensor, strength: float) -> Tensor:
+    """fgr [N, 3, H, W] with the background bg [N, 3, H, W], blurred, screened into a band just
+    inside the person's edge (pha [N, 1, H, W]), ``strength`` (0, 1] at the edge and fading
+    inward, so the person sits in the scene. Deep inside the person (the blurred alpha is 1)
+    and outside it (alpha 0) fgr is unchanged.
+    """
+    sigma = LIGHT_WRAP_SIGMA * fgr.shape[-2] / REFERENCE_HEIGHT
+    light = gaussian_blur(bg, sigma)
+    band = (pha * (1 - gaussian_blur(pha, sigma))).mul_(2 * strength).clamp_(0, 1)
+    screened = 1 - (1 - fgr) * (1 - light)
+    return torch.lerp(fgr, screened, band)
+
+
+def luma(rgb: Tensor) -> Tensor:
+    """rgb [N, 3, H, W] -> its BT.709 luma as gray RGB [N, 3, H, W]."""
+    weights = torch.tensor(LUMA, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
+    return (rgb * weights).sum(1, keepdim=True).expand_as(rgb)
+
+
+def gaussian_kernel(sigma: float, device: torch.device) -> tuple[Tensor, int]:
+    """A normalised gaussian [2 * half + 1] of standard deviation ``sigma``, and half."""
+    sigma = max(sigma, 1e-3)
+    half = math.ceil(3 * sigma)
+    taps = torch.arange(-half, half + 1, dtype=torch.float32)
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+    return (kernel / kernel.sum()).to(device), half
+
+
+def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
+    """[N, C, H, W] blurred by a gaussian of ``sigma`` pixels, edges repeated, computed at a
+    resolution reduced so that the kernel stays small."""
+    factor = max(1, int(sigma / 2))
+    size = x.shape[-2:]
+    low = F.interpolate(x, scale_factor=1 / factor, mode="area") if factor > 1 else x
+    kernel, half = gaussian_kernel(sigma / factor, x.device)
+    c = low.shape[1]
+    kernel = kernel.to(low.dtype)
+    low = F.pad(low, (half, half, half, half), mode="replicate")
+    low = F.conv2d(low, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    low = F.conv2d(low, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    if factor == 1:
+        return low
+    return F.interpolate(low, size=size, mode="bilinear", align_corners=False)
 
 
 def to_uint8_hwc(x: Tensor) -> Tensor:

@@ -50,8 +50,9 @@ class Job:
     chosen for the device). device: "auto", "cpu", "cuda" or "cuda:N". precision: "auto",
     "fp32" or "fp16". overwrite: replace existing outputs. codec: the composite's codec,
     "h264", "hevc", "av1" or "vp9" (None: the container's default); crf: its constant rate
-    factor (None: the codec's default). A still image as input (.png, .jpg, .webp, ...) gives
-    a still image (.png, .jpg, .webp; RGBA for alpha "png").
+    factor (None: the codec's default). light_wrap: the new background's light wraps the
+    person's edge, this strong (0, 1] (None: off). A still image as input (.png, .jpg, .webp,
+    ...) gives a still image (.png, .jpg, .webp; RGBA for alpha "png").
     """
 
     input: str
@@ -66,6 +67,7 @@ class Job:
     overwrite: bool = False
     codec: str | None = None
     crf: int | None = None
+    light_wrap: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("input", "output", "background", "matte"):
@@ -76,6 +78,7 @@ class Job:
         if self.batch is not None and (not isinstance(self.batch, int) or self.batch < 1):
             raise UsageError(f"`batch` must be a whole number of at least 1, got {self.batch!r}")
         resolve_precision(self.precision)
+        self._check_light_wrap()
         self._check_outputs()
 
     @property
@@ -123,6 +126,20 @@ class Job:
                 _check_suffix(Path(self.matte), "matte", VIDEO_OUTPUT_SUFFIXES)
         if self.matte is not None and Path(self.matte).resolve() == self.output_path().resolve():
             raise UsageError(f"`matte` and the output are the same file: {self.matte}")
+
+    def _check_light_wrap(self) -> None:
+        if self.light_wrap is None:
+            return
+        if isinstance(self.light_wrap, bool) or not 0 < self.light_wrap <= 1:
+            raise UsageError(f"`light_wrap` must be a number in (0, 1], got {self.light_wrap!r}")
+        if self.alpha is not None:
+            raise UsageError(
+                "`light_wrap` lights the person with a new background; `alpha` has none"
+            )
+        if self.background_spec == "blur" or self.background_spec.startswith("blur:"):
+            raise UsageError(
+                "`light_wrap` needs a new background: the blurred room already is the room's light"
+            )
 
     def _check_codec(self) -> None:
         if self.codec is None and self.crf is None:

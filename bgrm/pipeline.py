@@ -24,7 +24,14 @@ import torch
 from torch import Tensor
 
 from bgrm.backgrounds import Background, open_background, parse_background
-from bgrm.composite import composite, from_uint8_hwc, matte_to_uint8, to_rgba_uint8, to_uint8_hwc
+from bgrm.composite import (
+    composite,
+    from_uint8_hwc,
+    light_wrap,
+    matte_to_uint8,
+    to_rgba_uint8,
+    to_uint8_hwc,
+)
 from bgrm.errors import OutputError, UsageError
 from bgrm.job import Job, Part
 from bgrm.matting.build import Model, load_model
@@ -119,6 +126,7 @@ def process(
     overwrite: bool = False,
     codec: str | None = None,
     crf: int | None = None,
+    light_wrap: float | None = None,
     model: Model | None = None,
     on_progress: ProgressCallback | None = None,
     on_notice: NoticeCallback | None = None,
@@ -144,6 +152,8 @@ def process(
         codec: the composite's codec, "h264", "hevc", "av1" or "vp9"; None: h264 (vp9 in
             .webm). The container must take it.
         crf: the composite's constant rate factor; None: the codec's default.
+        light_wrap: the new background's light wraps the person's edge, this strong (0, 1]
+            (0.5 is a good start); None: off. Not with the blurred room or ``alpha``.
         model: from ``load_model()``, to load the weights once for many calls.
         on_progress: called with (frames done, total or None) after every batch; an exception
             it raises stops the job, and nothing is left behind.
@@ -171,6 +181,7 @@ def process(
         overwrite=overwrite,
         codec=codec,
         crf=crf,
+        light_wrap=light_wrap,
     )
     return run(job, model=model, on_progress=on_progress, on_notice=on_notice)
 
@@ -232,7 +243,7 @@ def _run(
             f"channel (banding is possible); a background is placed as it is, not made HDR"
         )
     spec = None if job.alpha else parse_background(job.background_spec)
-    session, size = _session(job, info, model, notice)
+    session, size = model_session(job, info, model, notice)
     keep_freed_memory()
     started = time.perf_counter()
     report = DecodeReport()
@@ -290,7 +301,7 @@ def mattes(
     job = Job(input=input, downsample=downsample, batch=batch, device=device, precision=precision)
     notice = on_notice or (lambda message: None)
     info = probe(Path(job.input))
-    session, size = _session(job, info, model, notice)
+    session, size = model_session(job, info, model, notice)
     return _matte_frames(info, session, size, notice)
 
 
@@ -344,7 +355,7 @@ def matte_batches(session: MattingSession, batches: Iterable[Batch]) -> Iterator
         yield Matted(batch, src, fgr, pha)
 
 
-def _session(
+def model_session(
     job: Job, info: VideoInfo, model: Model | None, notice: NoticeCallback
 ) -> tuple[MattingSession, int]:
     """The model ready for this job (loaded if not given) and the batch size to use."""
@@ -400,7 +411,9 @@ def _write(
     """Stream every frame into ``sinks`` and put them in place; returns the number of frames.
     On any error the sinks' temp files are removed."""
     try:
-        frames = _stream(source, info, session, background, sinks, on_progress, part)
+        frames = _stream(
+            source, info, session, background, sinks, on_progress, part, job.light_wrap
+        )
         for sink in sinks:
             sink.finish()
         for sink in sinks:
@@ -425,6 +438,7 @@ def _stream(
     sinks: list[Sink],
     on_progress: ProgressCallback | None,
     part: Part | None,
+    light: float | None,
 ) -> int:
     """Matte, finish and encode every frame; returns the number of frames (warm-up frames
     only go through the model).
@@ -446,15 +460,8 @@ def _stream(
                     continue
                 pts = matted.batch.pts
                 origin = pts[0] if origin is None else origin
-                host = HostFrames(pts)
-                if "rgb" in needs:
-                    times = [float((p - origin) * info.time_base) for p in pts]
-                    bg = background.frames(matted.src, matted.pha, times)
-                    host.rgb = to_uint8_hwc(composite(matted.fgr, matted.pha, bg)).cpu().numpy()
-                if "rgba" in needs:
-                    host.rgba = to_rgba_uint8(matted.fgr, matted.pha).cpu().numpy()
-                if "matte" in needs:
-                    host.matte = matte_to_uint8(matted.pha).cpu().numpy()
+                times = [float((p - origin) * info.time_base) for p in pts]
+                host = finish(matted, needs, background, times, light)
                 for encoder in encoders:
                     encoder.put(host)
                 done += len(pts)
@@ -471,6 +478,29 @@ def _stream(
     if on_progress is not None:
         on_progress(done, done)  # the exact total, where the header's estimate was off
     return done
+
+
+def finish(
+    matted: Matted,
+    needs: set[str],
+    background: Background | None,
+    times: list[float],
+    light: float | None,
+) -> HostFrames:
+    """A batch through the model -> what the outputs need ("rgb", "rgba", "matte") as uint8
+    on the host: the composite over ``background`` (at ``times``, seconds from the input's
+    first frame; its light wrapping the person's edge ``light`` strong), the RGBA person, the
+    matte."""
+    host = HostFrames(matted.batch.pts)
+    if "rgb" in needs:
+        bg = background.frames(matted.src, matted.pha, times)
+        fgr = matted.fgr if light is None else light_wrap(matted.fgr, matted.pha, bg, light)
+        host.rgb = to_uint8_hwc(composite(fgr, matted.pha, bg)).cpu().numpy()
+    if "rgba" in needs:
+        host.rgba = to_rgba_uint8(matted.fgr, matted.pha).cpu().numpy()
+    if "matte" in needs:
+        host.matte = matte_to_uint8(matted.pha).cpu().numpy()
+    return host
 
 
 def _matte_frames(

@@ -289,7 +289,7 @@ def _make_input(kind: str, folder: Path, talk: Path) -> Path:
     ("kind", "message"),
     [
         ("missing", "input file not found"),
-        ("folder", "input is a folder"),
+        ("folder", "no video found"),  # an empty folder: a batch of nothing
         ("random bytes", "not a readable media file"),
         ("no video stream", "no video stream in"),
         ("zero frames", "no video frame could be decoded"),

@@ -124,7 +124,9 @@ def _split_progress(report: dict, plan: dict, cancelled: bool, failure: object) 
         if state == states.SUCCESS and isinstance(info, dict):
             done, total, finished = done + info["frames"], total + info["frames"], finished + 1
         elif state == PROGRESS and isinstance(info, dict):
-            done, total = done + info["done"], total + (info.get("total") or expected)
+            # (state and info are two reads: a part may have ended in between)
+            done += info.get("done", info.get("frames", 0))
+            total += info.get("total") or expected
             started = True
         else:
             total += expected

@@ -7,6 +7,7 @@ traceback reaches the user.
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -14,6 +15,8 @@ import typer
 from bgrm import __version__
 from bgrm._cli import models, queue
 from bgrm._cli.bench import bench
+from bgrm._cli.flags import with_optional_values
+from bgrm._cli.preview import preview
 from bgrm._cli.process import process
 
 app = typer.Typer(
@@ -40,6 +43,7 @@ def main_options(
 
 
 app.command()(process)
+app.command()(preview)
 app.command()(bench)
 app.add_typer(models.app, name="models")
 for command in (queue.submit, queue.status, queue.cancel, queue.worker):
@@ -47,4 +51,4 @@ for command in (queue.submit, queue.status, queue.cancel, queue.worker):
 
 
 def main() -> None:
-    app(prog_name="bgrm")
+    app(args=with_optional_values(sys.argv[1:]), prog_name="bgrm")

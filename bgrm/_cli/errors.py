@@ -40,6 +40,7 @@ FLAGS = {
     "overwrite": "-y",
     "codec": "--codec",
     "crf": "--crf",
+    "light_wrap": "--light-wrap",
 }
 """Each job parameter's flag."""
 

@@ -1,4 +1,5 @@
-"""The job flags, declared once and given to every command that makes a job (process, submit).
+"""The job flags, declared once and given to every command that makes a job (process, submit,
+preview).
 
 An option added to :func:`job_flags` reaches every such command, and the fields it returns are
 the keyword arguments of :class:`bgrm.Job`.
@@ -15,6 +16,33 @@ from typing import Annotated, Any, get_type_hints
 import typer
 
 from bgrm.backgrounds import DEFAULT_BACKGROUND
+
+LIGHT_WRAP_DEFAULT = "0.5"
+"""The strength of --light-wrap given without a value."""
+
+OPTIONAL_VALUES = {"--light-wrap": LIGHT_WRAP_DEFAULT}
+"""Options whose value may be left out, and the value they then take."""
+
+
+def with_optional_values(argv: list[str]) -> list[str]:
+    """``argv`` with the default value put after each OPTIONAL_VALUES option given without
+    one (followed by another option, an input, or nothing)."""
+    result = []
+    for index, arg in enumerate(argv):
+        result.append(arg)
+        if arg in OPTIONAL_VALUES:
+            following = argv[index + 1] if index + 1 < len(argv) else None
+            if following is None or not _is_number(following):
+                result.append(OPTIONAL_VALUES[arg])
+    return result
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def job_flags(
@@ -76,6 +104,15 @@ def job_flags(
             show_default=False,
         ),
     ] = None,
+    light_wrap: Annotated[
+        float | None,
+        typer.Option(
+            "--light-wrap",
+            help="Let the new background's light wrap the person's edge: --light-wrap alone "
+            f"for {LIGHT_WRAP_DEFAULT}, or a strength in (0, 1]. Not with the blurred room.",
+            show_default=False,
+        ),
+    ] = None,
     crf: Annotated[
         int | None,
         typer.Option(
@@ -98,6 +135,7 @@ def job_flags(
         "overwrite": overwrite,
         "codec": codec,
         "crf": crf,
+        "light_wrap": light_wrap,
     }
 
 

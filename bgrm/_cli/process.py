@@ -1,4 +1,5 @@
-"""`bgrm process`: one video, with a progress bar; flags -> bgrm.process()."""
+"""`bgrm process`: one video (or image) with a progress bar, or many: files and folders in one
+command, a bad one reported and the others still done; flags -> bgrm.process / process_many."""
 
 from __future__ import annotations
 
@@ -7,37 +8,59 @@ from typing import Annotated, Any
 
 import typer
 
-from bgrm._cli.errors import say, user_errors
+from bgrm._cli.errors import EXIT_INPUT, in_flag_words, say, user_errors
 from bgrm._cli.flags import with_job_flags
 from bgrm._cli.progress import ProgressBar
+from bgrm.errors import UsageError
 
 
 @with_job_flags
 def process(
-    input: Annotated[
-        Path,
-        # bgrm checks the file itself, to give one line and exit code 1 (not a usage box)
+    inputs: Annotated[
+        list[Path],
+        # bgrm checks the files itself, to give one line and exit code 1 (not a usage box)
         typer.Argument(
-            help="The video (or still image) to process.", show_default=False, readable=False
+            help="Videos (or still images) to process, or folders of videos.",
+            show_default=False,
+            readable=False,
         ),
     ],
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar or notes.")] = False,
+    recursive: Annotated[
+        bool, typer.Option("-r", "--recursive", help="Look for videos in subfolders too.")
+    ] = False,
+    skip_existing: Annotated[
+        bool,
+        typer.Option("--skip-existing", help="Skip inputs whose output is already there."),
+    ] = False,
     *,
     job: dict[str, Any],
 ) -> None:
-    """Replace the background of INPUT, or cut the person out (--alpha); keeps audio and timing."""
+    """Replace the background of INPUTS, or cut the person out (--alpha); keeps audio and timing.
+
+    Several inputs or a folder: each is processed in turn into the -o folder (or beside
+    itself), a bad one is reported and the others still run; exit 1 if any failed.
+    """
+    if len(inputs) == 1 and not inputs[0].is_dir():
+        _one(inputs[0], device, quiet, skip_existing, job)
+    else:
+        _many(inputs, device, quiet, recursive, skip_existing, job)
+
+
+def _one(source: Path, device: str, quiet: bool, skip_existing: bool, job: dict) -> None:
     import bgrm
 
     with user_errors():
+        if skip_existing:
+            output = bgrm.Job(input=source, device=device, **job).output_path()
+            if output.exists():
+                say(f"skipped {source}: {output} is there")
+                return
         progress = ProgressBar(quiet)
         try:
             result = bgrm.process(
-                input,
-                device=device,
-                on_progress=progress,
-                on_notice=None if quiet else say,
-                **job,
+                source, device=device, on_progress=progress, on_notice=None if quiet else say, **job
             )
         finally:
             progress.close()
@@ -45,3 +68,72 @@ def process(
             say(f"wrote {result.output} ({result.frames} frames, {result.fps:.1f} frames/s)")
             if result.matte is not None:
                 say(f"wrote the matte {result.matte}")
+
+
+def _many(
+    sources: list[Path], device: str, quiet: bool, recursive: bool, skip_existing: bool, job: dict
+) -> None:
+    import bgrm
+
+    folder, matte = job.pop("output"), job.pop("matte")
+    bars: list[ProgressBar] = []
+
+    def start(index: int, count: int, source: Path) -> None:
+        if not quiet:
+            say(f"[{index + 1}/{count}] {source}")
+        bars.append(ProgressBar(quiet))
+
+    def progress(done: int, total: int | None) -> None:
+        bars[-1](done, total)
+
+    def end(item) -> None:
+        bars.pop().close()
+        if item.error is not None:
+            say(f"error: {in_flag_words(str(item.error))}")
+        elif item.skipped and not quiet:
+            say(f"skipped: {item.output} is there")
+
+    with user_errors():
+        if matte is not None:
+            raise UsageError("`matte` names one file: give it one input")
+        try:
+            items = bgrm.process_many(
+                sources,
+                folder,
+                recursive=recursive,
+                skip_existing=skip_existing,
+                device=device,
+                on_start=start,
+                on_end=end,
+                on_progress=progress,
+                on_notice=None if quiet else say,
+                **job,
+            )
+        finally:
+            for bar in bars:
+                bar.close()
+    failed = [item for item in items if item.error is not None]
+    if not quiet or failed:
+        typer.echo(_summary(items), err=True)
+    if failed:
+        raise typer.Exit(EXIT_INPUT)
+
+
+def _summary(items: list) -> str:
+    """One line per input: file, frames, seconds, frames/s, what became of it."""
+    rows = [("file", "frames", "seconds", "frames/s", "result")]
+    for item in items:
+        if item.result is not None:
+            r = item.result
+            rows.append((str(item.input), str(r.frames), f"{r.seconds:.1f}", f"{r.fps:.1f}",
+                         f"wrote {r.output}"))  # fmt: skip
+        elif item.skipped:
+            rows.append((str(item.input), "-", "-", "-", f"skipped: {item.output} is there"))
+        else:
+            rows.append((str(item.input), "-", "-", "-", "failed (see its error above)"))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return "\n".join(
+        f"{row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:>{widths[2]}}  "
+        f"{row[3]:>{widths[3]}}  {row[4]}"
+        for row in rows
+    )

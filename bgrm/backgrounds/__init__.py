@@ -1,7 +1,7 @@
 """Backgrounds: a `background` value parsed, then opened for one frame size and device.
 
-Every kind (colour, image, video, the blurred room) answers the same call, so the pipeline
-treats them alike (only opening one loads torch):
+Every kind (colour, image, video, the room blurred or in gray) answers the same call, so the
+pipeline treats them alike (only opening one loads torch):
 
     room = open_background(parse_background("beach.jpg"), 1080, 1920, device)
     bg = room.frames(src, pha, times)   # [N, 3, H, W] float on the device
@@ -18,6 +18,7 @@ from bgrm.backgrounds.spec import (
     BackgroundSpec,
     BlurSpec,
     ColourSpec,
+    GrayscaleSpec,
     ImageSpec,
     VideoSpec,
     background_file,
@@ -35,6 +36,7 @@ __all__ = [
     "BackgroundSpec",
     "BlurSpec",
     "ColourSpec",
+    "GrayscaleSpec",
     "ImageSpec",
     "VideoSpec",
     "background_file",
@@ -69,6 +71,7 @@ def open_background(
     the frame as it is shown, so they are not stretched by it; the blur is round as shown)."""
     # Imported here: parsing a spec (a Job, the queue's client) must not load torch.
     from bgrm.backgrounds.blur import BlurredRoom
+    from bgrm.backgrounds.grayscale import GrayRoom
     from bgrm.backgrounds.still import Layered, Still, load_image
     from bgrm.backgrounds.video import Playing
 
@@ -91,4 +94,6 @@ def open_background(
             ),
             pixel_aspect=pixel_aspect,
         )
+    if isinstance(spec, GrayscaleSpec):
+        return GrayRoom()
     return BlurredRoom(spec.radius, height, width, device, pixel_aspect)

@@ -9,8 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-REFERENCE_HEIGHT = 1080
-"""Frame height at which a blur radius is given; other heights scale it proportionally."""
+from bgrm.composite import REFERENCE_HEIGHT, gaussian_kernel
 
 
 class BlurredRoom:
@@ -42,8 +41,8 @@ class BlurredRoom:
         self.factor = max(1, int(sigma / 2))  # reduced-resolution sigma in [2, 4)
         self.low_size = (math.ceil(height / self.factor), math.ceil(width / self.factor))
         self.size = (height, width)
-        column, self.half_column = _gaussian(sigma / self.factor, device)
-        row, self.half_row = _gaussian(sigma / pixel_aspect / self.factor, device)
+        column, self.half_column = gaussian_kernel(sigma / self.factor, device)
+        row, self.half_row = gaussian_kernel(sigma / pixel_aspect / self.factor, device)
         self.column = column.view(1, 1, -1, 1).repeat(self.CHANNELS, 1, 1, 1)  # [7, 1, K, 1]
         self.row = row.view(1, 1, 1, -1).repeat(self.CHANNELS, 1, 1, 1)  # [7, 1, 1, K]
         ones = torch.ones(1, 1, *self.low_size, device=device)
@@ -76,12 +75,3 @@ class BlurredRoom:
         c = x.shape[1]
         x = F.conv2d(x, self.column[:c], padding=(self.half_column, 0), groups=c)
         return F.conv2d(x, self.row[:c], padding=(0, self.half_row), groups=c)
-
-
-def _gaussian(sigma: float, device: torch.device) -> tuple[Tensor, int]:
-    """A normalised gaussian kernel [2 * half + 1] of standard deviation ``sigma``, and half."""
-    sigma = max(sigma, 1e-3)
-    half = math.ceil(3 * sigma)
-    taps = torch.arange(-half, half + 1, dtype=torch.float32)
-    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
-    return (kernel / kernel.sum()).to(device), half

@@ -46,23 +46,30 @@ class VideoSpec:
 
 
 @dataclass(frozen=True)
+class GrayscaleSpec:
+    """The room itself with its colour removed (its luma only); the person keeps his."""
+
+
+@dataclass(frozen=True)
 class BlurSpec:
     """The room itself, blurred with the person removed; radius in pixels at 1080p."""
 
     radius: float = DEFAULT_BLUR_RADIUS
 
 
-BackgroundSpec = ColourSpec | ImageSpec | VideoSpec | BlurSpec
+BackgroundSpec = ColourSpec | ImageSpec | VideoSpec | BlurSpec | GrayscaleSpec
 
 
 def parse_background(spec: str) -> BackgroundSpec:
-    """Parse a `background` value: '#RRGGBB', '#RGB', a CSS colour name, 'blur', 'blur:N', an
-    image or a video path (told apart by the suffix).
+    """Parse a `background` value: '#RRGGBB', '#RGB', a CSS colour name, 'blur', 'blur:N',
+    'grayscale', an image or a video path (told apart by the suffix).
 
     An existing file wins over a colour name of the same spelling.
     """
     if spec == "blur" or spec.startswith("blur:"):
         return _parse_blur(spec)
+    if spec in ("grayscale", "greyscale"):
+        return GrayscaleSpec()
     path = Path(spec).expanduser()
     if path.is_file():
         if path.suffix.lower() in BACKGROUND_VIDEO_SUFFIXES:
@@ -78,7 +85,8 @@ def parse_background(spec: str) -> BackgroundSpec:
         if _looks_like_a_path(path):
             raise InputError(f"background image not found: {path}") from None
         raise InputError(
-            f"unknown background {spec!r}: not a colour, 'blur', 'blur:N' or an existing image file"
+            f"unknown background {spec!r}: not a colour, 'blur', 'blur:N', 'grayscale' or an "
+            f"existing image file"
         ) from None
 
 

@@ -1,0 +1,71 @@
+"""`bgrm preview`: a few moments of the result on one picture, before a long run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bgrm._cli.errors import say, user_errors
+from bgrm._cli.flags import with_job_flags
+from bgrm.errors import UsageError
+
+
+@with_job_flags
+def preview(
+    input: Annotated[
+        Path, typer.Argument(help="The video to look at.", show_default=False, readable=False)
+    ],
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="Times, comma-separated, in seconds or [H:]MM:SS (default: 10%, 50%, 90%).",
+            show_default=False,
+        ),
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    *,
+    job: dict[str, Any],
+) -> None:
+    """A picture of INPUT at a few moments: original, matte and result side by side.
+
+    Takes the options of `process`; -o names the picture (default: <stem>.preview.png).
+    """
+    import bgrm
+
+    with user_errors():
+        if job["matte"] or job["codec"] or job["crf"] is not None:
+            raise UsageError("a preview shows the matte and the result: no --matte, --codec, --crf")
+        output = (
+            Path(job["output"]) if job["output"] else input.with_name(f"{input.stem}.preview.png")
+        )
+        times = [parse_time(text) for text in at.split(",")] if at else None
+        bgrm.preview(
+            input,
+            output,
+            at=times,
+            background=job["background"],
+            alpha=job["alpha"],
+            light_wrap=job["light_wrap"],
+            downsample=job["downsample"],
+            device=device,
+            precision=job["precision"],
+            overwrite=job["overwrite"],
+        )
+        say(f"wrote {output}")
+
+
+def parse_time(text: str) -> float:
+    """'12.5' -> 12.5; '0:05' -> 5; '1:02:05' -> 3725."""
+    parts = text.strip().split(":")
+    try:
+        if len(parts) > 3 or any(p.strip() == "" for p in parts):
+            raise ValueError(text)
+        seconds = 0.0
+        for part in parts:
+            seconds = seconds * 60 + float(part)
+    except ValueError:
+        raise UsageError(f"--at takes seconds or [H:]MM:SS, got {text!r}") from None
+    return seconds

@@ -1,0 +1,179 @@
+"""A look before a long run: a few moments of the result on one picture, in seconds.
+
+    sheet = preview("talk.mp4", "sheet.png", at=[5, 750, 3480], background="beach.jpg")
+
+One row per moment: the original frame, the matte and the result, each at the frame's
+display aspect, the time written above. For each moment the model warms its recurrent state
+up on the couple of seconds before it (the file is entered at the keyframe before them, never
+decoded from the start), so three moments of an hour take as long as a few seconds of video.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from bgrm.backgrounds import open_background, parse_background
+from bgrm.errors import OutputError, UsageError
+from bgrm.job import Job, Part
+from bgrm.matting.build import Model
+from bgrm.media.decode import DecodeReport
+from bgrm.media.probe import VideoInfo, probe
+from bgrm.pipeline import decode_batches, finish, matte_batches, model_session
+
+WARMUP_SECONDS = 2.0
+"""The model runs over this much video before each moment (its temporal memory)."""
+
+PANEL_HEIGHT = 270
+"""Height of each panel in pixels (smaller frames are shown at their own height)."""
+
+LABEL_HEIGHT = 22
+DEFAULT_AT = (0.1, 0.5, 0.9)
+"""Moments shown when none are asked for: these shares of the duration."""
+
+
+def preview(
+    input: str | os.PathLike,
+    output: str | os.PathLike | None = None,
+    *,
+    at: list[float] | None = None,
+    background: str | os.PathLike | None = None,
+    alpha: str | None = None,
+    light_wrap: float | None = None,
+    downsample: float | str = "auto",
+    device: str = "auto",
+    precision: str = "auto",
+    overwrite: bool = False,
+    model: Model | None = None,
+) -> Image.Image:
+    """The preview sheet of ``input`` at the times ``at`` (seconds; None: 10%, 50% and 90% of
+    the duration), written to ``output`` (a .png) if given. Parameters are those of
+    ``process``; with ``alpha`` the result is shown over a checkerboard.
+
+    Raises:
+        InputError, UsageError, OutputError, EnvironmentProblem: as ``process``; UsageError
+        for a time outside the video.
+    """
+    job = Job(
+        input=input,
+        background=background,
+        alpha=alpha,
+        light_wrap=light_wrap,
+        downsample=downsample,
+        device=device,
+        precision=precision,
+    )
+    target = Path(output) if output is not None else None
+    if target is not None:
+        _check_target(target, overwrite)
+    info = probe(Path(job.input))
+    times = _times(info, at)
+    session, _ = model_session(job, info, model, lambda message: None)
+    background_room = None
+    if job.alpha is None:
+        spec = parse_background(job.background_spec)
+        background_room = open_background(
+            spec, info.height, info.width, session.model.device, pixel_aspect=info.sample_aspect
+        )
+    rows = []
+    try:
+        with torch.inference_mode():
+            for seconds in times:
+                session.reset()
+                rows.append((seconds, _moment(job, info, session, background_room, seconds)))
+    finally:
+        if background_room is not None:
+            background_room.close()
+    sheet = _sheet(rows, info)
+    if target is not None:
+        temp = target.with_name(f".{target.name}.part")
+        try:
+            sheet.save(temp, format="PNG")
+            os.replace(temp, target)
+        except OSError as error:
+            temp.unlink(missing_ok=True)
+            reason = error.strerror or error
+            raise OutputError(f"cannot write the preview ({reason}): {target}") from error
+    return sheet
+
+
+def _check_target(target: Path, overwrite: bool) -> None:
+    if target.suffix.lower() != ".png":
+        raise UsageError(f"a preview is a .png picture: {target}")
+    if target.exists() and not overwrite:
+        raise OutputError(f"output exists (pass `overwrite` to replace it): {target}")
+    if not target.parent.is_dir():
+        raise OutputError(f"output folder does not exist: {target.parent}")
+
+
+def _times(info: VideoInfo, at: list[float] | None) -> list[float]:
+    """The moments, in seconds from the first frame, rising; checked against the duration."""
+    duration = info.duration_s or 0.0
+    if at is None:
+        if not duration:
+            return [0.0]
+        return [share * duration for share in DEFAULT_AT]
+    for seconds in at:
+        if seconds < 0 or (duration and seconds >= duration):
+            raise UsageError(
+                f"preview time {seconds:g} s is outside the video ({duration:.1f} s): {info.path}"
+            )
+    return sorted(at)
+
+
+def _moment(job, info, session, background, seconds: float) -> tuple[np.ndarray, ...]:
+    """(original, matte, result) uint8 arrays of the first frame shown at or after
+    ``seconds``, the model warmed up on the WARMUP_SECONDS before it."""
+    start = (info.start_pts or 0) + round(seconds / info.time_base)
+    warmup = max(info.start_pts or 0, start - round(WARMUP_SECONDS / info.time_base))
+    moment = Part(index=0, count=1, start_pts=start, end_pts=None, warmup_pts=warmup)
+    needs = {"matte", "rgba" if job.alpha else "rgb"}
+    batches = matte_batches(session, decode_batches(info, 8, DecodeReport(), moment))
+    try:
+        for matted in batches:
+            if matted.batch.warmup:
+                continue
+            shown = float((matted.batch.pts[0] - (info.start_pts or 0)) * info.time_base)
+            host = finish(matted, needs, background, [shown], job.light_wrap)
+            result = host.rgb if host.rgb is not None else _over_checkerboard(host.rgba)
+            return matted.batch.rgb[0], host.matte[0], result[0]
+    finally:
+        batches.close()
+    raise UsageError(f"no frame at or after {seconds:g} s: {info.path}")
+
+
+def _over_checkerboard(rgba: np.ndarray) -> np.ndarray:
+    """[N, H, W, 4] straight alpha -> [N, H, W, 3] over a gray checkerboard."""
+    height, width = rgba.shape[1:3]
+    y, x = np.mgrid[0:height, 0:width]
+    board = np.where(((y // 16 + x // 16) % 2)[..., None] == 0, 200, 140).astype(np.float32)
+    alpha = rgba[..., 3:].astype(np.float32) / 255
+    return (rgba[..., :3] * alpha + board * (1 - alpha)).round().astype(np.uint8)
+
+
+def _sheet(rows: list[tuple[float, tuple[np.ndarray, ...]]], info: VideoInfo) -> Image.Image:
+    """One row per moment: original, matte, result, at the display aspect, time above."""
+    height = min(PANEL_HEIGHT, info.height)
+    width = round(height * info.width * float(info.sample_aspect) / info.height)
+    sheet = Image.new("RGB", (3 * width, len(rows) * (LABEL_HEIGHT + height)), (24, 24, 24))
+    draw = ImageDraw.Draw(sheet)
+    for number, (seconds, panels) in enumerate(rows):
+        top = number * (LABEL_HEIGHT + height)
+        draw.text((6, top + 5), f"{format_time(seconds)}   original | matte | result", fill="white")
+        for column, panel in enumerate(panels):
+            picture = Image.fromarray(panel).convert("RGB").resize((width, height), Image.LANCZOS)
+            sheet.paste(picture, (column * width, top + LABEL_HEIGHT))
+    return sheet
+
+
+def format_time(seconds: float) -> str:
+    """12.5 -> '0:12.50'; 3725 -> '1:02:05.00'."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, rest = divmod(rest, 60)
+    if hours:
+        return f"{int(hours)}:{int(minutes):02d}:{rest:05.2f}"
+    return f"{int(minutes)}:{rest:05.2f}"
