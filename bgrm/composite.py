@@ -46,8 +46,9 @@ def light_wrap(fgr: Tensor, pha: Tensor, bg: Tensor, strength: float) -> Tensor:
 
 def luma(rgb: Tensor) -> Tensor:
     """rgb [N, 3, H, W] -> its BT.709 luma as gray RGB [N, 3, H, W]."""
-    weights = torch.tensor(LUMA, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
-    return (rgb * weights).sum(1, keepdim=True).expand_as(rgb)
+    red, green, blue = rgb.split(1, dim=1)
+    gray = red * LUMA[0] + green * LUMA[1] + blue * LUMA[2]  # pointwise: fuses when compiled
+    return gray.expand_as(rgb)
 
 
 def gaussian_kernel(sigma: float, device: torch.device) -> tuple[Tensor, int]:

@@ -27,6 +27,7 @@ from bgrm.media.formats import (
 )
 
 PRECISIONS = ("auto", "fp32", "fp16")
+COMPILE_MODES = ("auto", "on", "off")
 
 
 def resolve_precision(precision: str) -> str:
@@ -52,7 +53,8 @@ class Job:
     "h264", "hevc", "av1" or "vp9" (None: the container's default); crf: its constant rate
     factor (None: the codec's default). light_wrap: the new background's light wraps the
     person's edge, this strong (0, 1] (None: off). A still image as input (.png, .jpg, .webp,
-    ...) gives a still image (.png, .jpg, .webp; RGBA for alpha "png").
+    ...) gives a still image (.png, .jpg, .webp; RGBA for alpha "png"). compile: the
+    full-resolution tail compiled into one pass, "auto" (where it pays), "on" or "off".
     """
 
     input: str
@@ -68,6 +70,7 @@ class Job:
     codec: str | None = None
     crf: int | None = None
     light_wrap: float | None = None
+    compile: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("input", "output", "background", "matte"):
@@ -78,6 +81,9 @@ class Job:
         if self.batch is not None and (not isinstance(self.batch, int) or self.batch < 1):
             raise UsageError(f"`batch` must be a whole number of at least 1, got {self.batch!r}")
         resolve_precision(self.precision)
+        if self.compile not in COMPILE_MODES:
+            choices = ", ".join(COMPILE_MODES)
+            raise UsageError(f"`compile` must be one of {choices}, got {self.compile!r}")
         self._check_light_wrap()
         self._check_outputs()
 

@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,9 @@ from bgrm.composite import (
 )
 from bgrm.errors import OutputError, UsageError
 from bgrm.job import Job, Part
+from bgrm.matting import weights
 from bgrm.matting.build import Model, load_model
+from bgrm.matting.refiner import DeepGuidedFilterRefiner
 from bgrm.matting.session import MattingSession
 from bgrm.media.decode import DecodeReport, read_frames
 from bgrm.media.probe import VideoInfo, probe
@@ -56,6 +59,7 @@ from bgrm.resources import (
     resolve_device,
 )
 from bgrm.stages import Consumer, Prefetcher
+from bgrm.tail import FusedTail, open_tail
 
 ProgressCallback = Callable[[int, "int | None"], None]
 NoticeCallback = Callable[[str], None]
@@ -103,13 +107,27 @@ class Batch:
 
 @dataclass
 class Matted:
-    """A batch through the model: src [T, 3, H, W], fgr [T, 3, H, W], pha [T, 1, H, W] float
-    in [0, 1] on the device."""
+    """A batch through the model: src [T, 3, H, W] float in [0, 1] on the device, and the
+    refiner's coefficients a, b [T, 4, h, w]. ``fgr`` [T, 3, H, W] and ``pha`` [T, 1, H, W]
+    are computed from them (eagerly) on first use; the fused tail reads a and b instead."""
 
     batch: Batch
     src: Tensor
-    fgr: Tensor
-    pha: Tensor
+    a: Tensor
+    b: Tensor
+
+    @cached_property
+    def refined(self) -> tuple[Tensor, Tensor]:
+        """(fgr, pha) at full resolution, by the eager reference."""
+        return DeepGuidedFilterRefiner.apply(self.a, self.b, self.src)
+
+    @property
+    def fgr(self) -> Tensor:
+        return self.refined[0]
+
+    @property
+    def pha(self) -> Tensor:
+        return self.refined[1]
 
 
 def process(
@@ -127,6 +145,7 @@ def process(
     codec: str | None = None,
     crf: int | None = None,
     light_wrap: float | None = None,
+    compile: str = "auto",
     model: Model | None = None,
     on_progress: ProgressCallback | None = None,
     on_notice: NoticeCallback | None = None,
@@ -154,6 +173,10 @@ def process(
         crf: the composite's constant rate factor; None: the codec's default.
         light_wrap: the new background's light wraps the person's edge, this strong (0, 1]
             (0.5 is a good start); None: off. Not with the blurred room or ``alpha``.
+        compile: the full-resolution tail (refine, composite, uint8) compiled into one pass:
+            "auto" where the frames outnumber the compile time (on the CPU), "on", "off".
+            Where compiling fails (no C compiler) the eager path runs; the pixels agree
+            within 1/255.
         model: from ``load_model()``, to load the weights once for many calls.
         on_progress: called with (frames done, total or None) after every batch; an exception
             it raises stops the job, and nothing is left behind.
@@ -182,6 +205,7 @@ def process(
         codec=codec,
         crf=crf,
         light_wrap=light_wrap,
+        compile=compile,
     )
     return run(job, model=model, on_progress=on_progress, on_notice=on_notice)
 
@@ -258,7 +282,8 @@ def _run(
         else:
             sinks = _open(lambda: open_part_sinks(job, info, folder, part, notice), job)
         source = decode_batches(info, size, report, part)
-        frames = _write(sinks, source, info, session, background, on_progress, job, part)
+        tail = _tail(job, info, part, session, notice)
+        frames = _write(sinks, source, info, session, background, tail, on_progress, job, part)
     finally:
         if background is not None:
             background.close()
@@ -347,12 +372,12 @@ def batches_of(rgb: np.ndarray, size: int) -> list[Batch]:
 
 def matte_batches(session: MattingSession, batches: Iterable[Batch]) -> Iterator[Matted]:
     """The model over ``batches`` in order, the recurrent state carried: upload the uint8
-    frames, make them float on the device, step the model."""
+    frames, make them float on the device, run the model to the refiner's coefficients."""
     device = session.model.device
     for batch in batches:
         src = from_uint8_hwc(torch.from_numpy(batch.rgb).to(device))
-        fgr, pha = session.step(src)
-        yield Matted(batch, src, fgr, pha)
+        a, b = session.coefficients(src)
+        yield Matted(batch, src, a, b)
 
 
 def model_session(
@@ -388,6 +413,21 @@ def _as_asked(model: Model, job: Job) -> Model:
     return model if job.precision == "auto" else model.with_precision(job.precision)
 
 
+def _tail(
+    job: Job, info: VideoInfo, part: Part | None, session: MattingSession, notice: NoticeCallback
+) -> FusedTail | None:
+    """The fused tail where ``job.compile`` asks for it or, for "auto", where it pays."""
+    frames = info.expected_frames if part is None else part.expected_frames
+    device = session.model.device
+    tail = open_tail(job.compile, frames, info.height, info.width, device, weights.home())
+    if tail is not None and not tail.warm:
+        notice(
+            f"compiling the full-resolution tail for {info.width}x{info.height} frames "
+            f"(once per frame size, then cached)"
+        )
+    return tail
+
+
 def _open(opener: Callable[[], list[Sink]], job: Job) -> list[Sink]:
     """The job's sinks; a write error while opening them names the output."""
     try:
@@ -404,6 +444,7 @@ def _write(
     info: VideoInfo,
     session: MattingSession,
     background: Background | None,
+    tail: FusedTail | None,
     on_progress: ProgressCallback | None,
     job: Job,
     part: Part | None,
@@ -412,7 +453,7 @@ def _write(
     On any error the sinks' temp files are removed."""
     try:
         frames = _stream(
-            source, info, session, background, sinks, on_progress, part, job.light_wrap
+            source, info, session, background, tail, sinks, on_progress, part, job.light_wrap
         )
         for sink in sinks:
             sink.finish()
@@ -435,6 +476,7 @@ def _stream(
     info: VideoInfo,
     session: MattingSession,
     background: Background | None,
+    tail: FusedTail | None,
     sinks: list[Sink],
     on_progress: ProgressCallback | None,
     part: Part | None,
@@ -444,6 +486,7 @@ def _stream(
     only go through the model).
 
     ``background`` is None for alpha outputs. Its times run from the input's first frame.
+    ``tail``: the fused tail, or None for the eager one.
     """
     needs = {sink.pixels for sink in sinks}
     decoded = Prefetcher(source, depth=2, name="decode")
@@ -461,7 +504,7 @@ def _stream(
                 pts = matted.batch.pts
                 origin = pts[0] if origin is None else origin
                 times = [float((p - origin) * info.time_base) for p in pts]
-                host = finish(matted, needs, background, times, light)
+                host = finish(matted, needs, background, times, light, tail)
                 for encoder in encoders:
                     encoder.put(host)
                 done += len(pts)
@@ -486,21 +529,50 @@ def finish(
     background: Background | None,
     times: list[float],
     light: float | None,
+    tail: FusedTail | None = None,
 ) -> HostFrames:
     """A batch through the model -> what the outputs need ("rgb", "rgba", "matte") as uint8
     on the host: the composite over ``background`` (at ``times``, seconds from the input's
     first frame; its light wrapping the person's edge ``light`` strong), the RGBA person, the
-    matte."""
+    matte. With ``tail``, each is one compiled pass (bgrm/tail.py); the eager path otherwise,
+    and wherever the tail cannot run."""
     host = HostFrames(matted.batch.pts)
     if "rgb" in needs:
-        bg = background.frames(matted.src, matted.pha, times)
-        fgr = matted.fgr if light is None else light_wrap(matted.fgr, matted.pha, bg, light)
-        host.rgb = to_uint8_hwc(composite(fgr, matted.pha, bg)).cpu().numpy()
+        host.rgb = _composite(matted, background, times, light, tail).cpu().numpy()
     if "rgba" in needs:
-        host.rgba = to_rgba_uint8(matted.fgr, matted.pha).cpu().numpy()
+        rgba = _fused(tail, "rgba", matted.a, matted.b, matted.src)
+        host.rgba = (to_rgba_uint8(matted.fgr, matted.pha) if rgba is None else rgba).cpu().numpy()
     if "matte" in needs:
-        host.matte = matte_to_uint8(matted.pha).cpu().numpy()
+        matte = _fused(tail, "matte", matted.a, matted.b, matted.src)
+        host.matte = (matte_to_uint8(matted.pha) if matte is None else matte).cpu().numpy()
     return host
+
+
+def _composite(
+    matted: Matted,
+    background: Background,
+    times: list[float],
+    light: float | None,
+    tail: FusedTail | None,
+) -> Tensor:
+    """The composite, uint8 [T, H, W, 3] on the device. A pure background (colour, image,
+    blurred room, grayscale) is computed inside the fused pass; a video's frames first."""
+    bg = None if background.pure else background.frames(matted.src, None, times)
+    if tail is not None:
+        fused = tail.composite(matted.a, matted.b, matted.src, bg, background, light)
+        if fused is not None:
+            return fused
+    fgr, pha = matted.fgr, matted.pha
+    if bg is None:
+        bg = background.frames(matted.src, pha, times)
+    if light is not None:
+        fgr = light_wrap(fgr, pha, bg, light)
+    return to_uint8_hwc(composite(fgr, pha, bg))
+
+
+def _fused(tail: FusedTail | None, kind: str, *args: object) -> Tensor | None:
+    """The tail's kernel ``kind`` over ``args``, or None (no tail, or it cannot run)."""
+    return None if tail is None else tail.call(kind, *args)
 
 
 def _matte_frames(

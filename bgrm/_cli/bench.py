@@ -23,6 +23,7 @@ def bench(
     batch: Annotated[int | None, typer.Option(help="As for process.")] = None,
     device: Annotated[str, typer.Option(help="As for process.")] = "auto",
     precision: Annotated[str, typer.Option(help="As for process.")] = "auto",
+    compile: Annotated[str, typer.Option(help="As for process (auto, on, off).")] = "auto",
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """Frames/s of decode, model, composite and encode alone, and end to end."""
@@ -40,6 +41,7 @@ def bench(
             batch=batch,
             device=device,
             precision=precision,
+            compile=compile,
         )
         report = run_bench(job, frames)
         if not json_out:

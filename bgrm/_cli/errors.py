@@ -41,6 +41,7 @@ FLAGS = {
     "codec": "--codec",
     "crf": "--crf",
     "light_wrap": "--light-wrap",
+    "compile": "--compile",
 }
 """Each job parameter's flag."""
 

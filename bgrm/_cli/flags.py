@@ -113,6 +113,14 @@ def job_flags(
             show_default=False,
         ),
     ] = None,
+    compile: Annotated[
+        str,
+        typer.Option(
+            "--compile",
+            help="Fuse the full-resolution tail into one compiled pass: auto (when the video is "
+            "long enough to repay the compile), on or off. Same pixels within 1/255.",
+        ),
+    ] = "auto",
     crf: Annotated[
         int | None,
         typer.Option(
@@ -136,6 +144,7 @@ def job_flags(
         "codec": codec,
         "crf": crf,
         "light_wrap": light_wrap,
+        "compile": compile,
     }
 
 

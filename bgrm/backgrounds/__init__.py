@@ -46,7 +46,11 @@ __all__ = [
 
 
 class Background(Protocol):
-    """A background for one frame size, on one device."""
+    """A background for one frame size, on one device. ``pure``: ``frames`` is tensor maths
+    of src and pha alone (no file, no state), so the fused tail (bgrm/tail.py) computes it
+    inside its one pass; the others are given pha None and computed before."""
+
+    pure: bool
 
     def frames(self, src: Tensor, pha: Tensor, times: Sequence[float]) -> Tensor:
         """src [N, 3, H, W], pha [N, 1, H, W] float on the device, and each frame's time in

@@ -19,7 +19,12 @@ class BlurredRoom:
     integer factor so that large radii stay cheap. Outside the frame counts as no data, so the
     edges are not darkened or smeared. Where blur(w) is ~0 (deep inside a large person,
     hidden anyway) a plain blur of src takes over, so there are no holes or NaNs.
+
+    ``frames`` is ``grow(spread(gather(src, pha)))``: the fused tail runs gather and grow in its
+    full-resolution passes and only spread, at the reduced resolution, between them.
     """
+
+    pure = True
 
     CHANNELS = 7
     """Blurred together: src * w (3), w (1), src (3)."""
@@ -50,13 +55,25 @@ class BlurredRoom:
 
     def frames(self, src: Tensor, pha: Tensor, times: Sequence[float]) -> Tensor:
         """src [N, 3, H, W], pha [N, 1, H, W] -> blurred room [N, 3, H, W] in src's dtype."""
+        return self.grow(self.spread(self.gather(src, pha)), src.dtype)
+
+    def gather(self, src: Tensor, pha: Tensor) -> Tensor:
+        """The full-resolution part: src [N, 3, H, W], pha [N, 1, H, W] -> what is blurred,
+        at the reduced resolution [N, 7, h, w] (src * w, w, src)."""
         weight = (1 - 2 * pha).clamp(min=0).square()  # [N, 1, H, W]; 0 where pha >= 0.5
-        stack = torch.cat([self._shrink(src * weight), self._shrink(weight), self._shrink(src)], 1)
+        return torch.cat([self._shrink(src * weight), self._shrink(weight), self._shrink(src)], 1)
+
+    def spread(self, stack: Tensor) -> Tensor:
+        """The reduced-resolution part: [N, 7, h, w] -> the room [N, 3, h, w] in float32."""
         blurred = self._gauss(stack.float()) / self.coverage  # [N, 7, h, w]
         weighted, total, plain = blurred.split([3, 1, 3], dim=1)
         room = weighted / total.clamp(min=1e-6)
         trust = (total / self.FALLBACK_WEIGHT).clamp(max=1)
-        low = torch.lerp(plain, room, trust).clamp(0, 1).to(src.dtype)
+        return torch.lerp(plain, room, trust).clamp(0, 1)
+
+    def grow(self, low: Tensor, dtype: torch.dtype) -> Tensor:
+        """[N, 3, h, w] -> [N, 3, H, W] in ``dtype``: back to the frame's size."""
+        low = low.to(dtype)
         if self.factor == 1:
             return low
         return F.interpolate(low, size=self.size, mode="bilinear", align_corners=False)

@@ -12,6 +12,8 @@ from bgrm.composite import luma
 class GrayRoom:
     """The frame's own picture in gray; under the person, the person is composited over it."""
 
+    pure = True
+
     def frames(self, src: Tensor, pha: Tensor, times: Sequence[float]) -> Tensor:
         """src [N, 3, H, W] -> its luma as gray RGB [N, 3, H, W]."""
         return luma(src)

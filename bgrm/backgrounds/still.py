@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 class Still:
     """The same picture behind every frame: image [1, 3, H, W] or colour [1, 3, 1, 1]."""
 
+    pure = True
+
     def __init__(self, image: Tensor) -> None:
         self.image = image
 
@@ -43,6 +45,7 @@ class Layered:
         self.image = image
         self.alpha = alpha
         self.under = under
+        self.pure = under.pure
 
     def frames(self, src: Tensor, pha: Tensor, times: Sequence[float]) -> Tensor:
         """src [N, 3, H, W], pha [N, 1, H, W] -> the image over ``under`` [N, 3, H, W]."""

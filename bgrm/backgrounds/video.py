@@ -26,6 +26,8 @@ class Playing:
     ``on_loop`` is called once. The file is decoded in a thread of its own, a few frames ahead.
     """
 
+    pure = False
+
     def __init__(
         self,
         path: Path,

@@ -47,6 +47,20 @@ class MattingNetwork(nn.Module):
     ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
         batch = src.shape[0]
         fine = src.flatten(0, 1)  # [N, 3, H, W], N = B * T
+        a, b, *states = self.coefficients(fine, batch, (r1, r2, r3, r4), downsample_ratio)
+        fgr, pha = self.refiner.apply(a, b, fine)
+        return (fgr.unflatten(0, (batch, -1)), pha.unflatten(0, (batch, -1)), *states)
+
+    def coefficients(
+        self,
+        fine: Tensor,
+        batch: int,
+        states: tuple[Tensor | None, ...],
+        downsample_ratio: float,
+    ) -> tuple[Tensor, ...]:
+        """Everything but the full-resolution step: fine [N, 3, H, W] (N = batch * T frames in
+        order) -> the guided filter's coefficients a, b [N, 4, h, w] at the model's resolution,
+        then the new states r1..r4. ``refiner.apply(a, b, fine)`` gives fgr and pha."""
         if downsample_ratio == 1.0:
             base = fine
         else:
@@ -60,14 +74,12 @@ class MattingNetwork(nn.Module):
         core = base.to(self.project_mat.weight.dtype)  # float16 after set_precision("fp16")
         f1, f2, f3, f4 = self.backbone(core)
         f4 = self.aspp(f4)
-        hidden, states = self.decoder(core, f1, f2, f3, f4, batch, (r1, r2, r3, r4))
+        hidden, new_states = self.decoder(core, f1, f2, f3, f4, batch, states)
         base_fgr_res, base_pha = self.project_mat(hidden).split([3, 1], dim=1)
-        fgr_res, pha = self.refiner(
-            fine, base, base_fgr_res.to(fine.dtype), base_pha.to(fine.dtype), hidden.to(fine.dtype)
+        a, b = self.refiner.coefficients(
+            base, base_fgr_res.to(fine.dtype), base_pha.to(fine.dtype), hidden.to(fine.dtype)
         )
-        fgr = fgr_res.add_(fine).clamp_(0.0, 1.0).unflatten(0, (batch, -1))
-        pha = pha.clamp_(0.0, 1.0).unflatten(0, (batch, -1))
-        return (fgr, pha, *states)
+        return (a, b, *new_states)
 
     def set_precision(self, precision: str) -> MattingNetwork:
         """Precision of the encoder and decoder: "fp16" or "fp32" (the default).

@@ -10,8 +10,9 @@ from torch import Tensor, nn
 class DeepGuidedFilterRefiner(nn.Module):
     """A guided filter whose local linear coefficients are predicted by a small network.
 
-    fine_src [N, 3, H, W], base_src [N, 3, h, w], base_fgr_res [N, 3, h, w],
-    base_pha [N, 1, h, w], base_hid [N, 16, h, w] -> (fgr_res [N, 3, H, W], pha [N, 1, H, W]).
+    ``coefficients`` works at the model's resolution; ``apply`` brings them to the full one:
+    fgr = clamp(a_rgb * src + b_rgb + src), pha = clamp(a_mean * mean(src) + b_alpha), with a
+    and b upsampled bilinearly (the fused tail in bgrm/tail.py computes the same in one pass).
     """
 
     def __init__(self, hid_ch: int = 16):
@@ -21,15 +22,11 @@ class DeepGuidedFilterRefiner(nn.Module):
         self.conv2 = nn.Conv2d(hid_ch, hid_ch, 1)
         self.conv3 = nn.Conv2d(hid_ch, 4, 1)
 
-    def forward(
-        self,
-        fine_src: Tensor,
-        base_src: Tensor,
-        base_fgr_res: Tensor,
-        base_pha: Tensor,
-        base_hid: Tensor,
+    def coefficients(
+        self, base_src: Tensor, base_fgr_res: Tensor, base_pha: Tensor, base_hid: Tensor
     ) -> tuple[Tensor, Tensor]:
-        fine_x = torch.cat([fine_src, fine_src.mean(1, keepdim=True)], dim=1)
+        """base_src [N, 3, h, w], base_fgr_res [N, 3, h, w], base_pha [N, 1, h, w],
+        base_hid [N, 16, h, w] -> a, b [N, 4, h, w]."""
         base_x = torch.cat([base_src, base_src.mean(1, keepdim=True)], dim=1)
         base_y = torch.cat([base_fgr_res, base_pha], dim=1)
 
@@ -41,10 +38,15 @@ class DeepGuidedFilterRefiner(nn.Module):
         a = torch.cat([cov_xy, var_x, base_hid], dim=1)
         a = self.conv3(F.relu(self.conv2(F.relu(self.conv1(a)))))
         b = mean_y - a * mean_x
+        return a, b
 
+    @staticmethod
+    def apply(a: Tensor, b: Tensor, fine_src: Tensor) -> tuple[Tensor, Tensor]:
+        """a, b [N, 4, h, w], fine_src [N, 3, H, W] -> fgr [N, 3, H, W], pha [N, 1, H, W],
+        clamped to [0, 1]; the full-resolution temporaries are reused in place."""
         size = fine_src.shape[-2:]
-        a = F.interpolate(a, size=size, mode="bilinear", align_corners=False)
+        fine_x = torch.cat([fine_src, fine_src.mean(1, keepdim=True)], dim=1)
         out = F.interpolate(b, size=size, mode="bilinear", align_corners=False)
-        out.addcmul_(a, fine_x)  # a * fine_x + b, without another full-resolution temporary
+        out.addcmul_(F.interpolate(a, size=size, mode="bilinear", align_corners=False), fine_x)
         fgr_res, pha = out.split([3, 1], dim=1)
-        return fgr_res, pha
+        return fgr_res.add_(fine_src).clamp_(0.0, 1.0), pha.clamp_(0.0, 1.0)

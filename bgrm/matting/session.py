@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from bgrm.matting.build import Model
+from bgrm.matting.refiner import DeepGuidedFilterRefiner
 
 
 class MattingSession:
@@ -25,10 +26,15 @@ class MattingSession:
         self._state = (None, None, None, None)
 
     @torch.inference_mode()
+    def coefficients(self, src: Tensor) -> tuple[Tensor, Tensor]:
+        """src [T, 3, H, W] float in [0, 1] on the device, the next T frames -> the refiner's
+        coefficients a, b [T, 4, h, w] at the model's resolution (see DeepGuidedFilterRefiner)."""
+        a, b, *state = self.model.network.coefficients(src, 1, self._state, self.downsample_ratio)
+        self._state = tuple(state)
+        return a, b
+
+    @torch.inference_mode()
     def step(self, src: Tensor) -> tuple[Tensor, Tensor]:
         """src [T, 3, H, W] float in [0, 1] on the device -> fgr [T, 3, H, W], pha [T, 1, H, W]."""
-        fgr, pha, *state = self.model.network(
-            src.unsqueeze(0), *self._state, downsample_ratio=self.downsample_ratio
-        )
-        self._state = tuple(state)
-        return fgr[0], pha[0]
+        a, b = self.coefficients(src)
+        return DeepGuidedFilterRefiner.apply(a, b, src)

@@ -1,0 +1,223 @@
+"""The full-resolution tail in one pass: from the refiner's coefficients to the writers' uint8.
+
+After the network, every frame goes through the guided filter's full-resolution step
+(a and b upsampled, a * x + b, plus the frame, clamped), the background, the light wrap, the
+composite and the conversion to uint8 HWC: eager, each is a pass over full-resolution float
+tensors (``DeepGuidedFilterRefiner.apply`` and bgrm/composite.py: the reference, and the
+fallback). Here the same maths is one function per output kind (composite, RGBA, matte),
+compiled with ``torch.compile`` (inductor) into fused loops that read the low-resolution
+coefficients and the frame and write the uint8 pixels. A pure background (colour, image,
+blurred room, grayscale) is computed inside; a video background's frames are handed in.
+
+Compiling costs seconds (cached on disk in bgrm's cache folder, so far less the second time),
+so it is used only where it pays: ``compile="auto"`` compiles when the frames times the saving
+per frame exceed the expected compile time; "on" always, "off" never. Where compiling fails
+(no C compiler, an unsupported device), the eager path runs and a debug line says why.
+Frames go through one at a time, so the shapes stay fixed for a whole video and nothing is
+compiled again per batch. On CUDA the same code runs when asked ("on"); it is unmeasured
+there, so "auto" leaves CUDA eager.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from bgrm.composite import light_wrap
+
+if TYPE_CHECKING:
+    from bgrm.backgrounds import Background
+
+log = logging.getLogger("bgrm.tail")
+
+SAVING_S_PER_PIXEL = 1e-8
+"""Time the fused tail saves per pixel of a frame on two cores: 20-35 ms on a 1080p frame
+(2.07 Mpixel) by background kind, eager against fused (bench/tail.py), and 22 ms per frame
+end to end over a green background (bgrm process, 120 frames, compiled already)."""
+
+COMPILE_S = {"cold": 25.0, "warm": 8.0}
+"""Expected cost of compiling in a new process on two cores: from scratch (20-25 s), and with
+inductor's cache on disk (8 s end to end, most of it starting dynamo and inductor)."""
+
+
+def rgb_kernel(
+    a: Tensor,
+    b: Tensor,
+    src: Tensor,
+    bg: Tensor | None,
+    background: Background,
+    light: float | None,
+) -> Tensor:
+    """a, b [1, 4, h, w]; src [1, 3, H, W] float; bg [1, 3, H, W], or None where the
+    ``background`` is pure and computed here from src and the alpha; ``light``: the light
+    wrap's strength, or None -> the composite, uint8 [1, H, W, 3]."""
+    fgr, pha = _refine(a, b, src)
+    if bg is None:
+        bg = background.frames(src, pha, ())
+    if light is not None:
+        fgr = light_wrap(fgr, pha, bg, light)
+    return _to_uint8_hwc(bg + (fgr - bg) * pha)
+
+
+def gather_kernel(a: Tensor, b: Tensor, src: Tensor, background: Background) -> Tensor:
+    """For a background done in stages (the blurred room): its full-resolution part, from the
+    frame and the alpha -> its reduced-resolution input (see BlurredRoom.gather)."""
+    _, pha = _refine(a, b, src)
+    return background.gather(src, pha)
+
+
+def grown_kernel(
+    a: Tensor, b: Tensor, src: Tensor, low: Tensor, background: Background, light: float | None
+) -> Tensor:
+    """The composite over a staged background, from its reduced-resolution result ``low``
+    (grown to the frame's size here) -> uint8 [1, H, W, 3]."""
+    return rgb_kernel(a, b, src, background.grow(low, src.dtype), background, light)
+
+
+def rgba_kernel(a: Tensor, b: Tensor, src: Tensor) -> Tensor:
+    """-> the person, straight-alpha RGBA uint8 [1, H, W, 4]; colour 0 where alpha is 0."""
+    fgr, pha = _refine(a, b, src)
+    alpha = _to_uint8(pha)
+    colour = _to_uint8(fgr) * (alpha > 0)
+    return torch.cat([colour, alpha], 1).permute(0, 2, 3, 1).contiguous()
+
+
+def matte_kernel(a: Tensor, b: Tensor, src: Tensor) -> Tensor:
+    """-> the matte, uint8 [1, H, W]."""
+    _, pha = _refine(a, b, src)
+    return _to_uint8(pha)[:, 0]
+
+
+def _refine(a: Tensor, b: Tensor, src: Tensor) -> tuple[Tensor, Tensor]:
+    """The guided filter at full resolution, written so that inductor fuses it (no cat)."""
+    size = src.shape[-2:]
+    up_a = F.interpolate(a, size=size, mode="bilinear", align_corners=False)
+    up_b = F.interpolate(b, size=size, mode="bilinear", align_corners=False)
+    fgr = (up_a[:, :3] * src + up_b[:, :3] + src).clamp(0, 1)
+    pha = (up_a[:, 3:] * src.mean(1, keepdim=True) + up_b[:, 3:]).clamp(0, 1)
+    return fgr, pha
+
+
+def _to_uint8(x: Tensor) -> Tensor:
+    return x.mul(255).round().clamp(0, 255).to(torch.uint8)
+
+
+def _to_uint8_hwc(x: Tensor) -> Tensor:
+    return _to_uint8(x).permute(0, 2, 3, 1).contiguous()
+
+
+KERNELS: dict[str, Callable[..., Tensor]] = {
+    "rgb": rgb_kernel,
+    "gather": gather_kernel,
+    "grown": grown_kernel,
+    "rgba": rgba_kernel,
+    "matte": matte_kernel,
+}
+
+
+class FusedTail:
+    """The compiled kernels for frames of one size (``call`` returns None once compiling has
+    failed, and the caller goes eager).
+
+    cache: bgrm's cache folder; inductor keeps its compiled code under cache/inductor (unless
+    TORCHINDUCTOR_CACHE_DIR says otherwise) and a marker per frame size says it is warm.
+    """
+
+    _compiled: dict[str, Callable[..., Tensor]] = {}
+    """Per process: each kernel wrapped once; dynamo keeps one compiled graph per shape."""
+
+    def __init__(self, cache: Path, height: int, width: int) -> None:
+        self.failed = False
+        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache / "inductor"))
+        self.marker = cache / "compiled" / f"{height}x{width}-torch{torch.__version__}.ok"
+
+    @property
+    def warm(self) -> bool:
+        """Whether kernels for this frame size were compiled here before (inductor's cache on
+        disk holds them, so compiling again takes seconds, not tens of seconds)."""
+        return self.marker.is_file()
+
+    def call(self, kind: str, *args: object) -> Tensor | None:
+        """Kernel ``kind`` over a batch, frame by frame (N = 1 shapes, so a short last batch
+        compiles nothing new): tensors [N, ...] are split by frame, [1, ...] ones and other
+        arguments shared. Returns the frames stacked, or None where the kernel cannot run
+        (compiling failed)."""
+        if self.failed:
+            return None
+        kernel = self._compiled.get(kind)
+        if kernel is None:
+            kernel = self._compiled[kind] = torch.compile(KERNELS[kind], dynamic=False)
+        count = args[0].shape[0]
+        try:
+            frames = [kernel(*(_frame(arg, i) for arg in args)) for i in range(count)]
+        except Exception as error:  # no compiler, a backend that cannot: the eager path runs
+            log.debug("fused tail unavailable, eager from now on: %s: %s", type(error), error)
+            self.failed = True
+            return None
+        self._mark()
+        return torch.cat(frames)
+
+    def composite(
+        self,
+        a: Tensor,
+        b: Tensor,
+        src: Tensor,
+        bg: Tensor | None,
+        background: Background,
+        light: float | None,
+    ) -> Tensor | None:
+        """The composite uint8 [N, H, W, 3] (see ``rgb_kernel``); a staged background (one
+        with ``spread``) runs its reduced-resolution part eagerly between two fused passes."""
+        if bg is not None or not hasattr(background, "spread"):
+            return self.call("rgb", a, b, src, bg, background, light)
+        stack = self.call("gather", a, b, src, background)
+        if stack is None:
+            return None
+        return self.call("grown", a, b, src, background.spread(stack), background, light)
+
+    def _mark(self) -> None:
+        if self.marker.is_file():
+            return
+        try:
+            self.marker.parent.mkdir(parents=True, exist_ok=True)
+            self.marker.touch()
+        except OSError as error:
+            log.debug("cannot note the compiled kernels: %s", error)
+
+
+def _frame(arg: object, index: int) -> object:
+    """Frame ``index`` of a per-frame tensor, or the argument itself when it is shared."""
+    if isinstance(arg, Tensor) and arg.shape[0] > 1:
+        return arg[index : index + 1]
+    return arg
+
+
+def should_compile(
+    mode: str, frames: int | None, height: int, width: int, warm: bool = False
+) -> bool:
+    """Whether compiling pays for a video: "on"/"off" say so; "auto" when the saving over all
+    its frames exceeds the expected compile time (warm: compiled here before)."""
+    if mode != "auto":
+        return mode == "on"
+    if not frames:
+        return False
+    saving = frames * height * width * SAVING_S_PER_PIXEL
+    return saving > COMPILE_S["warm" if warm else "cold"]
+
+
+def open_tail(
+    mode: str, frames: int | None, height: int, width: int, device: torch.device, cache: Path
+) -> FusedTail | None:
+    """The fused tail for a video of ``frames`` frames of height x width, or None where the
+    eager path should run (``mode`` "off", or "auto" and compiling would not pay)."""
+    tail = FusedTail(cache, height, width)
+    if device.type == "cuda":  # unmeasured there: compile only when asked
+        return tail if mode == "on" else None
+    return tail if should_compile(mode, frames, height, width, tail.warm) else None
