@@ -127,16 +127,19 @@ class FusedTail:
     failed, and the caller goes eager).
 
     cache: bgrm's cache folder; inductor keeps its compiled code under cache/inductor (unless
-    TORCHINDUCTOR_CACHE_DIR says otherwise) and a marker per frame size says it is warm.
+    TORCHINDUCTOR_CACHE_DIR says otherwise), and a marker there per frame size says it is warm.
     """
 
     _compiled: dict[str, Callable[..., Tensor]] = {}
     """Per process: each kernel wrapped once; dynamo keeps one compiled graph per shape."""
 
+    unavailable = False
+    """Set for the whole process once compiling has failed (no C compiler): not tried again."""
+
     def __init__(self, cache: Path, height: int, width: int) -> None:
-        self.failed = False
-        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache / "inductor"))
-        self.marker = cache / "compiled" / f"{height}x{width}-torch{torch.__version__}.ok"
+        self.failed = FusedTail.unavailable
+        inductor = Path(os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache / "inductor")))
+        self.marker = inductor / "bgrm" / f"{height}x{width}-torch{torch.__version__}.ok"
 
     @property
     def warm(self) -> bool:
@@ -159,7 +162,7 @@ class FusedTail:
             frames = [kernel(*(_frame(arg, i) for arg in args)) for i in range(count)]
         except Exception as error:  # no compiler, a backend that cannot: the eager path runs
             log.debug("fused tail unavailable, eager from now on: %s: %s", type(error), error)
-            self.failed = True
+            self.failed = FusedTail.unavailable = True
             return None
         self._mark()
         return torch.cat(frames)
@@ -218,6 +221,8 @@ def open_tail(
     """The fused tail for a video of ``frames`` frames of height x width, or None where the
     eager path should run (``mode`` "off", or "auto" and compiling would not pay)."""
     tail = FusedTail(cache, height, width)
+    if tail.failed:
+        return None
     if device.type == "cuda":  # unmeasured there: compile only when asked
         return tail if mode == "on" else None
     return tail if should_compile(mode, frames, height, width, tail.warm) else None

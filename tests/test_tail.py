@@ -39,9 +39,11 @@ def matted(samples, weights_file) -> list[Matted]:
 
 
 @pytest.fixture
-def strict_dynamo():
-    """Past dynamo's recompile limit a compiled function quietly runs eagerly: make that an
-    error, so that a fused result can only come from compiled code."""
+def strict_dynamo(monkeypatch, tmp_path):
+    """A compile cache of the test's own (cold). Past dynamo's recompile limit a compiled
+    function quietly runs eagerly: make that an error, so that a fused result can only come
+    from compiled code."""
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
     torch._dynamo.reset()
     with torch._dynamo.config.patch(fail_on_recompile_limit_hit=True):
         yield
