@@ -37,10 +37,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bgrm.tail")
 
-SAVING_S_PER_PIXEL = 1e-8
-"""Time the fused tail saves per pixel of a frame on two cores: 20-35 ms on a 1080p frame
-(2.07 Mpixel) by background kind, eager against fused (bench/tail.py), and 22 ms per frame
-end to end over a green background (bgrm process, 120 frames, compiled already)."""
+SAVING_S_PER_PIXEL = 8e-9
+"""Time the fused tail saves per pixel of a frame on two cores: 16-38 ms of the main thread's
+time per 1080p frame (2.07 Mpixel) by background kind (bench/tail.py), of which 9-25 ms per
+frame shows end to end (bench/tail.py --end-to-end: the encoder's thread overlaps the rest)."""
 
 COMPILE_S = {"cold": 25.0, "warm": 8.0}
 """Expected cost of compiling in a new process on two cores: from scratch (20-25 s), and with
