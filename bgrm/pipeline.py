@@ -26,10 +26,9 @@ from torch import Tensor
 
 from bgrm.backgrounds import Background, open_background, parse_background
 from bgrm.composite import (
-    composite,
     from_uint8_hwc,
-    light_wrap,
     matte_to_uint8,
+    over_background,
     to_rgba_uint8,
     to_uint8_hwc,
 )
@@ -562,12 +561,9 @@ def _composite(
         fused = tail.composite(matted.a, matted.b, matted.src, bg, background, light)
         if fused is not None:
             return fused
-    fgr, pha = matted.fgr, matted.pha
-    if bg is None:
-        bg = background.frames(matted.src, pha, times)
-    if light is not None:
-        fgr = light_wrap(fgr, pha, bg, light)
-    return to_uint8_hwc(composite(fgr, pha, bg))
+    return to_uint8_hwc(
+        over_background(matted.fgr, matted.pha, matted.src, bg, background, times, light)
+    )
 
 
 def _fused(tail: FusedTail | None, kind: str, *args: object) -> Tensor | None:

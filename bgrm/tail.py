@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from bgrm.composite import light_wrap
+from bgrm.composite import over_background
 
 if TYPE_CHECKING:
     from bgrm.backgrounds import Background
@@ -59,11 +59,7 @@ def rgb_kernel(
     ``background`` is pure and computed here from src and the alpha; ``light``: the light
     wrap's strength, or None -> the composite, uint8 [1, H, W, 3]."""
     fgr, pha = _refine(a, b, src)
-    if bg is None:
-        bg = background.frames(src, pha, ())
-    if light is not None:
-        fgr = light_wrap(fgr, pha, bg, light)
-    return _to_uint8_hwc(bg + (fgr - bg) * pha)
+    return _to_uint8_hwc(over_background(fgr, pha, src, bg, background, (), light))
 
 
 def gather_kernel(a: Tensor, b: Tensor, src: Tensor, background: Background) -> Tensor:
