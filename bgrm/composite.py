@@ -101,9 +101,14 @@ def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
     return F.interpolate(low, size=size, mode="bilinear", align_corners=False)
 
 
+def to_uint8(x: Tensor) -> Tensor:
+    """Float in [0, 1] -> uint8 of the same shape, rounded to nearest, same device."""
+    return x.mul(255).round_().clamp_(0, 255).to(torch.uint8)
+
+
 def to_uint8_hwc(x: Tensor) -> Tensor:
     """[N, C, H, W] float in [0, 1] -> contiguous [N, H, W, C] uint8 on the same device."""
-    return x.mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+    return to_uint8(x).permute(0, 2, 3, 1).contiguous()
 
 
 def from_uint8_hwc(x: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -117,9 +122,9 @@ def to_rgba_uint8(fgr: Tensor, pha: Tensor) -> Tensor:
     The colour is the model's foreground (decontaminated of the background); where the alpha
     rounds to 0 the colour is 0 too, so transparent pixels carry nothing.
     """
-    rgba = to_uint8_hwc(torch.cat([fgr, pha], dim=1))
-    rgba[..., :3] *= rgba[..., 3:] > 0
-    return rgba
+    alpha = to_uint8(pha)  # [N, 1, H, W]
+    colour = to_uint8(fgr) * (alpha > 0)
+    return torch.cat([colour, alpha], dim=1).permute(0, 2, 3, 1).contiguous()
 
 
 def matte_to_uint8(pha: Tensor) -> Tensor:

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from bgrm.composite import over_background
+from bgrm.composite import matte_to_uint8, over_background, to_rgba_uint8, to_uint8_hwc
 
 if TYPE_CHECKING:
     from bgrm.backgrounds import Background
@@ -59,7 +59,7 @@ def rgb_kernel(
     ``background`` is pure and computed here from src and the alpha; ``light``: the light
     wrap's strength, or None -> the composite, uint8 [1, H, W, 3]."""
     fgr, pha = _refine(a, b, src)
-    return _to_uint8_hwc(over_background(fgr, pha, src, bg, background, (), light))
+    return to_uint8_hwc(over_background(fgr, pha, src, bg, background, (), light))
 
 
 def gather_kernel(a: Tensor, b: Tensor, src: Tensor, background: Background) -> Tensor:
@@ -79,16 +79,12 @@ def grown_kernel(
 
 def rgba_kernel(a: Tensor, b: Tensor, src: Tensor) -> Tensor:
     """-> the person, straight-alpha RGBA uint8 [1, H, W, 4]; colour 0 where alpha is 0."""
-    fgr, pha = _refine(a, b, src)
-    alpha = _to_uint8(pha)
-    colour = _to_uint8(fgr) * (alpha > 0)
-    return torch.cat([colour, alpha], 1).permute(0, 2, 3, 1).contiguous()
+    return to_rgba_uint8(*_refine(a, b, src))
 
 
 def matte_kernel(a: Tensor, b: Tensor, src: Tensor) -> Tensor:
     """-> the matte, uint8 [1, H, W]."""
-    _, pha = _refine(a, b, src)
-    return _to_uint8(pha)[:, 0]
+    return matte_to_uint8(_refine(a, b, src)[1])
 
 
 def _refine(a: Tensor, b: Tensor, src: Tensor) -> tuple[Tensor, Tensor]:
@@ -99,14 +95,6 @@ def _refine(a: Tensor, b: Tensor, src: Tensor) -> tuple[Tensor, Tensor]:
     fgr = (up_a[:, :3] * src + up_b[:, :3] + src).clamp(0, 1)
     pha = (up_a[:, 3:] * src.mean(1, keepdim=True) + up_b[:, 3:]).clamp(0, 1)
     return fgr, pha
-
-
-def _to_uint8(x: Tensor) -> Tensor:
-    return x.mul(255).round().clamp(0, 255).to(torch.uint8)
-
-
-def _to_uint8_hwc(x: Tensor) -> Tensor:
-    return _to_uint8(x).permute(0, 2, 3, 1).contiguous()
 
 
 KERNELS: dict[str, Callable[..., Tensor]] = {
@@ -161,7 +149,7 @@ class FusedTail:
             self.failed = FusedTail.unavailable = True
             return None
         self._mark()
-        return torch.cat(frames)
+        return frames[0] if count == 1 else torch.cat(frames)
 
     def composite(
         self,

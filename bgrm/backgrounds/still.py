@@ -45,7 +45,11 @@ class Layered:
         self.image = image
         self.alpha = alpha
         self.under = under
-        self.pure = under.pure
+
+    @property
+    def pure(self) -> bool:
+        """As pure as what shows through it."""
+        return self.under.pure
 
     def frames(self, src: Tensor, pha: Tensor, times: Sequence[float]) -> Tensor:
         """src [N, 3, H, W], pha [N, 1, H, W] -> the image over ``under`` [N, 3, H, W]."""

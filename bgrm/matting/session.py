@@ -1,4 +1,5 @@
-"""A loaded model plus its recurrent state: feed the batches of one video in order, get mattes."""
+"""A loaded model plus its recurrent state: feed the batches of one video in order, get the
+refiner's coefficients (DeepGuidedFilterRefiner.apply or bgrm/tail.py make the mattes)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import torch
 from torch import Tensor
 
 from bgrm.matting.build import Model
-from bgrm.matting.refiner import DeepGuidedFilterRefiner
 
 
 class MattingSession:
@@ -32,9 +32,3 @@ class MattingSession:
         a, b, *state = self.model.network.coefficients(src, 1, self._state, self.downsample_ratio)
         self._state = tuple(state)
         return a, b
-
-    @torch.inference_mode()
-    def step(self, src: Tensor) -> tuple[Tensor, Tensor]:
-        """src [T, 3, H, W] float in [0, 1] on the device -> fgr [T, 3, H, W], pha [T, 1, H, W]."""
-        a, b = self.coefficients(src)
-        return DeepGuidedFilterRefiner.apply(a, b, src)
