@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("bgrm.tail")
 
 SAVING_S_PER_PIXEL = 8e-9
-"""Time the fused tail saves per pixel of a frame on two cores: 16-38 ms of the main thread's
+"""Time the fused tail saves per pixel of a frame on two cores: 17-37 ms of the main thread's
 time per 1080p frame (2.07 Mpixel) by background kind (bench/tail.py), of which 9-25 ms per
 frame shows end to end (bench/tail.py --end-to-end: the encoder's thread overlaps the rest)."""
 
