@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from bgrm.errors import EnvironmentProblem
 from bgrm.matting.selfie import tflite
 from bgrm.matting.selfie.segmenter import SelfieSegmenter
 
@@ -22,10 +23,6 @@ TO_TORCH_LAYOUT = {
     "DEPTHWISE_CONV_2D": (3, 0, 1, 2),  # [1, kh, kw, ch] -> [ch, 1, kh, kw]
     TRANSPOSED: (3, 0, 1, 2),  # [out, kh, kw, in] -> [in, out, kh, kw]
 }
-
-
-class GraphMismatch(ValueError):
-    """The TFLite graph does not have the layers SelfieSegmenter expects."""
 
 
 def convert(model_bytes: bytes) -> dict[str, torch.Tensor]:
@@ -39,11 +36,13 @@ def convert(model_bytes: bytes) -> dict[str, torch.Tensor]:
         if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)
     ]
     if len(layers) != len(convs):
-        raise GraphMismatch(f"{len(layers)} convolutions in the graph, expected {len(convs)}")
+        raise EnvironmentProblem(
+            f"weights do not fit the model: {len(layers)} convolutions, expected {len(convs)}"
+        )
     state: dict[str, torch.Tensor] = {}
     for (name, conv), (stride, weight, bias) in zip(convs, layers, strict=True):
         if weight.shape != tuple(conv.weight.shape) or stride != conv.stride[0]:
-            raise GraphMismatch(f"graph layer {weight.shape}/{stride} does not fit {name}")
+            raise EnvironmentProblem(f"weights do not fit the model at {name}: {weight.shape}")
         state[f"{name}.weight"] = torch.from_numpy(weight)
         state[f"{name}.bias"] = torch.from_numpy(bias)
     return state
