@@ -32,12 +32,13 @@ from PIL import Image  # noqa: E402
 
 import bgrm  # noqa: E402
 from bgrm.backgrounds import open_background, parse_background  # noqa: E402
-from bgrm.matting.session import MattingSession  # noqa: E402
+from bgrm.batches import decode_batches  # noqa: E402
+from bgrm.finish import finish  # noqa: E402
+from bgrm.finish.fused import FusedTail  # noqa: E402
+from bgrm.matting.session import Matted, MattingSession, matte_batches  # noqa: E402
 from bgrm.media.decode import DecodeReport  # noqa: E402
 from bgrm.media.probe import probe  # noqa: E402
-from bgrm.pipeline import Matted, decode_batches, finish, matte_batches  # noqa: E402
 from bgrm.resources import default_batch, keep_freed_memory  # noqa: E402
-from bgrm.tail import FusedTail  # noqa: E402
 from bgrm_bench.process import make_clip  # noqa: E402
 from bgrm_bench.stages import synthetic_clip  # noqa: E402
 from samples.fetch import fetch_samples  # noqa: E402

@@ -3,55 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
-BGRM = [sys.executable, "-m", "bgrm"]
-
-
-def bgrm(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*BGRM, *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=600,
-    )
-
-
-def video_frames(path: Path) -> tuple[list[float], np.ndarray]:
-    """Per-frame pts in seconds, and every frame as uint8 [N, H, W, 3]."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        frames = list(container.decode(stream))
-        times = [float(f.pts * f.time_base) for f in frames]
-        return times, np.stack([f.to_ndarray(format="rgb24") for f in frames])
-
-
-def audio_packets(path: Path) -> list[tuple[bytes, float]]:
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        return [(bytes(p), float(p.pts * p.time_base)) for p in container.demux(stream) if p.size]
-
-
-def assert_audio_copied(out: Path, source: Path, tolerance: float = 1e-6) -> None:
-    """Every audio packet of ``source`` is in ``out`` byte for byte, at its own time; in
-    Matroska and WebM a track that began before the video (codec priming) starts with it,
-    all its packets moved alike."""
-    copied, original = audio_packets(out), audio_packets(source)
-    assert [data for data, _ in copied] == [data for data, _ in original]
-    shift = 0.0
-    if out.suffix in (".mkv", ".webm", ".mka"):
-        video_start = video_frames(source)[0][0] if source.suffix != ".mka" else 0.0
-        shift = max(0.0, video_start - original[0][1])
-        assert copied[0][1] == pytest.approx(original[0][1] + shift, abs=tolerance)
-    expected = [t + shift for _, t in original]
-    assert [t for _, t in copied] == pytest.approx(expected, abs=tolerance)
+from tests.cli import bgrm
+from tests.media import assert_audio_copied, audio_packets, video_frames
 
 
 def assert_person_kept_and_room_replaced(source: np.ndarray, result: np.ndarray, room) -> None:

@@ -16,9 +16,8 @@ from PIL import Image
 
 import bgrm
 from bgrm.media.decode import read_frames
-from tests.media import make_clip
-from tests.test_alpha import assert_person_is_opaque_and_room_transparent
-from tests.test_cli import bgrm as cli
+from tests.cli import bgrm as cli
+from tests.media import assert_person_is_opaque_and_room_transparent, make_clip
 
 SWS_MATRIX = {1: "itu709", 5: "itu601", 6: "itu601", 9: "bt2020"}
 

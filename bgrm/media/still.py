@@ -15,7 +15,7 @@ from PIL import Image, ImageOps
 
 from bgrm.errors import InputError, OutputError
 from bgrm.media.formats import STILL_OUTPUTS, Colour
-from bgrm.media.probe import VideoInfo
+from bgrm.media.info import VideoInfo
 
 SRGB_AS_VIDEO = Colour(1, 1, 13, 1)
 """A still's colour as the pipeline records it: BT.709 primaries, sRGB transfer (its pixels
