@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from bgrm import parts
     from bgrm.batch import BatchItem, process_many
     from bgrm.matting.build import Model, load_model
-    from bgrm.pipeline import mattes, process, run
+    from bgrm.pipeline import check, mattes, process, run
     from bgrm.preview import preview
     from bgrm.results import MatteFrame, Result
 
@@ -39,6 +39,7 @@ _LOADED_ON_USE = {
     "preview": "bgrm.preview",
     "Model": "bgrm.matting.build",
     "load_model": "bgrm.matting.build",
+    "check": "bgrm.pipeline",
     "mattes": "bgrm.pipeline",
     "process": "bgrm.pipeline",
     "run": "bgrm.pipeline",
@@ -62,6 +63,7 @@ __all__ = [
     "Result",
     "UsageError",
     "__version__",
+    "check",
     "load_model",
     "mattes",
     "parts",

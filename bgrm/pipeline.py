@@ -21,7 +21,12 @@ from pathlib import Path
 
 import torch
 
-from bgrm.backgrounds import Background, open_background, parse_background
+from bgrm.backgrounds import (
+    Background,
+    check_background_file,
+    open_background,
+    parse_background,
+)
 from bgrm.batches import Batch, decode_batches
 from bgrm.composite import matte_to_uint8, to_uint8_hwc
 from bgrm.errors import OutputError
@@ -34,7 +39,7 @@ from bgrm.media.decode import DecodeReport
 from bgrm.media.info import VideoInfo
 from bgrm.media.probe import probe
 from bgrm.media.writer import WriteError
-from bgrm.outputs import Sink, Target, WholeJob
+from bgrm.outputs import Sink, Target, WholeJob, check_targets
 from bgrm.resources import keep_freed_memory
 from bgrm.results import MatteFrame, NoticeCallback, ProgressCallback, Result
 from bgrm.stages import Consumer, Prefetcher
@@ -203,6 +208,21 @@ def run_target(
         notices=notices,
         matte=target.matte,
     )
+
+
+def check(job: Job) -> None:
+    """Everything ``run`` checks before it starts work, without loading the model: the input
+    is a readable video or image, the outputs can be written (or exist, without
+    ``overwrite``), the background is usable. A queue's client calls it so that a job that
+    cannot run is refused before it is queued.
+
+    Raises:
+        InputError, UsageError, OutputError: as ``process`` would, with the same message.
+    """
+    probe(Path(job.input))
+    check_targets(job)
+    if job.alpha is None:
+        check_background_file(parse_background(job.background_spec))
 
 
 def mattes(

