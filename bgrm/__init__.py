@@ -12,7 +12,8 @@ that names parameters in backticks. The names that need the model (and so PyTorc
 on first use, so that a program that only builds jobs (a queue client) starts fast.
 
 One recording on many machines (what the queue's workers use): :mod:`bgrm.parts`
-(plan_parts, run_part, join_parts, parts_folder, remove_leftovers).
+(plan_parts, run_part, join_parts, parts_folder, remove_leftovers). The CPU threads a job
+should use on a shared machine: :mod:`bgrm.threads` (fit_threads, quiet_waiting).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from bgrm.errors import BgrmError, EnvironmentProblem, InputError, OutputError, 
 from bgrm.job import Alpha, Codec, CompileMode, Job, Precision
 
 if TYPE_CHECKING:
-    from bgrm import parts
+    from bgrm import parts, threads
     from bgrm.batch import BatchItem, process_many
     from bgrm.matting.build import Model, load_model
     from bgrm.pipeline import check, mattes, process, run
@@ -71,12 +72,13 @@ __all__ = [
     "process",
     "process_many",
     "run",
+    "threads",
 ]
 
 
 def __getattr__(name: str) -> object:
-    if name == "parts":  # the split-job plumbing: a namespace of its own
-        return importlib.import_module("bgrm.parts")
+    if name in ("parts", "threads"):  # plumbing for farms and machines: namespaces of their own
+        return importlib.import_module(f"bgrm.{name}")
     if name not in _LOADED_ON_USE:
         raise AttributeError(f"module 'bgrm' has no attribute {name!r}")
     value = getattr(importlib.import_module(_LOADED_ON_USE[name]), name)

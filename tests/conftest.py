@@ -11,10 +11,15 @@ from pathlib import Path
 
 import pytest
 import redis
+import torch
 
 import bgrm
 from bgrm.matting import weights
 from tests.media import sample_clips
+
+# Every bgrm this run starts uses the threads of this process, so that results compared
+# between them and with the model run here agree to the last bit (see bgrm/threads.py).
+os.environ.setdefault("BGRM_THREADS", str(torch.get_num_threads()))
 
 
 @pytest.fixture(scope="session")

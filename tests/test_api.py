@@ -189,7 +189,7 @@ def test_the_public_api_is_what_a_program_uses():
     assert set(bgrm.__all__) == {
         *("Alpha", "Codec", "CompileMode", "Precision"),
         *("BgrmError", "EnvironmentProblem", "InputError", "OutputError", "UsageError"),
-        *("BatchItem", "Job", "MatteFrame", "Model", "Result", "__version__", "parts"),
+        *("BatchItem", "Job", "MatteFrame", "Model", "Result", "__version__", "parts", "threads"),
         *("check", "load_model", "mattes", "preview", "process", "process_many", "run"),
     }
     for name in bgrm.__all__:

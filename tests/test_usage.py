@@ -7,9 +7,11 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
+from bgrm.threads import plan_threads, usable_cores
 from tests.cli import bgrm
 from tests.media import make_clip, video_frames
 
@@ -166,3 +168,37 @@ def test_a_killed_runs_leftover_goes_at_the_next_run_a_live_ones_stays(clip, tmp
     assert done.returncode == 0, done.stderr
     assert "skipped" in done.stderr and out.read_bytes() == b"done before"
     assert not dead.exists() and live.exists()
+
+
+def test_a_busy_machine_gets_fewer_torch_threads_and_is_told(clip, tmp_path, weights_file):
+    """Another process keeps a core busy: bgrm measures that before the job, gives torch the
+    cores left (not one per core, which would fight that process) and says so."""
+    if usable_cores() < 2:
+        pytest.skip("one core: nothing to leave to the other process")
+    with subprocess.Popen([sys.executable, "-c", "while True: pass"]) as spinner:
+        try:
+            time.sleep(0.5)  # under way before bgrm samples the load
+            args = ["--bg", "white", "-o", str(tmp_path / "o.mp4"), "--downsample", "0.5"]
+            done = bgrm("process", str(clip), *args, env={"BGRM_THREADS": ""})
+        finally:
+            spinner.kill()
+    assert done.returncode == 0, done.stderr
+    busy = [line for line in done.stderr.splitlines() if "the machine is busy" in line]
+    assert len(busy) == 1 and "torch thread(s)" in busy[0], done.stderr
+    threads = int(busy[0].split("busy: ")[1].split()[0])
+    assert 1 <= threads < usable_cores()
+
+
+def test_thread_plans_leave_busy_cores_alone():
+    assert plan_threads(2, 0.0).threads == 2
+    assert plan_threads(2, 0.9).threads == 1
+    assert plan_threads(2, 2.0).threads == 1  # never none
+    assert plan_threads(8, 2.6).threads == 5
+
+
+def test_a_cgroup_quota_caps_the_usable_cores(tmp_path):
+    """Containers limit CPU by a quota, not by affinity (the cgroup files written here)."""
+    (tmp_path / "cpu.max").write_text("150000 100000\n")  # one and a half cores
+    assert usable_cores(tmp_path) == min(2, len(os.sched_getaffinity(0)))
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert usable_cores(tmp_path) == len(os.sched_getaffinity(0))

@@ -202,8 +202,7 @@ def _with_job_flags(
         option.help = output_help
         hints["output"] = Annotated[str | None, option]
         flag_params = [
-            p.replace(annotation=hints["output"]) if p.name == "output" else p
-            for p in flag_params
+            p.replace(annotation=hints["output"]) if p.name == "output" else p for p in flag_params
         ]
     arguments = [p for p in own_params if p.default is p.empty]
     options = [p for p in own_params if p.default is not p.empty]

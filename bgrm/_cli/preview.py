@@ -9,6 +9,7 @@ import typer
 
 from bgrm._cli.errors import say, shown, user_errors
 from bgrm._cli.flags import with_job_flags
+from bgrm._cli.process import fit_threads_and_say
 from bgrm.errors import UsageError
 
 
@@ -49,6 +50,7 @@ def preview(
             Path(job["output"]) if job["output"] else input.with_name(f"{input.stem}.preview.png")
         )
         times = [parse_time(text) for text in at.split(",")] if at else None
+        fit_threads_and_say(quiet)
         bgrm.preview(
             input,
             output,
