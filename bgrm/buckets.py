@@ -101,8 +101,6 @@ def errors(url: str, scheme: str, role: str, *, writing: bool = False) -> Iterat
     """Turn the store's exceptions into one BgrmError line about ``url`` (the ``role``'s)."""
     try:
         yield
-    except BgrmError:
-        raise
     except (BaseError, FileNotFoundError) as error:
         raise _translated(error, url, scheme, role, writing) from error
 
