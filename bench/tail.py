@@ -7,7 +7,7 @@
 The model runs once over real frames (the bundled talk clip scaled to the size) to give the
 refiner's coefficients, in the batches bgrm process uses, with its allocator settings; then
 each kind is timed over the same batches, eager (the reference:
-refine, background, composite, uint8) and fused (bgrm/tail.py), in ms per frame, with the
+refine, background, composite, uint8) and fused (bgrm/finish/fused.py), in ms per frame, with the
 largest difference between the two in uint8 levels. The fused path's first call (its compile,
 or its load from the cache) is reported apart and not counted in the per-frame time.
 """

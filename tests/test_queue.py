@@ -22,6 +22,8 @@ import pytest
 from tests.media import loop_clip
 
 BGRM = [sys.executable, "-m", "bgrm"]
+pytestmark = pytest.mark.slow  # real workers, started per module
+
 LONG_FRAMES = 240  # the talk sample twice
 SLOW = ["--downsample", "1.0", "--batch", "1"]  # long enough to watch (~14 s on one thread)
 FAST = ["--downsample", "0.25"]

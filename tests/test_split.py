@@ -67,6 +67,7 @@ def test_parts_hold_every_frame_exactly_once(tmp_path):
         bgrm.parts.plan_parts(bgrm.Job(clip), count=2, seconds=3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("alpha", "name"),
     [(None, "out.mp4"), (None, "out.mkv"), (None, "out.webm"), ("prores", "out.mov")],
@@ -107,6 +108,7 @@ def test_a_split_video_is_the_single_pass_with_invisible_seams(
     assert sorted(p.name for p in outputs["split"].iterdir()) == sorted([name, "matte.mkv"])
 
 
+@pytest.mark.slow
 def test_webm_alpha_and_png_frames_join(samples, model, tmp_path):
     webm = bgrm.Job(samples["talk"], tmp_path / "alpha.webm", alpha="webm", downsample=0.5)
     split_run(webm, model, 2)
@@ -126,6 +128,7 @@ def test_webm_alpha_and_png_frames_join(samples, model, tmp_path):
     assert len(list(folder.glob("frame_*.png"))) == 120
 
 
+@pytest.mark.slow
 def test_a_part_holds_only_its_frames_and_marks_itself_done(samples, model, tmp_path):
     job = bgrm.Job(samples["talk"], tmp_path / "out.mp4", downsample=0.5)
     middle = bgrm.parts.plan_parts(job, count=3, preroll=PREROLL)[1]

@@ -45,6 +45,7 @@ def composites(samples, model, light: float | None) -> tuple[np.ndarray, np.ndar
     return np.concatenate(out), np.concatenate(alpha)
 
 
+@pytest.mark.slow
 def test_light_wrap_lights_the_edge_band_only(samples, model):
     plain, alpha = composites(samples, model, None)
     wrapped, _ = composites(samples, model, 0.8)
@@ -71,6 +72,7 @@ def test_light_wrap_needs_a_new_background():
         bgrm.Job("talk.mp4", background="white", light_wrap=1.5)
 
 
+@pytest.mark.slow
 def test_the_grayscale_room_loses_its_colour_and_the_person_keeps_his(
     samples, weights_file, tmp_path
 ):
@@ -97,6 +99,7 @@ def test_the_grayscale_room_loses_its_colour_and_the_person_keeps_his(
     assert np.abs(result[chest].astype(int) - source[chest]).mean() < 6
 
 
+@pytest.mark.slow
 def test_a_preview_is_a_small_fraction_of_the_run_and_has_its_layout(samples, model, tmp_path):
     """A minute of video: three moments, each warmed up on its own two seconds."""
     clip = loop_clip(samples["talk"], tmp_path / "minute.mp4", times=15)  # 1800 frames
@@ -137,6 +140,7 @@ def test_a_preview_is_a_small_fraction_of_the_run_and_has_its_layout(samples, mo
         assert result[2:20, 2:40].mean() > 240  # the white background
 
 
+@pytest.mark.slow
 def test_a_batch_survives_a_bad_file_and_a_rerun_skips_what_is_done(
     samples, weights_file, tmp_path
 ):
@@ -186,6 +190,7 @@ def test_several_inputs_need_a_folder_for_output(samples, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_light_wrap_takes_an_optional_strength(samples, weights_file, tmp_path):
     for args in (
         ["--light-wrap", str(samples["talk"])],

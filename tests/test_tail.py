@@ -69,6 +69,7 @@ def finished(
     return {need: np.concatenate(parts) for need, parts in outputs.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "case",
     ["image with light wrap", "blurred room", "video", "rgba", "matte"],
@@ -142,6 +143,7 @@ def eager_run(samples, weights_file, tmp_path_factory) -> tuple[np.ndarray, np.n
     return pngs(tmp / "frames"), gray_frames(tmp / "matte.mkv")[1]
 
 
+@pytest.mark.slow
 def test_compile_on_gives_the_same_files(samples, eager_run, tmp_path):
     args = ["-o", str(tmp_path / "frames"), "--matte", str(tmp_path / "matte.mkv")]
     env = {"TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "inductor")}  # cold: compiled here
@@ -168,6 +170,7 @@ bgrm.process(sys.argv[1], sys.argv[2], alpha="png", compile="on")
 """
 
 
+@pytest.mark.slow
 def test_a_failing_compiler_falls_back_to_the_eager_path(samples, eager_run, tmp_path):
     env = {
         **os.environ,
