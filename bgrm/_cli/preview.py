@@ -9,8 +9,8 @@ import typer
 
 from bgrm._cli.errors import say, shown, user_errors
 from bgrm._cli.flags import with_job_flags
-from bgrm._cli.process import fit_threads_and_say
 from bgrm.errors import UsageError
+from bgrm.threads import fit_threads
 
 
 @with_job_flags(output_help="The picture, a .png (default: <stem>.preview.png beside the input).")
@@ -50,7 +50,7 @@ def preview(
             Path(job["output"]) if job["output"] else input.with_name(f"{input.stem}.preview.png")
         )
         times = [parse_time(text) for text in at.split(",")] if at else None
-        fit_threads_and_say(quiet)
+        fit_threads()  # silently: a preview takes seconds, and an error must stay one line
         bgrm.preview(
             input,
             output,

@@ -66,6 +66,7 @@ def _one(source: Path, device: str, quiet: bool, skip_existing: bool, job: dict)
             if complete(planned):
                 say(f"skipped {shown(source)}: {shown(planned.output_path())} is there")
                 return
+        bgrm.check(planned)  # a bad job fails with its one line, before any note
         fit_threads_and_say(quiet)
         progress = ProgressBar(quiet)
         try:
