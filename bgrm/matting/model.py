@@ -60,7 +60,9 @@ class MattingNetwork(nn.Module):
     ) -> tuple[Tensor, ...]:
         """Everything but the full-resolution step: fine [N, 3, H, W] (N = batch * T frames in
         order) -> the guided filter's coefficients a, b [N, 4, h, w] at the model's resolution,
-        then the new states r1..r4. ``refiner.refine(a, b, fine)`` gives fgr and pha."""
+        then the new states r1..r4. ``states`` is r1..r4, or () at the start of a video.
+        ``refiner.refine(a, b, fine)`` gives fgr and pha."""
+        states = states or (None, None, None, None)
         if downsample_ratio == 1.0:
             base = fine
         else:

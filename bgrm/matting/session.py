@@ -36,18 +36,19 @@ from bgrm.resources import (
 class MattingSession:
     """Runs the model over consecutive batches of one video, carrying the recurrent state.
 
-    The state is the temporal smoothing: because it flows from batch to batch, the batch size
-    changes speed, never the result. Inputs and outputs are float32 whatever the precision.
+    The state is the temporal smoothing (RVM's GRU states, the selfie model's last mask and
+    brightness): because it flows from batch to batch, the batch size changes speed, never the
+    result. Inputs and outputs are float32 whatever the precision or the model.
     """
 
     def __init__(self, model: Model, downsample_ratio: float):
         self.model = model
         self.downsample_ratio = downsample_ratio
-        self._state: tuple[Tensor | None, ...] = (None, None, None, None)
+        self._state: tuple[Tensor, ...] = ()  # the start of a video, for every network
 
     def reset(self) -> None:
         """Forget the recurrent state (start of a new video)."""
-        self._state = (None, None, None, None)
+        self._state = ()
 
     @torch.inference_mode()
     def coefficients(self, src: Tensor) -> tuple[Tensor, Tensor]:

@@ -1,0 +1,88 @@
+"""The selfie segmenter as a video matting model, with the interface of RVM's MattingNetwork.
+
+    a, b, *state = network.coefficients(fine, 1, state, downsample_ratio)   # state () at first
+    fgr, pha = DeepGuidedFilterRefiner.apply(a, b, fine)
+
+fine [N, 3, H, W] in [0, 1]. A landscape or square frame goes to the 144x256 graph, a portrait
+one (taller than wide) to the 256x256 one, squeezed to that size as MediaPipe does. The masks are
+smoothed over time (smoothing.py: the state), their levels stretched (the faint halo around the
+person and the hesitant middle made firm), then a guided filter against the frame at the reduced
+size (H, W times ``downsample_ratio``) gives the soft edge back and with it coefficients a, b
+[N, 4, h, w] whose colour part is zero: the foreground colour is the frame itself.
+
+The constants were chosen on the sample clips against RVM's matte (bench/selfie_quality.py):
+the guided filter's radius 1 and eps 1e-3 gave the smallest difference in a band around RVM's
+edge at the sample's own size, and the least flicker at both sizes (radius 3 had 10% better
+edges at 1080p for 25% more flicker); the smoothing keeps flicker on still pixels near RVM's
+and leaves no trail behind an edge moving 3 px a frame (tests/test_selfie.py).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from bgrm.matting.selfie.guided_filter import guided_coefficients
+from bgrm.matting.selfie.segmenter import LANDSCAPE_SIZE, SQUARE_SIZE, SelfieSegmenter
+from bgrm.matting.selfie.smoothing import TemporalSmoothing
+
+SMOOTHING = TemporalSmoothing(
+    rate=0.1, motion=(4 / 255, 12 / 255), reach=2, hold=0.7, confident=0.8
+)
+MASK_LEVELS = (0.2, 0.8)
+"""Mask values up to the first become 0, from the second 1, linear between."""
+GUIDED_RADIUS = 1
+GUIDED_EPS = 1e-3
+
+
+class SelfieMattingNetwork(nn.Module):
+    """Two segmenters (landscape, square) -> temporal smoothing -> guided-filter coefficients."""
+
+    def __init__(self):
+        super().__init__()
+        self.landscape = SelfieSegmenter()
+        self.square = SelfieSegmenter()
+
+    def coefficients(
+        self,
+        fine: Tensor,
+        batch: int,
+        states: tuple[Tensor, ...],
+        downsample_ratio: float,
+    ) -> tuple[Tensor, ...]:
+        """fine [N, 3, H, W] (N = batch * T frames in order) -> a, b [N, 4, h, w], then the
+        smoothing state (mask, luma, motion) [batch, 1, m, n] at the segmenter's size m x n;
+        ``states`` is () at the start of a video."""
+        height, width = fine.shape[-2:]
+        portrait = height > width
+        segmenter, size = (
+            (self.square, SQUARE_SIZE) if portrait else (self.landscape, LANDSCAPE_SIZE)
+        )
+        base = _resize(fine, (round(height * downsample_ratio), round(width * downsample_ratio)))
+        small = _resize(base, size)
+        masks, state = SMOOTHING(
+            segmenter(small).unflatten(0, (batch, -1)),
+            small.mean(1, keepdim=True).unflatten(0, (batch, -1)),
+            states,
+        )
+        low, high = MASK_LEVELS
+        masks = ((masks.flatten(0, 1) - low) / (high - low)).clamp(0, 1)
+        guide = base.mean(1, keepdim=True)
+        masks = F.interpolate(masks, size=guide.shape[-2:], mode="bilinear", align_corners=False)
+        a, b = guided_coefficients(guide, masks, GUIDED_RADIUS, GUIDED_EPS)
+        colour = torch.zeros_like(guide).expand(-1, 3, -1, -1)
+        return (torch.cat([colour, a], dim=1), torch.cat([colour, b], dim=1), *state)
+
+    def set_precision(self, precision: str) -> SelfieMattingNetwork:
+        """Kept for the interface: the selfie model runs in float32 at every precision (its
+        network is a small part of a frame's time; the full-resolution tail is the same)."""
+        del precision
+        return self
+
+
+def _resize(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """x [N, C, H, W] -> [N, C, *size], bilinear, averaging over the pixels it drops."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
