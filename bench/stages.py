@@ -75,7 +75,7 @@ def run_bench(job: bgrm.Job, frames: int = 48) -> BenchReport:
     keep_freed_memory()
     clip = Path(job.input)
     info = probe(clip)
-    model = bgrm.load_model(job.device, job.precision)
+    model = bgrm.load_model(job.device, job.precision, model=job.model)
     device = model.device
     batch = job.batch or default_batch(device, info.height, info.width)
     ratio = job.downsample_ratio(info.height, info.width)

@@ -22,15 +22,16 @@ import importlib
 from typing import TYPE_CHECKING
 
 from bgrm.errors import BgrmError, EnvironmentProblem, InputError, OutputError, UsageError
-from bgrm.job import Alpha, Codec, CompileMode, Job, Precision
+from bgrm.job import Alpha, Codec, CompileMode, Job, ModelName, Precision
 
 if TYPE_CHECKING:
     from bgrm import parts, threads
     from bgrm.batch import BatchItem, process_many
     from bgrm.matting.build import Model, load_model
-    from bgrm.pipeline import check, mattes, process, run
+    from bgrm.pipeline import check, process, run
     from bgrm.preview import preview
     from bgrm.results import MatteFrame, Result
+    from bgrm.streaming import mattes
 
 __version__ = "0.1.0"
 
@@ -41,7 +42,7 @@ _LOADED_ON_USE = {
     "Model": "bgrm.matting.build",
     "load_model": "bgrm.matting.build",
     "check": "bgrm.pipeline",
-    "mattes": "bgrm.pipeline",
+    "mattes": "bgrm.streaming",
     "process": "bgrm.pipeline",
     "run": "bgrm.pipeline",
     "MatteFrame": "bgrm.results",
@@ -59,6 +60,7 @@ __all__ = [
     "Job",
     "MatteFrame",
     "Model",
+    "ModelName",
     "OutputError",
     "Precision",
     "Result",

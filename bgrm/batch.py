@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bgrm.errors import BgrmError, InputError, OutputError, UsageError
-from bgrm.job import Alpha, Codec, CompileMode, Job, Precision
-from bgrm.matting.build import Model, load_model
+from bgrm.job import Alpha, Codec, CompileMode, Job, ModelName, Precision
+from bgrm.matting.build import Model, load_model, name_and_model
 from bgrm.media.formats import BACKGROUND_VIDEO_SUFFIXES, MEDIA_SUFFIXES
 from bgrm.outputs import complete, remove_leftovers
 from bgrm.pipeline import run
@@ -85,7 +85,7 @@ def process_many(
     crf: int | None = None,
     light_wrap: float | None = None,
     compile: CompileMode = "auto",
-    model: Model | None = None,
+    model: ModelName | Model | None = "rvm",
     on_start: Callable[[int, int, Path], None] | None = None,
     on_end: Callable[[BatchItem], None] | None = None,
     on_progress: ProgressCallback | None = None,
@@ -102,7 +102,7 @@ def process_many(
         skip_existing: skip an input whose output is already there (complete: outputs
             appear only by a rename).
         background ... compile: as for ``process``.
-        model: from ``load_model()``; None: loaded once for all inputs.
+        model: "rvm" or "selfie" (loaded once for all inputs), or one from ``load_model()``.
         on_start: ``on_start(index, count, input)`` before each input.
         on_end: ``on_end(item)`` after each input.
         on_progress, on_notice: as for ``process``, for each input in turn.
@@ -112,7 +112,9 @@ def process_many(
         InputError: no video found.
         EnvironmentProblem: the model cannot be loaded.
     """
+    name, loaded = name_and_model(model)
     parameters = dict(
+        model=name,
         background=None if background is None else os.fspath(background),
         alpha=alpha,
         downsample=downsample,
@@ -132,13 +134,14 @@ def process_many(
         raise InputError(f"no video found (a folder gives the videos in it, by suffix): {named}")
     folder = _output_folder(output_folder)
     jobs = _jobs(sources, folder, parameters)
-    if model is None:
-        model = load_model(device, precision, on_notice=on_notice or (lambda message: None))
+    if loaded is None:
+        notice = on_notice or (lambda message: None)
+        loaded = load_model(device, precision, model=name, on_notice=notice)
     items = []
     for index, (source, job) in enumerate(zip(sources, jobs, strict=True)):
         if on_start is not None:
             on_start(index, len(sources), source.path)
-        items.append(_one(source.path, job, skip_existing, model, on_progress, on_notice))
+        items.append(_one(source.path, job, skip_existing, loaded, on_progress, on_notice))
         if on_end is not None:
             on_end(items[-1])
     return items

@@ -39,8 +39,13 @@ Precision = Literal["auto", "fp32", "fp16"]
 CompileMode = Literal["auto", "on", "off"]
 """Whether the full-resolution tail is compiled into one pass: "auto" where it pays."""
 
+ModelName = Literal["rvm", "selfie"]
+"""The matting model: Robust Video Matting, or MediaPipe's selfie segmenter (faster on a
+CPU, coarser edges, no held objects)."""
+
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 COMPILE_MODES: tuple[str, ...] = get_args(CompileMode)
+MODEL_NAMES: tuple[str, ...] = get_args(ModelName)
 
 
 def resolve_precision(precision: str) -> str:
@@ -74,6 +79,7 @@ class Job:
         (None: off).
     compile: the full-resolution tail compiled into one pass: "auto" (where it pays), "on"
         or "off".
+    model: "rvm" (Robust Video Matting) or "selfie" (MediaPipe's selfie segmenter).
     """
 
     input: str
@@ -90,6 +96,7 @@ class Job:
     crf: int | None = None
     light_wrap: float | None = None
     compile: CompileMode = "auto"
+    model: ModelName = "rvm"
 
     def __post_init__(self) -> None:
         for name in ("input", "output", "background", "matte"):
@@ -103,6 +110,9 @@ class Job:
         if self.compile not in COMPILE_MODES:
             choices = ", ".join(COMPILE_MODES)
             raise UsageError(f"`compile` must be one of {choices}, got {self.compile!r}")
+        if self.model not in MODEL_NAMES:
+            choices = ", ".join(MODEL_NAMES)
+            raise UsageError(f"`model` must be one of {choices}, got {self.model!r}")
         self._check_light_wrap()
         self._check_outputs()
 

@@ -1,14 +1,14 @@
 """Orchestration: open a job's pieces, run the one loop, commit or abort.
 
     process("talk.mp4", "out.mp4", background="beach.jpg")   # -> Result; files written
-    for frame in mattes("talk.mp4"): ...                      # -> MatteFrame, streaming
+    check(job)                                                # what run() refuses, at once
 
 Frames are decoded in a thread (bgrm/batches.py), run through the model in batches on the
 device with the recurrent state carried (bgrm/matting/session.py), finished into what the
 outputs need as uint8 (bgrm/finish) and handed to the outputs (bgrm/outputs.py), each encoding
 in its own thread; every output is written under a hidden temp name and renamed only when all
 are complete. A run goes to a :class:`~bgrm.outputs.Target`: a whole job, or one part of a
-split job (bgrm/parts.py).
+split job (bgrm/parts.py). The frames and mattes without outputs: bgrm/streaming.py.
 """
 
 from __future__ import annotations
@@ -28,12 +28,11 @@ from bgrm.backgrounds import (
     parse_background,
 )
 from bgrm.batches import Batch, decode_batches
-from bgrm.composite import matte_to_uint8, to_uint8_hwc
 from bgrm.errors import OutputError
 from bgrm.finish import FusedTail, choose_tail, finish
-from bgrm.job import Alpha, Codec, CompileMode, Job, Precision
+from bgrm.job import Alpha, Codec, CompileMode, Job, ModelName, Precision
 from bgrm.matting import weights
-from bgrm.matting.build import Model
+from bgrm.matting.build import Model, name_and_model
 from bgrm.matting.session import MattingSession, matte_batches, open_session
 from bgrm.media.decode import DecodeReport
 from bgrm.media.info import VideoInfo
@@ -41,7 +40,7 @@ from bgrm.media.probe import probe
 from bgrm.media.writer import WriteError
 from bgrm.outputs import Sink, Target, WholeJob, check_targets
 from bgrm.resources import keep_freed_memory
-from bgrm.results import MatteFrame, NoticeCallback, ProgressCallback, Result
+from bgrm.results import NoticeCallback, ProgressCallback, Result
 from bgrm.stages import Consumer, Prefetcher
 
 
@@ -61,7 +60,7 @@ def process(
     crf: int | None = None,
     light_wrap: float | None = None,
     compile: CompileMode = "auto",
-    model: Model | None = None,
+    model: ModelName | Model | None = "rvm",
     on_progress: ProgressCallback | None = None,
     on_notice: NoticeCallback | None = None,
 ) -> Result:
@@ -93,7 +92,9 @@ def process(
             "auto" where the frames outnumber the compile time (on the CPU), "on", "off".
             Where compiling fails (no C compiler) the eager path runs; the pixels agree
             within 1/255.
-        model: from ``load_model()``, to load the weights once for many calls.
+        model: "rvm" (Robust Video Matting) or "selfie" (MediaPipe's selfie segmenter: several
+            times faster on a CPU, coarser edges, no held objects); or a model from
+            ``load_model()``, to load the weights once for many calls.
         on_progress: called with (frames done, total or None) after every batch; an exception
             it raises stops the job, and nothing is left behind.
         on_notice: called with each notice as it happens (also kept in ``Result.notices``).
@@ -107,6 +108,7 @@ def process(
         OutputError: the output exists (without ``overwrite``) or cannot be written.
         EnvironmentProblem: weights missing and not fetchable, or no such CUDA device.
     """
+    name, loaded = name_and_model(model)
     job = Job(
         input=input,
         output=output,
@@ -122,8 +124,9 @@ def process(
         crf=crf,
         light_wrap=light_wrap,
         compile=compile,
+        model=name,
     )
-    return run(job, model=model, on_progress=on_progress, on_notice=on_notice)
+    return run(job, model=loaded, on_progress=on_progress, on_notice=on_notice)
 
 
 def run(
@@ -133,7 +136,8 @@ def run(
     on_progress: ProgressCallback | None = None,
     on_notice: NoticeCallback | None = None,
 ) -> Result:
-    """``process`` for a :class:`Job` (what a queue worker receives as JSON)."""
+    """``process`` for a :class:`Job` (what a queue worker receives as JSON); ``model``, if
+    given, must be the job's model (loaded by ``load_model``)."""
     target = WholeJob(job)
     return run_target(job, target, model=model, on_progress=on_progress, on_notice=on_notice)
 
@@ -225,32 +229,6 @@ def check(job: Job) -> None:
         check_background_file(parse_background(job.background_spec))
 
 
-def mattes(
-    input: str | os.PathLike,
-    *,
-    downsample: float | str = "auto",
-    batch: int | None = None,
-    device: str = "auto",
-    precision: Precision = "auto",
-    model: Model | None = None,
-    on_notice: NoticeCallback | None = None,
-) -> Iterator[MatteFrame]:
-    """Every frame of ``input`` with its alpha and foreground, one at a time, in order.
-
-    Streaming: memory stays flat however long the video is (a couple of batches are decoded
-    ahead in a thread). The input is checked at once; stop iterating at any time. Parameters
-    are those of ``process``; ``on_notice`` hears of damage met while decoding.
-
-    Raises:
-        InputError, UsageError, EnvironmentProblem: as ``process``.
-    """
-    job = Job(input=input, downsample=downsample, batch=batch, device=device, precision=precision)
-    notice = on_notice or (lambda message: None)
-    info = probe(Path(job.input))
-    session, size = open_session(job, info, model, notice)
-    return _matte_frames(info, session, size, notice)
-
-
 @dataclass(frozen=True)
 class _Run:
     """What the loop of one run needs besides its batches and sinks."""
@@ -322,27 +300,3 @@ def _stream(run: _Run, source: Iterator[Batch], sinks: list[Sink]) -> int:
 def _report(run: _Run, done: int, total: int | None) -> None:
     if run.on_progress is not None:
         run.on_progress(done, total)
-
-
-def _matte_frames(
-    info: VideoInfo, session: MattingSession, size: int, notice: NoticeCallback
-) -> Iterator[MatteFrame]:
-    """The generator behind ``mattes``: decoding starts at the first ``next``."""
-    report = DecodeReport()
-    decoded = Prefetcher(decode_batches(info, size, report), depth=2, name="decode")
-    try:
-        for matted in matte_batches(session, decoded):
-            alpha = matte_to_uint8(matted.pha).cpu().numpy()
-            foreground = to_uint8_hwc(matted.fgr).cpu().numpy()
-            for index, pts in enumerate(matted.batch.pts):
-                yield MatteFrame(
-                    pts=pts,
-                    time=float(pts * info.time_base),
-                    image=matted.batch.rgb[index],
-                    alpha=alpha[index],
-                    foreground=foreground[index],
-                )
-    finally:
-        decoded.stop()
-    for message in report.warnings(info):
-        notice(message)

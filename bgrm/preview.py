@@ -22,8 +22,8 @@ from bgrm.backgrounds import open_background, parse_background
 from bgrm.batches import decode_batches
 from bgrm.errors import OutputError, UsageError
 from bgrm.finish import finish
-from bgrm.job import Alpha, Job, Part, Precision
-from bgrm.matting.build import Model
+from bgrm.job import Alpha, Job, ModelName, Part, Precision
+from bgrm.matting.build import Model, name_and_model
 from bgrm.matting.session import matte_batches, open_session
 from bgrm.media.decode import DecodeReport
 from bgrm.media.info import VideoInfo
@@ -53,7 +53,7 @@ def preview(
     device: str = "auto",
     precision: Precision = "auto",
     overwrite: bool = False,
-    model: Model | None = None,
+    model: ModelName | Model | None = "rvm",
 ) -> Image.Image:
     """The preview sheet of ``input`` at the times ``at`` (seconds; None: 10%, 50% and 90% of
     the duration), written to ``output`` (a .png) if given. Parameters are those of
@@ -63,8 +63,10 @@ def preview(
         InputError, UsageError, OutputError, EnvironmentProblem: as ``process``; UsageError
         for a time outside the video.
     """
+    name, loaded = name_and_model(model)
     job = Job(
         input=input,
+        model=name,
         background=background,
         alpha=alpha,
         light_wrap=light_wrap,
@@ -77,7 +79,7 @@ def preview(
         _check_target(target, Path(job.input), overwrite)
     info = probe(Path(job.input))
     times = _times(info, at)
-    session, _ = open_session(job, info, model, lambda message: None)
+    session, _ = open_session(job, info, loaded, lambda message: None)
     background_room = None
     if job.alpha is None:
         spec = parse_background(job.background_spec)

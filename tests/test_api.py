@@ -18,6 +18,7 @@ import torch
 import bgrm
 from bgrm._cli.errors import FLAGS
 from bgrm._cli.flags import job_flags
+from bgrm.matting import weights
 from bgrm.matting.model import MattingNetwork
 from bgrm.media.formats import ALPHA_FORMATS, CODECS
 from tests.media import (
@@ -194,7 +195,8 @@ def test_the_public_api_is_what_a_program_uses():
     assert set(bgrm.__all__) == {
         *("Alpha", "Codec", "CompileMode", "Precision"),
         *("BgrmError", "EnvironmentProblem", "InputError", "OutputError", "UsageError"),
-        *("BatchItem", "Job", "MatteFrame", "Model", "Result", "__version__", "parts", "threads"),
+        *("BatchItem", "Job", "MatteFrame", "Model", "ModelName", "Result", "__version__"),
+        *("parts", "threads"),
         *("check", "load_model", "mattes", "preview", "process", "process_many", "run"),
     }
     for name in bgrm.__all__:
@@ -211,17 +213,19 @@ def test_the_public_api_is_what_a_program_uses():
 def test_the_parameters_agree_across_job_process_the_cli_and_its_flag_table():
     """Every job parameter is a keyword of process (and, but for the files that name one
     output, of process_many), a CLI flag (job_flags, or --device of each command) and a row of
-    the FLAGS table, and nothing more; preview takes the ones a picture needs."""
+    the FLAGS table, and nothing more; preview takes the ones a picture needs. The model names
+    are the models whose weights bgrm knows."""
     job = [field.name for field in dataclasses.fields(bgrm.Job)]
     process = list(inspect.signature(bgrm.process).parameters)
     assert process[: len(job)] == job
-    assert process[len(job) :] == ["model", "on_progress", "on_notice"]
+    assert process[len(job) :] == ["on_progress", "on_notice"]
     many = set(inspect.signature(bgrm.process_many).parameters)
     assert set(job) - many == {"input", "output", "matte"}
     cli = set(job_flags()) | {"input", "device"}
     assert cli == set(job) == set(FLAGS)
     preview = set(inspect.signature(bgrm.preview).parameters) & set(job)
     assert preview == set(job) - {"batch", "codec", "crf", "matte", "compile"}
+    assert typing.get_args(bgrm.ModelName) == tuple(weights.MODELS)
 
 
 def test_the_refiner_does_not_shadow_module_apply():

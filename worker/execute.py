@@ -73,7 +73,7 @@ def _process(task: Task, job: bgrm.Job, store: JobStore) -> dict:
     try:
         result = bgrm.run(
             job,
-            model=runtime.model(),
+            model=runtime.model(job.model),
             on_progress=_Progress(task, store, job_id),
             on_notice=lambda message: log.info("job %s: %s", job_id, message),
         )
@@ -151,7 +151,7 @@ def part(task: Task, job_json: str, part_json: str, job_id: str) -> dict:
                 job,
                 piece,
                 folder,
-                model=runtime.model(),
+                model=runtime.model(job.model),
                 on_progress=_Progress(task, store, job_id),
                 on_notice=lambda message: log.info("part %s: %s", part_id, message),
             )

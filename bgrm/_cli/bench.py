@@ -31,6 +31,9 @@ def bench(
     compile: Annotated[
         str, typer.Option(metavar="MODE", help="As for process (auto, on, off).")
     ] = "auto",
+    model: Annotated[
+        str, typer.Option("--model", metavar="NAME", help="As for process (rvm, selfie).")
+    ] = "rvm",
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """Frames/s of decode, model, composite and encode alone, and end to end."""
@@ -49,6 +52,7 @@ def bench(
             device=device,
             precision=precision,
             compile=compile,
+            model=model,
         )
         report = run_bench(job, frames)
         if not json_out:

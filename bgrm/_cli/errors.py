@@ -43,6 +43,7 @@ FLAGS = {
     "crf": "--crf",
     "light_wrap": "--light-wrap",
     "compile": "--compile",
+    "model": "--model",
 }
 """Each job parameter's flag."""
 

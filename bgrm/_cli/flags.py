@@ -138,6 +138,15 @@ def job_flags(
             "long enough to repay the compile), on or off. Same pixels within 1/255.",
         ),
     ] = "auto",
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            metavar="NAME",
+            help="rvm (Robust Video Matting: fine edges, held objects) or selfie (MediaPipe's "
+            "selfie segmenter: several times faster on a CPU, coarser edges).",
+        ),
+    ] = "rvm",
     crf: Annotated[
         int | None,
         typer.Option(
@@ -163,6 +172,7 @@ def job_flags(
         "crf": crf,
         "light_wrap": light_wrap,
         "compile": compile,
+        "model": model,
     }
 
 

@@ -62,6 +62,7 @@ def preview(
             device=device,
             precision=job["precision"],
             overwrite=job["overwrite"],
+            model=job["model"],
         )
         if not quiet:
             say(f"wrote {shown(output)}")

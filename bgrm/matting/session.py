@@ -64,7 +64,7 @@ def open_session(
 ) -> tuple[MattingSession, int]:
     """The model ready for this job (loaded if not given) and the batch size to use."""
     if model is None:
-        model = load_model(job.device, job.precision, on_notice=notice)
+        model = load_model(job.device, job.precision, model=job.model, on_notice=notice)
     else:
         model = _as_asked(model, job)
     ratio = job.downsample_ratio(info.height, info.width)
@@ -82,7 +82,10 @@ def open_session(
 
 
 def _as_asked(model: Model, job: Job) -> Model:
-    """``model`` at the job's precision; refused when the job asks for another device."""
+    """``model`` at the job's precision; refused when the job asks for another model or
+    device."""
+    if job.model != model.name:
+        raise UsageError(f"`model` {job.model} is not the model loaded ({model.name})")
     if job.device != "auto":
         asked = resolve_device(job.device)
         if (asked.type, asked.index or 0) != (model.device.type, model.device.index or 0):
