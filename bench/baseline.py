@@ -12,11 +12,18 @@ with --compile on (the fused tail; one untimed run first, so that its compile ca
 as on every run after the first at this size).
 Rounds alternate the tools so load on the machine hits all alike. Prints wall-clock frames/s
 and the ratios.
+
+    python bench/baseline.py --frames 75 --rounds 2 --busy 1
+
+--busy N repeats every round with N other processes spinning (a shell busy loop each, as a
+browser or a second job would keep cores busy), after the quiet rounds, in the same run, and
+prints both.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -56,17 +63,32 @@ def timed(command: list[str], folder: Path) -> float:
     return time.perf_counter() - started
 
 
+@contextlib.contextmanager
+def busy(count: int):
+    """``count`` processes spinning (``sh -c 'while :; do :; done'``) while the block runs."""
+    spinners = [subprocess.Popen(["sh", "-c", "while :; do :; done"]) for _ in range(count)]
+    try:
+        time.sleep(0.5 if count else 0)
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--height", type=int, default=1080)
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--downsample", default="0.25")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--busy", type=int, default=0, help="also measure with N busy loops")
     args = parser.parse_args()
     cli = baseline_cli()
     talk = fetch_samples(ROOT / "samples" / "media")["talk"]
     width = args.height * 16 // 9 // 2 * 2
-    times: dict[str, list[float]] = {"bgrm": [], "bgrm fused": [], "baseline": []}
+    loads = [0, args.busy] if args.busy else [0]
+    times = {load: {"bgrm": [], "bgrm fused": [], "baseline": []} for load in loads}
     with tempfile.TemporaryDirectory(prefix="bgrm-baseline-") as tmp:
         clip = Path(tmp) / "clip.mp4"
         make_clip(talk, clip, width, args.height, args.frames, audio_from=talk)
@@ -87,19 +109,27 @@ def main() -> None:
                 str(os.cpu_count()),
             ],
         }
-        for _ in range(args.rounds):
-            for name, command in commands.items():
-                times[name].append(timed(command, Path(tmp)))
-    fps = {name: args.frames / statistics.median(t) for name, t in times.items()}
+        for load in loads:
+            with busy(load):
+                for _ in range(args.rounds):
+                    for name, command in commands.items():
+                        times[load][name].append(timed(command, Path(tmp)))
     print(
         f"{width}x{args.height}, {args.frames} frames, downsample {args.downsample}, "
         f"{os.cpu_count()} cores, median of {args.rounds}"
     )
-    for name in fps:
-        print(f"{name:>10}: {fps[name]:6.2f} frames/s (wall clock: {times[name]})")
-    ratios = {name: fps[name] / fps["baseline"] for name in ("bgrm", "bgrm fused")}
-    print(f"bgrm / baseline: {ratios['bgrm']:.2f}x (--compile on: {ratios['bgrm fused']:.2f}x)")
-    print(json.dumps({"fps": fps, "seconds": times, "ratios": ratios}))
+    report = {}
+    for load in loads:
+        fps = {name: args.frames / statistics.median(t) for name, t in times[load].items()}
+        ratios = {name: fps[name] / fps["baseline"] for name in ("bgrm", "bgrm fused")}
+        print(f"{load} busy loop(s):")
+        for name in fps:
+            print(f"{name:>12}: {fps[name]:6.2f} frames/s (wall clock: {times[load][name]})")
+        print(
+            f"  bgrm / baseline: {ratios['bgrm']:.2f}x (--compile on: {ratios['bgrm fused']:.2f}x)"
+        )
+        report[f"busy{load}"] = {"fps": fps, "seconds": times[load], "ratios": ratios}
+    print(json.dumps(report))
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import bgrm  # noqa: E402
-from bgrm.matting.session import MattingSession  # noqa: E402
-from bgrm.pipeline import Batch, batches_of, matte_batches  # noqa: E402
+from bgrm.batches import Batch, batches_of  # noqa: E402
+from bgrm.matting.session import MattingSession, matte_batches  # noqa: E402
 from samples.fetch import fetch_samples  # noqa: E402
 
 

@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import bgrm  # noqa: E402
+from bgrm.batches import batches_of  # noqa: E402
 from bgrm.composite import matte_to_uint8  # noqa: E402
-from bgrm.matting.session import MattingSession  # noqa: E402
-from bgrm.pipeline import batches_of, matte_batches  # noqa: E402
+from bgrm.matting.session import MattingSession, matte_batches  # noqa: E402
 from samples.fetch import fetch_samples  # noqa: E402
 
 SECOND = 30  # frames of the part compared: its first second

@@ -57,7 +57,7 @@ def run_config(workers: int, parts: int, job: bgrm.Job, env: dict, logs: Path) -
     if parts > 1:
         summary = AsyncResult(job_id, app=app).info
         plan = json.loads(app.backend.client.get(f"bgrm:job:{job_id}:plan"))
-        pieces = [bgrm.Part.from_json(text) for text in plan["parts"]]
+        pieces = [bgrm.parts.Part.from_json(text) for text in plan["parts"]]
         results = [AsyncResult(part_task_id(job_id, p.index), app=app).info for p in pieces]
         warmup = sum(
             round((p.start_pts - p.warmup_pts) / 30000 * RATE)

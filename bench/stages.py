@@ -23,15 +23,16 @@ import torch
 
 import bgrm
 from bgrm.backgrounds import open_background, parse_background
+from bgrm.batches import decode_batches
+from bgrm.finish import finish
+from bgrm.finish.fused import open_tail
 from bgrm.matting import weights
-from bgrm.matting.session import MattingSession
+from bgrm.matting.session import Matted, MattingSession, matte_batches
 from bgrm.media.decode import DecodeReport
 from bgrm.media.formats import composite_encoding
 from bgrm.media.probe import probe
 from bgrm.media.writer import FrameWriter
-from bgrm.pipeline import Matted, decode_batches, finish, matte_batches
 from bgrm.resources import default_batch, keep_freed_memory
-from bgrm.tail import open_tail
 from bgrm_bench.harness import measure_process, rate
 
 
@@ -74,7 +75,7 @@ def run_bench(job: bgrm.Job, frames: int = 48) -> BenchReport:
     keep_freed_memory()
     clip = Path(job.input)
     info = probe(clip)
-    model = bgrm.load_model(job.device, job.precision)
+    model = bgrm.load_model(job.device, job.precision, model=job.model)
     device = model.device
     batch = job.batch or default_batch(device, info.height, info.width)
     ratio = job.downsample_ratio(info.height, info.width)

@@ -7,7 +7,7 @@
 The model runs once over real frames (the bundled talk clip scaled to the size) to give the
 refiner's coefficients, in the batches bgrm process uses, with its allocator settings; then
 each kind is timed over the same batches, eager (the reference:
-refine, background, composite, uint8) and fused (bgrm/tail.py), in ms per frame, with the
+refine, background, composite, uint8) and fused (bgrm/finish/fused.py), in ms per frame, with the
 largest difference between the two in uint8 levels. The fused path's first call (its compile,
 or its load from the cache) is reported apart and not counted in the per-frame time.
 """
@@ -32,12 +32,13 @@ from PIL import Image  # noqa: E402
 
 import bgrm  # noqa: E402
 from bgrm.backgrounds import open_background, parse_background  # noqa: E402
-from bgrm.matting.session import MattingSession  # noqa: E402
+from bgrm.batches import decode_batches  # noqa: E402
+from bgrm.finish import finish  # noqa: E402
+from bgrm.finish.fused import FusedTail  # noqa: E402
+from bgrm.matting.session import Matted, MattingSession, matte_batches  # noqa: E402
 from bgrm.media.decode import DecodeReport  # noqa: E402
 from bgrm.media.probe import probe  # noqa: E402
-from bgrm.pipeline import Matted, decode_batches, finish, matte_batches  # noqa: E402
 from bgrm.resources import default_batch, keep_freed_memory  # noqa: E402
-from bgrm.tail import FusedTail  # noqa: E402
 from bgrm_bench.process import make_clip  # noqa: E402
 from bgrm_bench.stages import synthetic_clip  # noqa: E402
 from samples.fetch import fetch_samples  # noqa: E402

@@ -10,6 +10,10 @@
 Errors meant for the user are subclasses of :class:`BgrmError`, each with a one-line message
 that names parameters in backticks. The names that need the model (and so PyTorch) are loaded
 on first use, so that a program that only builds jobs (a queue client) starts fast.
+
+One recording on many machines (what the queue's workers use): :mod:`bgrm.parts`
+(plan_parts, run_part, join_parts, parts_folder, remove_leftovers). The CPU threads a job
+should use on a shared machine: :mod:`bgrm.threads` (fit_threads, quiet_waiting).
 """
 
 from __future__ import annotations
@@ -18,15 +22,16 @@ import importlib
 from typing import TYPE_CHECKING
 
 from bgrm.errors import BgrmError, EnvironmentProblem, InputError, OutputError, UsageError
-from bgrm.job import Job, Part
+from bgrm.job import Alpha, Codec, CompileMode, Job, ModelName, Precision
 
 if TYPE_CHECKING:
+    from bgrm import parts, threads
     from bgrm.batch import BatchItem, process_many
     from bgrm.matting.build import Model, load_model
-    from bgrm.outputs import parts_folder, remove_leftovers
-    from bgrm.pipeline import MatteFrame, Result, mattes, process, run, run_part
+    from bgrm.pipeline import check, process, run
     from bgrm.preview import preview
-    from bgrm.split import join_parts, plan_parts
+    from bgrm.results import MatteFrame, Result
+    from bgrm.streaming import mattes
 
 __version__ = "0.1.0"
 
@@ -36,46 +41,46 @@ _LOADED_ON_USE = {
     "preview": "bgrm.preview",
     "Model": "bgrm.matting.build",
     "load_model": "bgrm.matting.build",
-    "parts_folder": "bgrm.outputs",
-    "remove_leftovers": "bgrm.outputs",
-    "MatteFrame": "bgrm.pipeline",
-    "Result": "bgrm.pipeline",
-    "mattes": "bgrm.pipeline",
+    "check": "bgrm.pipeline",
+    "mattes": "bgrm.streaming",
     "process": "bgrm.pipeline",
     "run": "bgrm.pipeline",
-    "run_part": "bgrm.pipeline",
-    "join_parts": "bgrm.split",
-    "plan_parts": "bgrm.split",
+    "MatteFrame": "bgrm.results",
+    "Result": "bgrm.results",
 }
 
 __all__ = [
+    "Alpha",
     "BatchItem",
     "BgrmError",
+    "Codec",
+    "CompileMode",
     "EnvironmentProblem",
     "InputError",
     "Job",
     "MatteFrame",
     "Model",
+    "ModelName",
     "OutputError",
-    "Part",
+    "Precision",
     "Result",
     "UsageError",
     "__version__",
-    "join_parts",
+    "check",
     "load_model",
     "mattes",
-    "parts_folder",
-    "plan_parts",
+    "parts",
     "preview",
     "process",
     "process_many",
-    "remove_leftovers",
     "run",
-    "run_part",
+    "threads",
 ]
 
 
 def __getattr__(name: str) -> object:
+    if name in ("parts", "threads"):  # plumbing for farms and machines: namespaces of their own
+        return importlib.import_module(f"bgrm.{name}")
     if name not in _LOADED_ON_USE:
         raise AttributeError(f"module 'bgrm' has no attribute {name!r}")
     value = getattr(importlib.import_module(_LOADED_ON_USE[name]), name)

@@ -3,9 +3,11 @@
     items = process_many(["talks/", "extra.mp4"], "out/", background="blur", skip_existing=True)
     for item in items: item.input, item.output, item.result, item.error, item.skipped
 
-Outputs keep the usual names (<stem>.bgrm<ext>), in ``output_folder`` or beside each input.
-An output that exists is complete (outputs appear by a rename), so ``skip_existing`` makes a
-second run after a crash pick up where the first stopped.
+Outputs keep the usual names (<stem>.bgrm<ext>), beside each input or in ``output_folder``,
+where a video found in a subfolder of a folder named keeps that subfolder (talks/old/a.mp4 ->
+out/old/a.bgrm.mp4), so names cannot collide. An output that exists is complete (outputs appear
+by a rename), so ``skip_existing`` makes a second run after a crash pick up where the first
+stopped.
 """
 
 from __future__ import annotations
@@ -15,15 +17,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bgrm.errors import BgrmError, InputError, UsageError
-from bgrm.job import Job
-from bgrm.matting.build import Model, load_model
+from bgrm.errors import BgrmError, InputError, OutputError, UsageError
+from bgrm.job import Alpha, Codec, CompileMode, Job, ModelName, Precision
+from bgrm.matting.build import Model, load_model, name_and_model
 from bgrm.media.formats import BACKGROUND_VIDEO_SUFFIXES, MEDIA_SUFFIXES
-from bgrm.outputs import remove_leftovers
-from bgrm.pipeline import ProgressCallback, Result, run
+from bgrm.outputs import complete, remove_leftovers
+from bgrm.pipeline import run
+from bgrm.results import NoticeCallback, ProgressCallback, Result
 
 LEFTOVER_AGE_S = 600.0
-"""Temp files of an earlier run untouched this long are a crashed run's, and removed."""
+"""Temp files of an earlier run on another machine, untouched this long, are a crashed run's
+(those whose writer is gone from this machine are removed at once)."""
 
 
 @dataclass(frozen=True)
@@ -37,23 +41,31 @@ class BatchItem:
     skipped: bool = False
 
 
-def find_videos(paths: Iterable[str | os.PathLike], recursive: bool = False) -> list[Path]:
+@dataclass(frozen=True)
+class Found:
+    """A video to process, and the subfolder (of the folder it was found in) it sits in."""
+
+    path: Path
+    subfolder: Path = Path()
+
+
+def find_videos(paths: Iterable[str | os.PathLike], recursive: bool = False) -> list[Found]:
     """The files named, and the videos (by suffix) in the folders named, sorted per folder;
     subfolders only when ``recursive``. A name that does not exist is kept (it fails alone)."""
-    found: list[Path] = []
+    found: dict[Path, Found] = {}
     for path in map(Path, paths):
-        if path.is_dir():
-            pattern = "**/*" if recursive else "*"
-            found += sorted(
-                p
-                for p in path.glob(pattern)
-                if p.is_file()
-                and p.suffix.lower() in BACKGROUND_VIDEO_SUFFIXES
-                and not p.name.startswith(".")
-            )
-        else:
-            found.append(path)
-    return list(dict.fromkeys(found))
+        if not path.is_dir():
+            found.setdefault(path, Found(path))
+            continue
+        pattern = "**/*" if recursive else "*"
+        for video in sorted(path.glob(pattern)):
+            if (
+                video.is_file()
+                and video.suffix.lower() in BACKGROUND_VIDEO_SUFFIXES
+                and not video.name.startswith(".")
+            ):
+                found.setdefault(video, Found(video, video.parent.relative_to(path)))
+    return list(found.values())
 
 
 def process_many(
@@ -62,74 +74,143 @@ def process_many(
     *,
     recursive: bool = False,
     skip_existing: bool = False,
-    model: Model | None = None,
+    background: str | os.PathLike | None = None,
+    alpha: Alpha | None = None,
+    downsample: float | str = "auto",
+    batch: int | None = None,
+    device: str = "auto",
+    precision: Precision = "auto",
+    overwrite: bool = False,
+    codec: Codec | None = None,
+    crf: int | None = None,
+    light_wrap: float | None = None,
+    compile: CompileMode = "auto",
+    model: ModelName | Model | None = "rvm",
     on_start: Callable[[int, int, Path], None] | None = None,
     on_end: Callable[[BatchItem], None] | None = None,
     on_progress: ProgressCallback | None = None,
-    on_notice: Callable[[str], None] | None = None,
-    **parameters,
+    on_notice: NoticeCallback | None = None,
 ) -> list[BatchItem]:
     """Process every video of ``inputs`` (files, and folders searched by suffix) one after the
     other with one model; returns one BatchItem each, in order.
 
-    Parameters are those of ``process`` (not ``output`` or ``matte``, which name one file).
-    ``output_folder`` is created if missing. ``on_start(index, count, input)`` is called
-    before each file and ``on_end(item)`` after it; ``on_progress`` and ``on_notice`` as for
-    ``process``.
+    Arguments:
+        inputs: files, and folders whose videos (by suffix) are taken.
+        output_folder: where the outputs go (created if missing), keeping the subfolders of
+            the folders named; None: beside each input.
+        recursive: look in the subfolders of the folders named too.
+        skip_existing: skip an input whose output is already there (complete: outputs
+            appear only by a rename).
+        background ... compile: as for ``process``.
+        model: "rvm" or "selfie" (loaded once for all inputs), or one from ``load_model()``.
+        on_start: ``on_start(index, count, input)`` before each input.
+        on_end: ``on_end(item)`` after each input.
+        on_progress, on_notice: as for ``process``, for each input in turn.
 
     Raises:
-        UsageError: ``output``/``matte`` given, or no video found.
+        UsageError: parameters wrong for every input (checked before any work).
+        InputError: no video found.
         EnvironmentProblem: the model cannot be loaded.
     """
-    if "output" in parameters or "matte" in parameters:
-        raise UsageError("`output` and `matte` name one file; give several inputs a folder")
-    Job(input="check.mp4", **parameters)  # parameters that are wrong for every input fail once
+    name, loaded = name_and_model(model)
+    parameters = dict(
+        model=name,
+        background=None if background is None else os.fspath(background),
+        alpha=alpha,
+        downsample=downsample,
+        batch=batch,
+        device=device,
+        precision=precision,
+        overwrite=overwrite,
+        codec=codec,
+        crf=crf,
+        light_wrap=light_wrap,
+        compile=compile,
+    )
     inputs = list(inputs)
     sources = find_videos(inputs, recursive)
     if not sources:
         named = ", ".join(str(path) for path in inputs)
         raise InputError(f"no video found (a folder gives the videos in it, by suffix): {named}")
-    folder = Path(output_folder) if output_folder is not None else None
-    if folder is not None and (folder.is_file() or folder.suffix.lower() in MEDIA_SUFFIXES):
-        raise UsageError(f"with several inputs, the output names a folder: {folder}")
-    if folder is not None:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise UsageError(
-                f"cannot make the output folder ({error.strerror}): {folder}"
-            ) from None
-    if model is None:
-        device, precision = parameters.get("device", "auto"), parameters.get("precision", "auto")
-        model = load_model(device, precision, on_notice=on_notice or (lambda message: None))
+    folder = _output_folder(output_folder)
+    jobs = _jobs(sources, folder, parameters)
+    if loaded is None:
+        notice = on_notice or (lambda message: None)
+        loaded = load_model(device, precision, model=name, on_notice=notice)
     items = []
-    for index, source in enumerate(sources):
+    for index, (source, job) in enumerate(zip(sources, jobs, strict=True)):
         if on_start is not None:
-            on_start(index, len(sources), source)
-        items.append(_one(source, folder, skip_existing, model, on_progress, on_notice, parameters))
+            on_start(index, len(sources), source.path)
+        items.append(_one(source.path, job, skip_existing, loaded, on_progress, on_notice))
         if on_end is not None:
             on_end(items[-1])
     return items
 
 
-def _one(source, folder, skip_existing, model, on_progress, on_notice, parameters) -> BatchItem:
-    """One input: skipped, done, or failed with its error."""
+def _output_folder(output_folder: str | os.PathLike | None) -> Path | None:
+    """The output folder, made if missing; None: beside each input."""
+    if output_folder is None:
+        return None
+    folder = Path(output_folder)
+    if folder.is_file() or folder.suffix.lower() in MEDIA_SUFFIXES:
+        raise UsageError(f"with several inputs, the output names a folder: {folder}")
     try:
-        job = Job(input=source, **parameters)
-        if folder is not None:
-            job = Job(input=source, output=folder / job.output_path().name, **parameters)
-        output = job.output_path()
-        if skip_existing and _complete(output):
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot make the output folder ({error.strerror}): {folder}") from None
+    return folder
+
+
+def _jobs(sources: list[Found], folder: Path | None, parameters: dict) -> list[Job | BgrmError]:
+    """Each input's job, or the error that makes it impossible; a UsageError that every input
+    meets is the parameters' fault and is raised at once. Two inputs that would write the same
+    output: the later one is refused."""
+    jobs: list[Job | BgrmError] = []
+    taken: set[Path] = set()
+    for source in sources:
+        try:
+            job = Job(input=source.path, **parameters)
+            if folder is not None:
+                output = folder / source.subfolder / job.output_path().name
+                job = Job(input=source.path, output=output, **parameters)
+            output = job.output_path().resolve()
+            if output in taken:
+                raise UsageError(f"another input of this batch writes the same output: {output}")
+            taken.add(output)
+            jobs.append(job)
+        except BgrmError as error:
+            jobs.append(error)
+    if all(isinstance(job, UsageError) for job in jobs):
+        raise jobs[0]
+    return jobs
+
+
+def _one(
+    source: Path,
+    job: Job | BgrmError,
+    skip_existing: bool,
+    model: Model,
+    on_progress: ProgressCallback | None,
+    on_notice: NoticeCallback | None,
+) -> BatchItem:
+    """One input: skipped, done, or failed with its error."""
+    if isinstance(job, BgrmError):
+        return BatchItem(source, None, error=job)
+    output = job.output_path()
+    try:
+        if skip_existing and complete(job):
             return BatchItem(source, output, skipped=True)
         remove_leftovers(job, LEFTOVER_AGE_S)
+        _make_folder(output.parent)
         result = run(job, model=model, on_progress=on_progress, on_notice=on_notice)
         return BatchItem(source, output, result=result)
     except BgrmError as error:
         return BatchItem(source, None, error=error)
 
 
-def _complete(output: Path) -> bool:
-    """Whether a finished output is there (a PNG folder: its frames.json, written last)."""
-    if output.is_dir():
-        return (output / "frames.json").is_file()
-    return output.is_file()
+def _make_folder(folder: Path) -> None:
+    """The output's subfolder, made if missing."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot make the output folder ({error.strerror}): {folder}") from None

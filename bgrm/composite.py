@@ -1,21 +1,16 @@
-"""Tensor maths of the finished pixels: blend over a background, RGBA, matte, uint8 and back.
+"""Tensor maths of the finished pixels: blend, light wrap, blur, RGBA, matte, uint8 and back.
 
 Frames are float tensors in [0, 1] of shape [N, 3, H, W]; alpha is [N, 1, H, W]. Everything here
-works on any device and in float32 or float16, and does no I/O.
+works on any device and in float32 or float16, does no I/O and imports nothing of bgrm.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-
-if TYPE_CHECKING:
-    from bgrm.backgrounds import Background
 
 LIGHT_WRAP_SIGMA = 12.0
 """How far the background's light reaches into the person, in pixels at 1080p (a gaussian's
@@ -34,25 +29,6 @@ def composite(fgr: Tensor, pha: Tensor, bg: Tensor) -> Tensor:
     Exact at pha = 0 and pha = 1.
     """
     return torch.lerp(bg, fgr, pha)
-
-
-def over_background(
-    fgr: Tensor,
-    pha: Tensor,
-    src: Tensor,
-    bg: Tensor | None,
-    background: Background,
-    times: Sequence[float],
-    light: float | None,
-) -> Tensor:
-    """The person over the new background: fgr [N, 3, H, W], pha [N, 1, H, W], src [N, 3, H, W]
-    -> [N, 3, H, W]. ``bg``: the background's frames, or None to ask ``background`` for them
-    (at ``times``); ``light``: the light wrap's strength, or None."""
-    if bg is None:
-        bg = background.frames(src, pha, times)
-    if light is not None:
-        fgr = light_wrap(fgr, pha, bg, light)
-    return composite(fgr, pha, bg)
 
 
 def light_wrap(fgr: Tensor, pha: Tensor, bg: Tensor, strength: float) -> Tensor:

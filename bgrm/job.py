@@ -10,6 +10,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Literal, get_args
 
 from bgrm.backgrounds import DEFAULT_BACKGROUND, background_file
 from bgrm.errors import UsageError
@@ -18,16 +19,33 @@ from bgrm.media.formats import (
     ALPHA_SUFFIXES,
     CODECS,
     CONTAINER_CODECS,
-    IMAGE_SUFFIXES,
     MEDIA_SUFFIXES,
     STILL_ALPHA_SUFFIXES,
     STILL_OUTPUTS,
     VIDEO_OUTPUT_SUFFIXES,
     default_output,
+    is_still_image,
 )
 
-PRECISIONS = ("auto", "fp32", "fp16")
-COMPILE_MODES = ("auto", "on", "off")
+Alpha = Literal["prores", "webm", "png"]
+"""The person over transparency: ProRes 4444 (.mov), VP9 WebM (.webm), or a folder of PNGs."""
+
+Codec = Literal["h264", "hevc", "av1", "vp9"]
+"""The composite's video codec."""
+
+Precision = Literal["auto", "fp32", "fp16"]
+"""The model's float precision; "auto" is fp32 for now."""
+
+CompileMode = Literal["auto", "on", "off"]
+"""Whether the full-resolution tail is compiled into one pass: "auto" where it pays."""
+
+ModelName = Literal["rvm", "selfie"]
+"""The matting model: Robust Video Matting, or MediaPipe's selfie segmenter (faster on a
+CPU, coarser edges, no held objects)."""
+
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+COMPILE_MODES: tuple[str, ...] = get_args(CompileMode)
+MODEL_NAMES: tuple[str, ...] = get_args(ModelName)
 
 
 def resolve_precision(precision: str) -> str:
@@ -41,36 +59,44 @@ def resolve_precision(precision: str) -> str:
 
 @dataclass(frozen=True)
 class Job:
-    """One video to process; paths are kept as strings.
+    """One video (or still image) to process: the parameters of ``process``, paths kept as
+    strings.
 
-    input: the video. output: the file (or, for alpha="png", the folder) to write; None:
-    <stem>.bgrm<ext> beside the input. background: an image or video path, a colour, "blur" or
-    "blur:N"; None: blur. alpha: "prores", "webm" or "png" for the person over transparency
-    instead of a background. matte: also write the alpha as a grayscale video there.
-    downsample: "auto" or the model's scale in (0, 1]. batch: frames per model call (None:
-    chosen for the device). device: "auto", "cpu", "cuda" or "cuda:N". precision: "auto",
-    "fp32" or "fp16". overwrite: replace existing outputs. codec: the composite's codec,
-    "h264", "hevc", "av1" or "vp9" (None: the container's default); crf: its constant rate
-    factor (None: the codec's default). light_wrap: the new background's light wraps the
-    person's edge, this strong (0, 1] (None: off). A still image as input (.png, .jpg, .webp,
-    ...) gives a still image (.png, .jpg, .webp; RGBA for alpha "png"). compile: the
-    full-resolution tail compiled into one pass, "auto" (where it pays), "on" or "off".
+    input: the video, or a still image (.png, .jpg, .webp, ...: a still image comes out).
+    output: the file to write (its suffix picks the container), or the folder for alpha "png";
+        None: <stem>.bgrm<ext> beside the input.
+    background: an image or video path, a colour ("#1e1e1e", "white"), "blur", "blur:N" or
+        "grayscale"; None: "blur".
+    alpha: "prores", "webm" or "png": the person over transparency instead of a background.
+    matte: also write the alpha as a grayscale video (or image) there.
+    downsample: "auto" or the model's scale in (0, 1].
+    batch: frames per model call (None: chosen for the device and frame size).
+    device: "auto", "cpu", "cuda" or "cuda:N". precision: "auto", "fp32" or "fp16".
+    overwrite: replace existing outputs.
+    codec: the composite's codec, "h264", "hevc", "av1" or "vp9" (None: the container's
+        default); crf: its constant rate factor (None: the codec's default).
+    light_wrap: the new background's light wraps the person's edge, this strong (0, 1]
+        (None: off).
+    compile: the full-resolution tail compiled into one pass: "auto" (where it pays), "on"
+        or "off".
+    model: "rvm" (Robust Video Matting) or "selfie" (MediaPipe's selfie segmenter).
     """
 
     input: str
     output: str | None = None
     background: str | None = None
-    alpha: str | None = None
+    alpha: Alpha | None = None
     matte: str | None = None
     downsample: float | str = "auto"
     batch: int | None = None
     device: str = "auto"
-    precision: str = "auto"
+    precision: Precision = "auto"
     overwrite: bool = False
-    codec: str | None = None
+    codec: Codec | None = None
     crf: int | None = None
     light_wrap: float | None = None
-    compile: str = "auto"
+    compile: CompileMode = "auto"
+    model: ModelName = "rvm"
 
     def __post_init__(self) -> None:
         for name in ("input", "output", "background", "matte"):
@@ -84,13 +110,16 @@ class Job:
         if self.compile not in COMPILE_MODES:
             choices = ", ".join(COMPILE_MODES)
             raise UsageError(f"`compile` must be one of {choices}, got {self.compile!r}")
+        if self.model not in MODEL_NAMES:
+            choices = ", ".join(MODEL_NAMES)
+            raise UsageError(f"`model` must be one of {choices}, got {self.model!r}")
         self._check_light_wrap()
         self._check_outputs()
 
     @property
     def still(self) -> bool:
         """Whether the input is a still image (by its suffix)."""
-        return Path(self.input).suffix.lower() in IMAGE_SUFFIXES
+        return is_still_image(self.input)
 
     @property
     def background_spec(self) -> str:

@@ -17,13 +17,18 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from bgrm import files
 from bgrm.backgrounds import open_background, parse_background
+from bgrm.batches import decode_batches
 from bgrm.errors import OutputError, UsageError
-from bgrm.job import Job, Part
-from bgrm.matting.build import Model
+from bgrm.finish import finish
+from bgrm.job import Alpha, Job, ModelName, Part, Precision
+from bgrm.matting.build import Model, name_and_model
+from bgrm.matting.session import matte_batches, open_session
 from bgrm.media.decode import DecodeReport
-from bgrm.media.probe import VideoInfo, probe
-from bgrm.pipeline import decode_batches, finish, matte_batches, model_session
+from bgrm.media.info import VideoInfo
+from bgrm.media.probe import probe
+from bgrm.outputs import check_file_target
 
 WARMUP_SECONDS = 2.0
 """The model runs over this much video before each moment (its temporal memory)."""
@@ -42,13 +47,13 @@ def preview(
     *,
     at: list[float] | None = None,
     background: str | os.PathLike | None = None,
-    alpha: str | None = None,
+    alpha: Alpha | None = None,
     light_wrap: float | None = None,
     downsample: float | str = "auto",
     device: str = "auto",
-    precision: str = "auto",
+    precision: Precision = "auto",
     overwrite: bool = False,
-    model: Model | None = None,
+    model: ModelName | Model | None = "rvm",
 ) -> Image.Image:
     """The preview sheet of ``input`` at the times ``at`` (seconds; None: 10%, 50% and 90% of
     the duration), written to ``output`` (a .png) if given. Parameters are those of
@@ -58,8 +63,10 @@ def preview(
         InputError, UsageError, OutputError, EnvironmentProblem: as ``process``; UsageError
         for a time outside the video.
     """
+    name, loaded = name_and_model(model)
     job = Job(
         input=input,
+        model=name,
         background=background,
         alpha=alpha,
         light_wrap=light_wrap,
@@ -69,10 +76,10 @@ def preview(
     )
     target = Path(output) if output is not None else None
     if target is not None:
-        _check_target(target, overwrite)
+        _check_target(target, Path(job.input), overwrite)
     info = probe(Path(job.input))
     times = _times(info, at)
-    session, _ = model_session(job, info, model, lambda message: None)
+    session, _ = open_session(job, info, loaded, lambda message: None)
     background_room = None
     if job.alpha is None:
         spec = parse_background(job.background_spec)
@@ -90,24 +97,23 @@ def preview(
             background_room.close()
     sheet = _sheet(rows, info)
     if target is not None:
-        temp = target.with_name(f".{target.name}.part")
         try:
-            sheet.save(temp, format="PNG")
-            os.replace(temp, target)
+            with files.written(target) as temp:
+                sheet.save(temp, format="PNG")
         except OSError as error:
-            temp.unlink(missing_ok=True)
             reason = error.strerror or error
             raise OutputError(f"cannot write the preview ({reason}): {target}") from error
     return sheet
 
 
-def _check_target(target: Path, overwrite: bool) -> None:
+def _check_target(target: Path, source: Path, overwrite: bool) -> None:
+    """A .png that is not the input, refused where it exists (without ``overwrite``) or its
+    folder is missing or read-only."""
     if target.suffix.lower() != ".png":
         raise UsageError(f"a preview is a .png picture: {target}")
-    if target.exists() and not overwrite:
-        raise OutputError(f"output exists (pass `overwrite` to replace it): {target}")
-    if not target.parent.is_dir():
-        raise OutputError(f"output folder does not exist: {target.parent}")
+    if target.resolve() == source.resolve():
+        raise UsageError(f"the preview would overwrite the input: {target}")
+    check_file_target(target, overwrite)
 
 
 def _times(info: VideoInfo, at: list[float] | None) -> list[float]:

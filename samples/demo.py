@@ -1,10 +1,13 @@
 """The README demo: a real talking-head clip, its background replaced, and a before/after picture.
 
-python samples/demo.py            # writes samples/media/talk.bgrm.mp4 and docs/demo.png
+python samples/demo.py                 # writes samples/media/talk.bgrm.mp4, .blur.mp4, demo.png
+python samples/demo.py --update-docs   # also replaces the README's picture, docs/demo.png
 """
 
 from __future__ import annotations
 
+import argparse
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +21,8 @@ sys.path.insert(0, str(ROOT))
 from samples.fetch import fetch_samples  # noqa: E402
 
 MEDIA = ROOT / "samples" / "media"
-PICTURE = ROOT / "docs" / "demo.png"
+PICTURE = MEDIA / "demo.png"
+DOCS_PICTURE = ROOT / "docs" / "demo.png"
 FRAME = 40
 
 
@@ -31,6 +35,11 @@ def _frame(path: Path, index: int) -> Image.Image:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--update-docs", action="store_true", help="also replace docs/demo.png (tracked)"
+    )
+    update_docs = parser.parse_args().update_docs
     files = fetch_samples(MEDIA)
     outputs = {
         "image": MEDIA / "talk.bgrm.mp4",
@@ -63,9 +72,11 @@ def main() -> None:
     picture = Image.new("RGB", (width * len(stills), height))
     for i, still in enumerate(stills):
         picture.paste(still, (i * width, 0))
-    PICTURE.parent.mkdir(exist_ok=True)
     picture.resize((picture.width * 2, picture.height * 2), Image.LANCZOS).save(PICTURE)
     print(f"before/after: {PICTURE}")
+    if update_docs:
+        shutil.copy(PICTURE, DOCS_PICTURE)
+        print(f"replaced {DOCS_PICTURE}")
     for name, path in outputs.items():
         print(f"{name}: {path}")
 

@@ -1,4 +1,5 @@
-"""Helpers that make real media files for the tests: synthetic clips and the fetched samples."""
+"""Real media for the tests: the fetched samples, synthetic clips made with PyAV, and readers
+that look at an output as a player or an editor would (frames, timestamps, audio, alpha)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 
 from samples.fetch import add_tone_track, fetch_samples, write_tone
 
@@ -249,3 +251,67 @@ def encode_frames(
             container.mux(video.encode(frame))
         container.mux(video.encode(None))
     return Path(path)
+
+
+def video_frames(path: Path) -> tuple[list[float], np.ndarray]:
+    """Per-frame pts in seconds, and every frame as uint8 [N, H, W, 3]."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = list(container.decode(stream))
+        times = [float(f.pts * f.time_base) for f in frames]
+        return times, np.stack([f.to_ndarray(format="rgb24") for f in frames])
+
+
+def audio_packets(path: Path) -> list[tuple[bytes, float]]:
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        return [(bytes(p), float(p.pts * p.time_base)) for p in container.demux(stream) if p.size]
+
+
+def assert_audio_copied(out: Path, source: Path, tolerance: float = 1e-6) -> None:
+    """Every audio packet of ``source`` is in ``out`` byte for byte, at its own time; in
+    Matroska and WebM a track that began before the video (codec priming) starts with it,
+    all its packets moved alike."""
+    copied, original = audio_packets(out), audio_packets(source)
+    assert [data for data, _ in copied] == [data for data, _ in original]
+    shift = 0.0
+    if out.suffix in (".mkv", ".webm", ".mka"):
+        video_start = video_frames(source)[0][0] if source.suffix != ".mka" else 0.0
+        shift = max(0.0, video_start - original[0][1])
+        assert copied[0][1] == pytest.approx(original[0][1] + shift, abs=tolerance)
+    expected = [t + shift for _, t in original]
+    assert [t for _, t in copied] == pytest.approx(expected, abs=tolerance)
+
+
+def gray_frames(path: Path) -> tuple[list[float], np.ndarray]:
+    """Per-frame pts in seconds and every frame as uint8 [N, H, W] (luma, full range)."""
+    with av.open(str(path)) as container:
+        assert not container.streams.audio  # a matte carries no sound
+        frames = list(container.decode(container.streams.video[0]))
+        times = [float(f.pts * f.time_base) for f in frames]
+        return times, np.stack([f.to_ndarray(format="gray") for f in frames])
+
+
+def rgba_frames(
+    path: Path, decoder: str | None = None
+) -> tuple[list[str], list[float], np.ndarray]:
+    """Decoded pixel formats, pts in seconds and RGBA uint8 [N, H, W, 4] of the first video stream.
+
+    ``decoder`` names the FFmpeg decoder to use instead of the container's default.
+    """
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if decoder is None:
+            frames = list(container.decode(stream))
+        else:
+            context = av.CodecContext.create(decoder, "r")
+            frames = [f for packet in container.demux(stream) for f in context.decode(packet)]
+        formats = sorted({f.format.name for f in frames})
+        times = [float(f.pts * f.time_base) for f in frames]
+        return formats, times, np.stack([f.to_ndarray(format="rgba") for f in frames])
+
+
+def assert_person_is_opaque_and_room_transparent(alpha: np.ndarray) -> None:
+    """The man's chest (bottom centre) is opaque, the car ceiling (top left) transparent."""
+    assert alpha[:, 110:140, 60:120].mean() > 250
+    assert alpha[:, 2:20, 2:40].mean() < 5

@@ -20,39 +20,18 @@ from PIL import Image
 
 from bgrm import Job, UsageError, mattes
 from bgrm.media.probe import probe
-from bgrm.outputs import HostFrames, check_targets, open_sinks
-from tests.media import make_clip
-from tests.test_cli import audio_packets, bgrm, video_frames
+from bgrm.outputs import HostFrames, WholeJob, check_targets
+from tests.cli import bgrm
+from tests.media import (
+    assert_person_is_opaque_and_room_transparent,
+    audio_packets,
+    gray_frames,
+    make_clip,
+    rgba_frames,
+    video_frames,
+)
 
 MKV_TOLERANCE_S = 5e-4 + 1e-9  # Matroska and WebM store times in milliseconds
-
-
-def gray_frames(path: Path) -> tuple[list[float], np.ndarray]:
-    """Per-frame pts in seconds and every frame as uint8 [N, H, W] (luma, full range)."""
-    with av.open(str(path)) as container:
-        assert not container.streams.audio  # a matte carries no sound
-        frames = list(container.decode(container.streams.video[0]))
-        times = [float(f.pts * f.time_base) for f in frames]
-        return times, np.stack([f.to_ndarray(format="gray") for f in frames])
-
-
-def rgba_frames(
-    path: Path, decoder: str | None = None
-) -> tuple[list[str], list[float], np.ndarray]:
-    """Decoded pixel formats, pts in seconds and RGBA uint8 [N, H, W, 4] of the first video stream.
-
-    ``decoder`` names the FFmpeg decoder to use instead of the container's default.
-    """
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        if decoder is None:
-            frames = list(container.decode(stream))
-        else:
-            context = av.CodecContext.create(decoder, "r")
-            frames = [f for packet in container.demux(stream) for f in context.decode(packet)]
-        formats = sorted({f.format.name for f in frames})
-        times = [float(f.pts * f.time_base) for f in frames]
-        return formats, times, np.stack([f.to_ndarray(format="rgba") for f in frames])
 
 
 def prores_alpha(path: Path) -> np.ndarray:
@@ -74,12 +53,7 @@ def alpha_error(alpha: np.ndarray, reference: np.ndarray) -> tuple[float, int]:
     return float(difference.mean()), int(difference.max())
 
 
-def assert_person_is_opaque_and_room_transparent(alpha: np.ndarray) -> None:
-    """The man's chest (bottom centre) is opaque, the car ceiling (top left) transparent."""
-    assert alpha[:, 110:140, 60:120].mean() > 250
-    assert alpha[:, 2:20, 2:40].mean() < 5
-
-
+@pytest.mark.slow
 def test_prores_4444_keeps_alpha_audio_and_time(samples, weights_file, tmp_path):
     out, matte = tmp_path / "talk.mov", tmp_path / "matte.mkv"
     args = ["--alpha", "prores", "-o", str(out), "--matte", str(matte), "--downsample", "0.5"]
@@ -112,6 +86,7 @@ def test_prores_4444_keeps_alpha_audio_and_time(samples, weights_file, tmp_path)
     assert rgba[..., :3][transparent].max() <= 2  # black, give or take the YUV round trip
 
 
+@pytest.mark.slow
 def test_webm_vp9_alpha_needs_the_libvpx_decoder(samples, weights_file, tmp_path):
     out, matte = tmp_path / "talk.webm", tmp_path / "matte.mkv"
     args = ["--alpha", "webm", "-o", str(out), "--matte", str(matte), "--downsample", "0.5"]
@@ -148,6 +123,7 @@ def model_rgba(source: Path, frames: int, batch: int, ratio: float) -> np.ndarra
     return np.stack(rgba)
 
 
+@pytest.mark.slow
 def test_png_folder_is_exactly_the_model_output(samples, weights_file, tmp_path):
     folder, matte = tmp_path / "frames", tmp_path / "matte.mkv"
     args = ["--alpha", "png", "-o", str(folder), "--matte", str(matte), "--downsample", "0.5"]
@@ -176,6 +152,7 @@ def test_png_folder_is_exactly_the_model_output(samples, weights_file, tmp_path)
     assert audio_packets(folder / "audio.m4a") == audio_packets(samples["talk"])  # copied
 
 
+@pytest.mark.slow
 def test_variable_frame_rate_is_kept_in_every_alpha_output(weights_file, tmp_path):
     pts = [0, 1001, 3003, 3500, 7007, 9000, 9001, 12012]
     clip = make_clip(tmp_path / "vfr.mp4", size=(64, 48), vfr_pts=pts, audio=False)
@@ -204,6 +181,7 @@ def solid_colour_clip(path: Path, colours: list[tuple[int, int, int]], size=(96,
     return path
 
 
+@pytest.mark.slow
 def test_video_background_plays_by_time_loops_and_matte_in_one_pass(
     samples, weights_file, tmp_path
 ):
@@ -232,6 +210,7 @@ def test_video_background_plays_by_time_loops_and_matte_in_one_pass(
     assert_person_is_opaque_and_room_transparent(alpha)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -277,6 +256,7 @@ def test_alpha_default_outputs_and_json_round_trip():
     assert Job("talk.mp4").background_spec == "blur"
 
 
+@pytest.mark.slow
 def test_png_folder_refuses_to_replace_what_bgrm_did_not_write(samples, tmp_path):
     folder = tmp_path / "precious"
     folder.mkdir()
@@ -301,7 +281,7 @@ def test_png_folder_with_y_replaces_an_earlier_one_whole(tmp_path):
     for count, overwrite in ((3, False), (2, True)):
         options = Job(str(clip), str(folder), alpha="png", overwrite=overwrite)
         check_targets(options)
-        (sink,) = open_sinks(options, info, lambda message: None)
+        (sink,) = WholeJob(options).open(info, lambda message: None)
         sink.write(HostFrames(list(range(count)), rgba=rgba[:count]))
         sink.finish()
         sink.commit()

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import inspect
 import subprocess
 import sys
 import threading
+import typing
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import bgrm
-from tests.test_alpha import assert_person_is_opaque_and_room_transparent, gray_frames
-from tests.test_cli import audio_packets, video_frames
-
-
-@pytest.fixture(scope="module")
-def model(weights_file) -> bgrm.Model:
-    return bgrm.load_model("cpu")
+from bgrm._cli.errors import FLAGS
+from bgrm._cli.flags import job_flags
+from bgrm.matting import weights
+from bgrm.matting.model import MattingNetwork
+from bgrm.media.formats import ALPHA_FORMATS, CODECS
+from tests.media import (
+    assert_person_is_opaque_and_room_transparent,
+    audio_packets,
+    gray_frames,
+    video_frames,
+)
 
 
 def test_import_bgrm_loads_neither_the_cli_nor_the_queue_nor_torch():
@@ -34,6 +43,7 @@ def test_import_bgrm_loads_neither_the_cli_nor_the_queue_nor_torch():
     assert done.stdout.split("\n")[:2] == ["[]", "True"]
 
 
+@pytest.mark.slow
 def test_process_with_a_reused_model(samples, model, tmp_path):
     progress: list[tuple[int, int | None]] = []
     out, matte = tmp_path / "out.mp4", tmp_path / "matte.mkv"
@@ -64,6 +74,7 @@ def test_process_with_a_reused_model(samples, model, tmp_path):
     assert len(list(folder.glob("frame_*.png"))) == 120
 
 
+@pytest.mark.slow
 def test_mattes_streams_every_frame_with_its_time_and_the_same_alpha_as_process(
     samples, model, tmp_path
 ):
@@ -120,6 +131,7 @@ def test_bad_parameters_raise_one_line_in_parameter_words(
     assert list(tmp_path.iterdir()) == []  # nothing left behind
 
 
+@pytest.mark.slow
 def test_an_existing_output_is_kept_without_overwrite(samples, model, tmp_path):
     out = tmp_path / "out.mp4"
     out.write_bytes(b"keep me")
@@ -130,6 +142,7 @@ def test_an_existing_output_is_kept_without_overwrite(samples, model, tmp_path):
     assert result.frames == 120 and out.stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_a_progress_callback_that_raises_stops_the_job_and_leaves_nothing(samples, model, tmp_path):
     class Stop(Exception):
         pass
@@ -163,7 +176,60 @@ def test_a_job_is_plain_data_that_round_trips_through_json(tmp_path):
         bgrm.Job.from_json('{"input": "a.mp4", "colour": "red"}')
 
 
+@pytest.mark.slow
 def test_a_model_refuses_a_job_for_another_device(samples, model, tmp_path):
-    with pytest.raises(bgrm.BgrmError, match="`device` cuda"):
-        bgrm.process(samples["talk"], tmp_path / "o.mp4", device="cuda", model=model)
+    """A model loaded on one device and a job that names another: refused before any work.
+    This machine may have no GPU, so the model is labelled as loaded on cuda:0 (its weights
+    stay where they are: nothing runs) and the job asks for the CPU."""
+    on_gpu = copy.copy(model)
+    on_gpu.device = torch.device("cuda", 0)
+    with pytest.raises(bgrm.UsageError, match=r"`device` cpu is not where the model was loaded"):
+        bgrm.process(samples["talk"], tmp_path / "o.mp4", device="cpu", model=on_gpu)
     assert list(tmp_path.iterdir()) == []
+    bgrm.process(samples["talk"], tmp_path / "o.mp4", device="cpu", downsample=0.25, model=model)
+    assert (tmp_path / "o.mp4").is_file()  # the same job on the model's own device runs
+
+
+def test_the_public_api_is_what_a_program_uses():
+    """Plumbing for farms lives in bgrm.parts; the package says it is typed."""
+    assert set(bgrm.__all__) == {
+        *("Alpha", "Codec", "CompileMode", "Precision"),
+        *("BgrmError", "EnvironmentProblem", "InputError", "OutputError", "UsageError"),
+        *("BatchItem", "Job", "MatteFrame", "Model", "ModelName", "Result", "__version__"),
+        *("parts", "threads"),
+        *("check", "load_model", "mattes", "preview", "process", "process_many", "run"),
+    }
+    for name in bgrm.__all__:
+        assert getattr(bgrm, name) is not None
+    assert set(bgrm.parts.__all__) == {
+        *("PREROLL_SECONDS", "Part", "join_parts", "parts_folder", "plan_parts"),
+        *("remove_leftovers", "run_part"),
+    }
+    assert (Path(bgrm.__file__).parent / "py.typed").is_file()
+    assert typing.get_args(bgrm.Alpha) == ALPHA_FORMATS
+    assert typing.get_args(bgrm.Codec) == tuple(CODECS)
+
+
+def test_the_parameters_agree_across_job_process_the_cli_and_its_flag_table():
+    """Every job parameter is a keyword of process (and, but for the files that name one
+    output, of process_many), a CLI flag (job_flags, or --device of each command) and a row of
+    the FLAGS table, and nothing more; preview takes the ones a picture needs. The model names
+    are the models whose weights bgrm knows."""
+    job = [field.name for field in dataclasses.fields(bgrm.Job)]
+    process = list(inspect.signature(bgrm.process).parameters)
+    assert process[: len(job)] == job
+    assert process[len(job) :] == ["on_progress", "on_notice"]
+    many = set(inspect.signature(bgrm.process_many).parameters)
+    assert set(job) - many == {"input", "output", "matte"}
+    cli = set(job_flags()) | {"input", "device"}
+    assert cli == set(job) == set(FLAGS)
+    preview = set(inspect.signature(bgrm.preview).parameters) & set(job)
+    assert preview == set(job) - {"batch", "codec", "crf", "matte", "compile"}
+    assert typing.get_args(bgrm.ModelName) == tuple(weights.MODELS)
+
+
+def test_the_refiner_does_not_shadow_module_apply():
+    network = MattingNetwork()
+    seen = []
+    network.apply(lambda module: seen.append(type(module).__name__))
+    assert "DeepGuidedFilterRefiner" in seen and seen[-1] == "MattingNetwork"

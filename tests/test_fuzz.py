@@ -128,6 +128,7 @@ def fuzz_case(tmp_path_factory, seed: Path, damages) -> Path:
     return path
 
 
+@pytest.mark.slow
 @settings(max_examples=LIBRARY_EXAMPLES, **FUZZ_SETTINGS)
 @given(name=st.sampled_from(SEED_NAMES), damages=DAMAGES)
 def test_damaged_files_through_the_video_layer(seeds, tmp_path_factory, name, damages):
@@ -154,6 +155,7 @@ def test_damaged_files_through_the_video_layer(seeds, tmp_path_factory, name, da
     assert (clean.bad_packets, clean.read_errors, clean.bad_frames) == (0, 0, 0)
 
 
+@pytest.mark.slow
 @settings(max_examples=PIPELINE_EXAMPLES, **FUZZ_SETTINGS)
 @given(damages=DAMAGES)
 def test_damaged_files_through_the_whole_pipeline(seeds, weights_file, tmp_path_factory, damages):

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 import bgrm
+from bgrm.batches import batches_of
 from bgrm.errors import EnvironmentProblem, InputError
 from bgrm.matting import weights
-from bgrm.matting.session import MattingSession
-from bgrm.pipeline import batches_of, matte_batches
+from bgrm.matting.session import MattingSession, matte_batches
 
 
 def _frames(path, count: int) -> np.ndarray:
@@ -60,6 +60,7 @@ def _port(
     return fgr, pha
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ratio", [1.0, 0.25])
 def test_port_matches_onnx_reference_over_32_frames(samples, weights_file, ratio):
     rgb = _frames(samples["talk"], 32)
@@ -71,6 +72,7 @@ def test_port_matches_onnx_reference_over_32_frames(samples, weights_file, ratio
     assert 0.1 < ref_pha.mean() < 0.9
 
 
+@pytest.mark.slow
 def test_batch_size_does_not_change_the_result(samples, weights_file):
     rgb = _frames(samples["talk"], 16)
     _, pha_one = _port(rgb, 0.5, batch=1)
@@ -86,6 +88,7 @@ def test_recurrent_state_is_carried(samples, weights_file):
     assert np.abs(carried[4:] - restarted).max() > 1e-3
 
 
+@pytest.mark.slow
 def test_fp16_stays_close_to_fp32(samples, weights_file):
     """fp16 (encoder/decoder in float16 on the CPU here; the GPU path uses the same code)."""
     rgb = _frames(samples["talk"], 4)

@@ -1,4 +1,5 @@
-"""The job queue end to end: real Redis (DB 15, flushed), real `bgrm worker` processes, real jobs.
+"""The job queue end to end: real Redis (a database of this run's own, see conftest.redis_url),
+real `bgrm worker` processes, real jobs.
 
 Every command runs as a user runs it (`python -m bgrm submit|status|cancel|worker`); workers are
 started with the BGRM_* variables and stopped (SIGTERM, then SIGKILL) by the fixtures.
@@ -17,35 +18,15 @@ from pathlib import Path
 
 import av
 import pytest
-import redis
 
 from tests.media import loop_clip
 
 BGRM = [sys.executable, "-m", "bgrm"]
-REDIS_URL = os.environ.get("BGRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")  # flushed
+pytestmark = pytest.mark.slow  # real workers, started per module
+
 LONG_FRAMES = 240  # the talk sample twice
 SLOW = ["--downsample", "1.0", "--batch", "1"]  # long enough to watch (~14 s on one thread)
 FAST = ["--downsample", "0.25"]
-
-
-@pytest.fixture(scope="module")
-def redis_db():
-    """Test DB 15 of the local Redis (started like .ci/run does if it is not running)."""
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        if shutil.which("redis-server") is None:
-            pytest.skip("no Redis at 127.0.0.1:6379 and no redis-server to start")
-        subprocess.run(
-            "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no",
-            shell=True,
-            check=True,
-        )
-        time.sleep(0.5)
-    client.flushdb()
-    yield client
-    client.flushdb()
 
 
 @pytest.fixture(scope="module")
@@ -62,11 +43,11 @@ def roots(tmp_path_factory, samples) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def queue_env(redis_db, roots) -> dict[str, str]:
+def queue_env(redis_url, roots) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BGRM_")}
     env["BGRM_HOME"] = os.environ.get("BGRM_HOME", "")  # the weights cache, if moved
     env.update(
-        BGRM_BROKER_URL=REDIS_URL,
+        BGRM_BROKER_URL=redis_url,
         BGRM_INPUT_ROOTS=str(roots["in"]),
         BGRM_OUTPUT_ROOT=str(roots["out"]),
     )
@@ -309,6 +290,59 @@ def test_confinement_refuses_paths_outside_the_roots(worker, queue_env, roots, c
     assert line.startswith("bgrm: error: ") and "outside the folder" in line and reason in line
     assert leftovers(roots["outside"]) == ["secret.jpg", "secret.mp4"]  # nothing written there
     assert not (roots["out"] / "x.mp4").exists()
+
+
+SEND_EACH_KIND = """
+import json, sys
+from bgrm_worker.app import app
+job, part = sys.argv[1], sys.argv[2]
+sent = {
+    "bgrm.process": [job],
+    "bgrm.split": [job, json.dumps({"count": 2})],
+    "bgrm.part": [job, part, "probe-job-1"],
+    "bgrm.join": [[], job],
+    "bgrm.cleanup": [job, "probe-job-1"],
+}
+results = {name: app.send_task(name, args=args) for name, args in sent.items()}
+for name, result in results.items():
+    result.get(timeout=120, propagate=False)
+    print(json.dumps([name, result.state, str(result.result)]))
+"""
+
+
+def test_every_task_kind_refuses_a_job_outside_the_roots(worker, queue_env, roots):
+    """A client with access to Redis sends each task kind a job (JSON, as the queue carries
+    it) that reads a file outside BGRM_INPUT_ROOTS and writes outside BGRM_OUTPUT_ROOT: each
+    fails before touching a file (the cleanup task would otherwise remove a parts folder)."""
+    outside = roots["outside"]
+    shutil.copy(roots["in"] / "talk.mp4", outside / "t.mp4")
+    evil = outside / "evil"
+    parts = evil / ".x.mp4.probe-job-1.parts"
+    parts.mkdir(parents=True, exist_ok=True)
+    (parts / "keep.txt").write_text("not the worker's to remove")
+    job = json.dumps({"input": str(outside / "t.mp4"), "output": str(evil / "x.mp4")})
+    part = json.dumps({"index": 0, "count": 2, "start_pts": None, "end_pts": 1000})
+
+    done = subprocess.run(
+        [sys.executable, "-c", SEND_EACH_KIND, job, part],
+        capture_output=True,
+        text=True,
+        env=queue_env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    reports = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [name for name, _, _ in reports] == [
+        "bgrm.process",
+        "bgrm.split",
+        "bgrm.part",
+        "bgrm.join",
+        "bgrm.cleanup",
+    ]
+    for name, state, error in reports:
+        assert state == "FAILURE", (name, state, error)
+        assert "outside the folder" in error and "may read" in error, (name, error)
+    assert sorted(p.name for p in evil.rglob("*")) == [".x.mp4.probe-job-1.parts", "keep.txt"]
 
 
 def test_worker_killed_mid_job_another_finishes_it_without_running_it_twice(

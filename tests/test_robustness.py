@@ -22,9 +22,11 @@ import numpy as np
 import pytest
 
 from bgrm import pipeline
+from bgrm.matting import session
 from bgrm.media.decode import DecodeReport, read_frames
 from bgrm.media.probe import probe
 from bgrm.resources import GIB, plan_batch
+from tests.cli import BGRM, bgrm
 from tests.media import (
     add_side_streams,
     cut,
@@ -32,8 +34,8 @@ from tests.media import (
     encode_frames,
     make_clip,
     remux,
+    video_frames,
 )
-from tests.test_cli import BGRM, bgrm, video_frames
 
 
 def run(source: Path, output: Path, **options) -> tuple[pipeline.Result, list[str]]:
@@ -102,6 +104,7 @@ def test_rotated_phone_video_is_turned_upright(samples, weights_file, tmp_path):
         assert first.rotation == 0  # pixels turned, no display matrix left
 
 
+@pytest.mark.slow
 def test_odd_size_end_to_end(weights_file, tmp_path):
     source = make_clip(tmp_path / "odd.mkv", size=(175, 143), frames=10, codec="ffv1")
     out = tmp_path / "odd.out.mp4"
@@ -230,7 +233,7 @@ def test_batch_plan_fits_large_frames_in_memory():
 def test_4k_frames_lower_the_batch_and_say_so(weights_file, tmp_path):
     """A real 4K clip; the free memory is set to 6 GiB (a smaller machine than this one)."""
     source = make_clip(tmp_path / "4k.mkv", size=(3840, 2160), frames=1, audio=False)
-    with mock.patch.object(pipeline, "free_memory", return_value=6 * GIB):
+    with mock.patch.object(session, "free_memory", return_value=6 * GIB):
         result, notices = run(source, tmp_path / "out.mkv", downsample="auto", batch=8)
     assert result.frames == 1
     assert notices[0].startswith("3840x2160 frames at downsample 0.133 need ~1.3 GiB each")
@@ -390,6 +393,7 @@ def test_existing_output_without_overwrite(samples, weights_file, tmp_path):
     assert out.read_bytes() == b"keep me" and leftovers(tmp_path, out) == []
 
 
+@pytest.mark.slow
 def test_disk_full_removes_the_partial_file(samples, weights_file, tmp_path):
     """A 16 KiB tmpfs: the header fits, the frames do not (the result would be ~130 KiB)."""
     with tmpfs(tmp_path / "small", "size=16k") as folder:
@@ -400,6 +404,7 @@ def test_disk_full_removes_the_partial_file(samples, weights_file, tmp_path):
         assert leftovers(folder) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("signum", "code", "word"),
     [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],

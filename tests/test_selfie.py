@@ -16,14 +16,14 @@ import torch.nn.functional as F
 from PIL import Image
 
 import bgrm
+from bgrm.batches import batches_of
 from bgrm.composite import matte_to_uint8
 from bgrm.errors import EnvironmentProblem, InputError, UsageError
+from bgrm.finish.fused import _refine
 from bgrm.matting import weights
 from bgrm.matting.refiner import DeepGuidedFilterRefiner
 from bgrm.matting.selfie.segmenter import LANDSCAPE_SIZE, SQUARE_SIZE
-from bgrm.matting.session import MattingSession
-from bgrm.pipeline import batches_of, matte_batches
-from bgrm.tail import _refine
+from bgrm.matting.session import MattingSession, matte_batches
 from bgrm_bench.matte_quality import agreement, flicker
 
 
@@ -183,7 +183,7 @@ def test_still_image_through_the_session_and_both_full_resolution_steps(samples,
     src = torch.from_numpy(_frames(samples["talk"], [60])).permute(0, 3, 1, 2).float() / 255
     a, b = MattingSession(selfie, 1.0).coefficients(src)
     assert a.shape == b.shape == (1, 4, 144, 176)
-    fgr, pha = DeepGuidedFilterRefiner.apply(a.clone(), b.clone(), src)
+    fgr, pha = DeepGuidedFilterRefiner.refine(a.clone(), b.clone(), src)
     fused_fgr, fused_pha = _refine(a, b, src)
     assert torch.equal(fgr, src)
     assert torch.allclose(pha, fused_pha, atol=1e-6)

@@ -16,9 +16,14 @@ import pytest
 import bgrm
 from bgrm.media.decode import read_frames
 from bgrm.media.probe import probe
-from tests.media import make_clip
-from tests.test_alpha import gray_frames, rgba_frames
-from tests.test_cli import assert_audio_copied, audio_packets, video_frames
+from tests.media import (
+    assert_audio_copied,
+    audio_packets,
+    gray_frames,
+    make_clip,
+    rgba_frames,
+    video_frames,
+)
 
 PREROLL = 1.0  # shorter than the default, so the 4 s sample really has seams to check
 
@@ -32,18 +37,13 @@ def matte_agreement(split: Path, single: Path) -> tuple[float, float]:
 
 
 def split_run(job: bgrm.Job, model: bgrm.Model, count: int) -> bgrm.Result:
-    parts = bgrm.plan_parts(job, count=count, preroll=PREROLL)
-    folder = bgrm.parts_folder(job, "test")
+    parts = bgrm.parts.plan_parts(job, count=count, preroll=PREROLL)
+    folder = bgrm.parts.parts_folder(job, "test")
     for part in reversed(parts):  # any order, as workers take them
-        bgrm.run_part(job, part, folder, model=model)
-    result = bgrm.join_parts(job, parts, folder)
+        bgrm.parts.run_part(job, part, folder, model=model)
+    result = bgrm.parts.join_parts(job, parts, folder)
     assert not folder.exists()
     return result
-
-
-@pytest.fixture(scope="module")
-def model(weights_file) -> bgrm.Model:
-    return bgrm.load_model("cpu")
 
 
 def test_parts_hold_every_frame_exactly_once(tmp_path):
@@ -52,7 +52,7 @@ def test_parts_hold_every_frame_exactly_once(tmp_path):
     pts = [int(p) for p in np.cumsum([3000, *gaps])]
     clip = make_clip(tmp_path / "vfr.mp4", vfr_pts=pts, audio=False)
     for plan in ({"count": 4}, {"seconds": 2.5}):
-        parts = bgrm.plan_parts(bgrm.Job(clip), **plan, preroll=0.5)
+        parts = bgrm.parts.plan_parts(bgrm.Job(clip), **plan, preroll=0.5)
         assert [part.index for part in parts] == list(range(len(parts)))
         assert parts[0].start_pts is None and parts[-1].end_pts is None
         owners = [[part.index for part in parts if part.owns(p)] for p in pts]
@@ -60,13 +60,14 @@ def test_parts_hold_every_frame_exactly_once(tmp_path):
         assert [owner[0] for owner in owners] == sorted(owner[0] for owner in owners)
         for part in parts[1:]:
             assert part.warmup_pts == max(3000, part.start_pts - 15000)  # 0.5 s before
-            assert bgrm.Part.from_json(part.to_json()) == part
+            assert bgrm.parts.Part.from_json(part.to_json()) == part
     duration = probe(clip).duration_s
-    assert len(bgrm.plan_parts(bgrm.Job(clip), seconds=2.5)) == math.ceil(duration / 2.5)
+    assert len(bgrm.parts.plan_parts(bgrm.Job(clip), seconds=2.5)) == math.ceil(duration / 2.5)
     with pytest.raises(bgrm.UsageError, match="not both"):
-        bgrm.plan_parts(bgrm.Job(clip), count=2, seconds=3)
+        bgrm.parts.plan_parts(bgrm.Job(clip), count=2, seconds=3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("alpha", "name"),
     [(None, "out.mp4"), (None, "out.mkv"), (None, "out.webm"), ("prores", "out.mov")],
@@ -107,6 +108,7 @@ def test_a_split_video_is_the_single_pass_with_invisible_seams(
     assert sorted(p.name for p in outputs["split"].iterdir()) == sorted([name, "matte.mkv"])
 
 
+@pytest.mark.slow
 def test_webm_alpha_and_png_frames_join(samples, model, tmp_path):
     webm = bgrm.Job(samples["talk"], tmp_path / "alpha.webm", alpha="webm", downsample=0.5)
     split_run(webm, model, 2)
@@ -126,22 +128,23 @@ def test_webm_alpha_and_png_frames_join(samples, model, tmp_path):
     assert len(list(folder.glob("frame_*.png"))) == 120
 
 
+@pytest.mark.slow
 def test_a_part_holds_only_its_frames_and_marks_itself_done(samples, model, tmp_path):
     job = bgrm.Job(samples["talk"], tmp_path / "out.mp4", downsample=0.5)
-    middle = bgrm.plan_parts(job, count=3, preroll=PREROLL)[1]
-    folder = bgrm.parts_folder(job, "one")
+    middle = bgrm.parts.plan_parts(job, count=3, preroll=PREROLL)[1]
+    folder = bgrm.parts.parts_folder(job, "one")
     progress = []
-    result = bgrm.run_part(
+    result = bgrm.parts.run_part(
         job, middle, folder, model=model, on_progress=lambda *p: progress.append(p)
     )
     assert result.frames == 40 and progress[-1] == (40, 40)
     written = [frame.pts for frame in read_frames(folder / "part-0001.0.mp4")]
     assert written == [i * 1001 for i in range(40, 80)]
     assert sorted(p.name for p in folder.iterdir()) == ["part-0001.0.mp4", "part-0001.json"]
-    cold = bgrm.plan_parts(job, count=3, preroll=0)[1]  # no warm-up: still only its frames
+    cold = bgrm.parts.plan_parts(job, count=3, preroll=0)[1]  # no warm-up: still only its frames
     assert cold.warmup_pts is None
-    bgrm.run_part(job, cold, tmp_path / "cold", model=model)
+    bgrm.parts.run_part(job, cold, tmp_path / "cold", model=model)
     assert [f.pts for f in read_frames(tmp_path / "cold" / "part-0001.0.mp4")] == written
     with pytest.raises(bgrm.OutputError, match=r"parts \[0, 2\] of the split job are not finished"):
-        bgrm.join_parts(job, bgrm.plan_parts(job, count=3), folder)
+        bgrm.parts.join_parts(job, bgrm.parts.plan_parts(job, count=3), folder)
     assert not (tmp_path / "out.mp4").exists()

@@ -13,13 +13,13 @@ from PIL import Image
 
 import bgrm
 from bgrm.backgrounds import ColourSpec, open_background
-from bgrm.matting.session import MattingSession
+from bgrm.batches import batches_of
+from bgrm.finish import finish
+from bgrm.matting.session import MattingSession, matte_batches
 from bgrm.media.decode import read_frames
 from bgrm.media.probe import probe
-from bgrm.pipeline import batches_of, finish, matte_batches
-from tests.media import cut, loop_clip
-from tests.test_cli import bgrm as cli
-from tests.test_cli import video_frames
+from tests.cli import bgrm as cli
+from tests.media import cut, loop_clip, video_frames
 
 RED = (255, 0, 0)
 
@@ -29,11 +29,6 @@ def eroded(mask: np.ndarray, pixels: int) -> np.ndarray:
     inside = torch.from_numpy(mask).float()[:, None]
     outside = torch.nn.functional.max_pool2d(1 - inside, 2 * pixels + 1, 1, pixels)
     return (outside[:, 0] == 0).numpy()
-
-
-@pytest.fixture(scope="module")
-def model(weights_file) -> bgrm.Model:
-    return bgrm.load_model("cpu")
 
 
 def composites(samples, model, light: float | None) -> tuple[np.ndarray, np.ndarray]:
@@ -50,6 +45,7 @@ def composites(samples, model, light: float | None) -> tuple[np.ndarray, np.ndar
     return np.concatenate(out), np.concatenate(alpha)
 
 
+@pytest.mark.slow
 def test_light_wrap_lights_the_edge_band_only(samples, model):
     plain, alpha = composites(samples, model, None)
     wrapped, _ = composites(samples, model, 0.8)
@@ -76,6 +72,7 @@ def test_light_wrap_needs_a_new_background():
         bgrm.Job("talk.mp4", background="white", light_wrap=1.5)
 
 
+@pytest.mark.slow
 def test_the_grayscale_room_loses_its_colour_and_the_person_keeps_his(
     samples, weights_file, tmp_path
 ):
@@ -102,6 +99,7 @@ def test_the_grayscale_room_loses_its_colour_and_the_person_keeps_his(
     assert np.abs(result[chest].astype(int) - source[chest]).mean() < 6
 
 
+@pytest.mark.slow
 def test_a_preview_is_a_small_fraction_of_the_run_and_has_its_layout(samples, model, tmp_path):
     """A minute of video: three moments, each warmed up on its own two seconds."""
     clip = loop_clip(samples["talk"], tmp_path / "minute.mp4", times=15)  # 1800 frames
@@ -114,9 +112,9 @@ def test_a_preview_is_a_small_fraction_of_the_run_and_has_its_layout(samples, mo
 
     job = bgrm.Job(clip, tmp_path / "run.mp4", background="white", downsample=0.5)
     six_seconds = round(180 * 1001 / 30000 / probe(clip).time_base)
-    tenth = bgrm.Part(index=0, count=1, start_pts=None, end_pts=six_seconds)  # 180 frames
+    tenth = bgrm.parts.Part(index=0, count=1, start_pts=None, end_pts=six_seconds)  # 180 frames
     started = time.perf_counter()
-    bgrm.run_part(job, tenth, tmp_path / "parts", model=model)
+    bgrm.parts.run_part(job, tenth, tmp_path / "parts", model=model)
     whole_s = (time.perf_counter() - started) * 10
     assert preview_s < 0.3 * whole_s, (preview_s, whole_s)
 
@@ -142,6 +140,7 @@ def test_a_preview_is_a_small_fraction_of_the_run_and_has_its_layout(samples, mo
         assert result[2:20, 2:40].mean() > 240  # the white background
 
 
+@pytest.mark.slow
 def test_a_batch_survives_a_bad_file_and_a_rerun_skips_what_is_done(
     samples, weights_file, tmp_path
 ):
@@ -157,21 +156,13 @@ def test_a_batch_survives_a_bad_file_and_a_rerun_skips_what_is_done(
     assert done.returncode == 1, done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("bgrm: error: ")]
     assert len(errors) == 1 and str(inputs / "b.mp4") in errors[0]
-    assert sorted(p.name for p in out.iterdir()) == ["a.bgrm.mp4", "c.bgrm.mp4"]
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert written == ["a.bgrm.mp4", "old/c.bgrm.mp4"]  # the subfolder kept: no collisions
     lines = done.stderr.splitlines()
     table = lines[next(i for i, line in enumerate(lines) if line.startswith("file ")) :]
     assert table[0].split() == ["file", "frames", "seconds", "frames/s", "result"]
     assert [row.split()[1] for row in table[1:]] == ["120", "-", "120"]
-    assert len(video_frames(out / "c.bgrm.mp4")[0]) == 120
-
-    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
-    again = cli("process", str(inputs / "a.mp4"), str(inputs / "old"), "--skip-existing", *args)
-    assert again.returncode == 0, again.stderr
-    assert again.stderr.count("bgrm: skipped: ") == 2  # said per file
-    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before  # nothing touched
-
-    alone = cli("process", str(inputs), *args)  # without -r: old/ is not searched
-    assert "old/c.mp4" not in alone.stderr and "[1/2]" in alone.stderr
+    assert len(video_frames(out / "old" / "c.bgrm.mp4")[0]) == 120
 
     items = bgrm.process_many([inputs], out, skip_existing=True, background="white")
     assert [(i.input.name, i.skipped, i.error is not None) for i in items] == [
@@ -180,6 +171,18 @@ def test_a_batch_survives_a_bad_file_and_a_rerun_skips_what_is_done(
     ]
     assert isinstance(items[1].error, bgrm.InputError)
 
+    (inputs / "b.mp4").write_bytes(samples["talk"].read_bytes())  # the bad file replaced
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")}
+    again = cli("process", str(inputs), "-r", "--skip-existing", *args)
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.count("bgrm: skipped: ") == 2  # said per file
+    after = {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")}
+    assert {path: after[path] for path in before} == before  # nothing done touched
+    assert sorted(after) == sorted([*before, out / "b.bgrm.mp4"])  # only what was missing
+
+    alone = cli("process", str(inputs), "--skip-existing", *args)  # old/ is not searched
+    assert "c.mp4" not in alone.stderr and "[1/2]" in alone.stderr
+
 
 def test_several_inputs_need_a_folder_for_output(samples, tmp_path):
     done = cli("process", str(samples["talk"]), str(samples["talk"]), "-o", str(tmp_path / "x.mp4"))
@@ -187,6 +190,7 @@ def test_several_inputs_need_a_folder_for_output(samples, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_light_wrap_takes_an_optional_strength(samples, weights_file, tmp_path):
     for args in (
         ["--light-wrap", str(samples["talk"])],

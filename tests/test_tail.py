@@ -18,12 +18,13 @@ from PIL import Image
 
 import bgrm
 from bgrm.backgrounds import open_background, parse_background
-from bgrm.matting.session import MattingSession
+from bgrm.batches import batches_of
+from bgrm.finish import finish
+from bgrm.finish.fused import COMPILE_S, SAVING_S_PER_PIXEL, FusedTail, open_tail, should_compile
+from bgrm.matting.session import Matted, MattingSession, matte_batches
 from bgrm.media.decode import read_frames
-from bgrm.pipeline import Matted, batches_of, finish, matte_batches
-from bgrm.tail import COMPILE_S, SAVING_S_PER_PIXEL, FusedTail, open_tail, should_compile
-from tests.test_alpha import gray_frames
-from tests.test_cli import bgrm as cli
+from tests.cli import bgrm as cli
+from tests.media import gray_frames
 
 HEIGHT, WIDTH = 144, 176
 
@@ -68,6 +69,7 @@ def finished(
     return {need: np.concatenate(parts) for need, parts in outputs.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "case",
     ["image with light wrap", "blurred room", "video", "rgba", "matte"],
@@ -141,6 +143,7 @@ def eager_run(samples, weights_file, tmp_path_factory) -> tuple[np.ndarray, np.n
     return pngs(tmp / "frames"), gray_frames(tmp / "matte.mkv")[1]
 
 
+@pytest.mark.slow
 def test_compile_on_gives_the_same_files(samples, eager_run, tmp_path):
     args = ["-o", str(tmp_path / "frames"), "--matte", str(tmp_path / "matte.mkv")]
     env = {"TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "inductor")}  # cold: compiled here
@@ -160,11 +163,14 @@ def test_compile_on_gives_the_same_files(samples, eager_run, tmp_path):
 SCRIPT = """
 import logging, sys
 import bgrm
+from tests.cli import bgrm as cli
+from tests.media import gray_frames
 logging.basicConfig(level=logging.DEBUG, format="%(name)s %(levelname)s %(message)s")
 bgrm.process(sys.argv[1], sys.argv[2], alpha="png", compile="on")
 """
 
 
+@pytest.mark.slow
 def test_a_failing_compiler_falls_back_to_the_eager_path(samples, eager_run, tmp_path):
     env = {
         **os.environ,
@@ -181,7 +187,7 @@ def test_a_failing_compiler_falls_back_to_the_eager_path(samples, eager_run, tmp
     )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
-    assert "bgrm.tail DEBUG fused tail unavailable, eager from now on" in done.stderr
+    assert "bgrm.finish DEBUG fused tail unavailable, eager from now on" in done.stderr
     assert np.array_equal(pngs(folder), eager_run[0])  # exactly the eager path's pixels
 
 

@@ -14,8 +14,7 @@ from bgrm.media.decode import read_frames
 from bgrm.media.formats import composite_encoding
 from bgrm.media.probe import probe
 from bgrm.media.writer import FrameWriter
-from tests.media import make_clip, sample_clips
-from tests.test_cli import assert_audio_copied
+from tests.media import assert_audio_copied, make_clip, sample_clips
 
 # Matroska and WebM store timestamps in milliseconds; MP4 and MOV keep the input's time base.
 PTS_TOLERANCE_S = {".mp4": 1e-6, ".mov": 1e-6, ".mkv": 5e-4 + 1e-9, ".webm": 5e-4 + 1e-9}

@@ -4,3 +4,7 @@ Installed as ``bgrm_worker`` (a name that cannot clash with another package); it
 bgrm's public API. The library never imports it; the CLI's queue commands do, inside each
 command. Settings are read from the environment when a worker or client first needs them.
 """
+
+from bgrm.threads import quiet_waiting
+
+quiet_waiting()  # before a worker loads torch: idle OpenMP threads sleep, not spin

@@ -48,7 +48,7 @@ def _store() -> JobStore:
 @_needs_redis
 def submit(job: Job, split: dict | None = None) -> str:
     """Queue one job; returns its id. ``split``: {"count": N} or {"seconds": S} runs it in
-    parts on as many workers as there are (see bgrm.plan_parts)."""
+    parts on as many workers as there are (see bgrm.parts.plan_parts)."""
     job_id = str(uuid.uuid4())
     text = job.to_json()
     _store().submitted(job_id, text)

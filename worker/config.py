@@ -27,6 +27,7 @@ from pathlib import Path
 from bgrm import UsageError
 
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,9 @@ def from_env(env: Mapping[str, str]) -> Settings:
     """Settings from ``env``; a malformed value is a UsageError naming the variable."""
     broker = env.get("BGRM_BROKER_URL") or DEFAULT_BROKER
     backend = env.get("BGRM_RESULT_BACKEND") or broker
-    if not backend.startswith(("redis://", "rediss://", "unix://")):
-        raise UsageError(f"BGRM_RESULT_BACKEND must be a Redis URL, got {backend!r}")
+    for name, url in (("BGRM_BROKER_URL", broker), ("BGRM_RESULT_BACKEND", backend)):
+        if not url.startswith(REDIS_SCHEMES):
+            raise UsageError(f"{name} must be a Redis URL (redis://host:port/db), got {url!r}")
     inputs = [p for p in env.get("BGRM_INPUT_ROOTS", "").split(os.pathsep) if p]
     output = env.get("BGRM_OUTPUT_ROOT", "")
     here = Path.cwd()

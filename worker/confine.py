@@ -1,7 +1,8 @@
 """Confinement: a job reads only under the input roots and writes only under the output root.
 
 Paths are resolved (symlinks followed, ``..`` removed) before they are compared, so neither a
-``..`` nor a symlink leads out. Every check happens before anything is opened or written.
+``..`` nor a symlink leads out. Every task kind checks its job (and a split job's parts folder)
+before anything is opened or written.
 """
 
 from __future__ import annotations
@@ -20,10 +21,15 @@ def check(job: Job, input_roots: tuple[Path, ...], output_root: Path) -> None:
                 f"{name} is outside the folders this worker may read ({allowed_in}): {path}"
             )
     for name, path in job.writes().items():
-        if not _inside(path, (output_root,)):
-            raise OutputError(
-                f"{name} is outside the folder this worker may write ({output_root}): {path}"
-            )
+        check_written(name, path, output_root)
+
+
+def check_written(name: str, path: Path, output_root: Path) -> None:
+    """Raise OutputError unless ``path`` (called ``name``) is under ``output_root``."""
+    if not _inside(path, (output_root,)):
+        raise OutputError(
+            f"{name} is outside the folder this worker may write ({output_root}): {path}"
+        )
 
 
 def _inside(path: Path, roots: tuple[Path, ...]) -> bool:

@@ -6,9 +6,11 @@ A split job: ``split`` plans its parts and becomes a chord of ``part`` tasks (on
 any worker) whose callback, ``join``, makes the outputs; ``cleanup`` removes the parts of a
 cancelled or failed one.
 
-Safe to run more than once: a finished job or part returns its stored result; one another
-worker is running is handed back to the queue for later; outputs appear only by an atomic
-rename.
+Every task kind starts the same way (:func:`_once`): the job is read and confined to the
+worker's folders before any file is touched, a stopped job ends as REVOKED, a finished one
+returns its stored result, and the work runs only under the job's (or part's) lock, its result
+stored before the lock is released. So each is safe to run more than once, and outputs appear
+only by an atomic rename.
 """
 
 from __future__ import annotations
@@ -18,11 +20,15 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
 
 from celery import Task, chord, group, signature, states
 from celery.exceptions import Ignore
 
 import bgrm
+from bgrm import parts
 
 from . import confine, runtime
 from .app import CLEANUP_TASK, JOIN_TASK, PART_TASK, PROGRESS, app, part_task_id
@@ -47,43 +53,28 @@ class JobCancelled(Exception):
 def run(task: Task, job_json: str) -> dict:
     """Process ``job_json`` (a bgrm.Job as JSON) as Celery task ``task``."""
     job_id = task.request.id
-    config = settings()
-    store = _store(task)
-    job = _job(job_json)
-    if store.cancel_requested(job_id):
-        _revoked(task)
-    finished = store.result(job_id)
-    if finished is not None:
-        log.info("job %s already finished: %s", job_id, finished["output"])
-        return finished
-    confine.check(job, config.input_roots, config.output_root)
-    with JobLock(store.client, store.key(job_id, "lock"), config.lock_ttl) as held:
-        if not held:
-            log.info("job %s is running on another worker; queued again for later", job_id)
-            task.apply_async(args=task.request.args, task_id=job_id, countdown=_later())
-            raise Ignore()
-        finished = store.result(job_id)  # it may have ended between the first look and the lock
-        if finished is not None:
-            return finished
-        task.update_state(state=states.STARTED)  # only the holder of the lock says so
-        summary = _process(task, job, store)
-        store.finished(job_id, summary)
-    return summary
+
+    def requeue() -> NoReturn:
+        log.info("job %s is running on another worker; queued again for later", job_id)
+        task.apply_async(args=task.request.args, task_id=job_id, countdown=_later())
+        raise Ignore()
+
+    return _once(task, job_json, record=job_id, watch=job_id, busy=requeue, work=_process)
 
 
 def _process(task: Task, job: bgrm.Job, store: JobStore) -> dict:
     job_id = task.request.id
     # With the lock held: a killed worker's lock outlives its last write by at least two
     # thirds of the TTL, so temp files untouched for half of it are a dead run's.
-    for leftover in bgrm.remove_leftovers(job, older_than=settings().lock_ttl / 2):
+    for leftover in parts.remove_leftovers(job, older_than=settings().lock_ttl / 2):
         log.info("removed a stale temp file of an interrupted run: %s", leftover)
     log.info("job %s started: %s -> %s", job_id, job.input, job.output_path())
-    progress = _Progress(task, store, job_id)
+    runtime.fit_threads()
     try:
         result = bgrm.run(
             job,
-            model=runtime.model(),
-            on_progress=progress,
+            model=runtime.model(job.model),
+            on_progress=_Progress(task, store, job_id),
             on_notice=lambda message: log.info("job %s: %s", job_id, message),
         )
     except JobCancelled:
@@ -116,62 +107,51 @@ def split(task: Task, job_json: str, split_json: str) -> dict:
     """Plan the parts of a job ({"count": N} or {"seconds": S}) and replace this task with a
     chord of one part task each and the join; the job's id stays the join's."""
     job_id = task.request.id
-    store = _store(task)
-    job = _job(job_json)
-    if store.cancel_requested(job_id):
-        _revoked(task)
-    finished = store.result(job_id)
-    if finished is not None:
-        return finished
-    confine.check(job, settings().input_roots, settings().output_root)
-    plan = store.plan(job_id)
-    if plan is None:  # a redelivered copy reuses the plan, so part ids stay the same
-        parts = bgrm.plan_parts(job, **json.loads(split_json))
-        store.planned(job_id, [part.to_json() for part in parts])
-    else:
-        parts = [bgrm.Part.from_json(text) for text in plan["parts"]]
-    log.info("job %s split into %d parts", job_id, len(parts))
-    header = group(
-        signature(
-            PART_TASK,
-            args=(job_json, part.to_json(), job_id),
-            task_id=part_task_id(job_id, part.index),
+
+    def plan(task: Task, job: bgrm.Job, store: JobStore) -> NoReturn:
+        recorded = store.plan(job_id)
+        if recorded is None:  # a redelivered copy reuses the plan, so part ids stay the same
+            pieces = parts.plan_parts(job, **json.loads(split_json))
+            store.planned(job_id, [piece.to_json() for piece in pieces])
+        else:
+            pieces = [parts.Part.from_json(text) for text in recorded["parts"]]
+        log.info("job %s split into %d parts", job_id, len(pieces))
+        header = group(
+            signature(
+                PART_TASK,
+                args=(job_json, piece.to_json(), job_id),
+                task_id=part_task_id(job_id, piece.index),
+            )
+            for piece in pieces
         )
-        for part in parts
-    )
-    raise task.replace(chord(header, signature(JOIN_TASK, args=(job_json,))))
+        raise task.replace(chord(header, signature(JOIN_TASK, args=(job_json,))))
+
+    return _once(task, job_json, record=job_id, watch=job_id, busy=None, work=plan)
 
 
 def part(task: Task, job_json: str, part_json: str, job_id: str) -> dict:
     """Run one part of job ``job_id`` into the job's parts folder."""
     part_id = task.request.id
-    store = _store(task)
-    job, piece = _job(job_json), bgrm.Part.from_json(part_json)
-    if store.stop_requested(job_id):
-        _revoked(task)
-    finished = store.result(part_id)
-    if finished is not None:
-        return finished
-    with JobLock(store.client, store.key(part_id, "lock"), settings().lock_ttl) as held:
-        if not held:
-            log.info("part %s is running on another worker; queued again for later", part_id)
-            raise task.retry(countdown=_later(), max_retries=None)  # keeps the chord
-        finished = store.result(part_id)
-        if finished is not None:
-            return finished
-        task.update_state(state=states.STARTED)
-        folder = bgrm.parts_folder(job, job_id)
-        for leftover in bgrm.remove_leftovers(job, settings().lock_ttl / 2, folder):
+    piece = parts.Part.from_json(part_json)
+
+    def busy() -> NoReturn:
+        log.info("part %s is running on another worker; queued again for later", part_id)
+        raise task.retry(countdown=_later(), max_retries=None)  # keeps the chord
+
+    def work(task: Task, job: bgrm.Job, store: JobStore) -> dict:
+        folder = _parts_folder(job, job_id)
+        for leftover in parts.remove_leftovers(job, settings().lock_ttl / 2, folder):
             log.info("removed a stale temp file of an interrupted run: %s", leftover)
         log.info(
             "part %s started: %s, part %d of %d", part_id, job.input, piece.index + 1, piece.count
         )
+        runtime.fit_threads()
         try:
-            result = bgrm.run_part(
+            result = parts.run_part(
                 job,
                 piece,
                 folder,
-                model=runtime.model(),
+                model=runtime.model(job.model),
                 on_progress=_Progress(task, store, job_id),
                 on_notice=lambda message: log.info("part %s: %s", part_id, message),
             )
@@ -183,83 +163,128 @@ def part(task: Task, job_json: str, part_json: str, job_id: str) -> dict:
             store.fail(job_id)
             app.send_task(CLEANUP_TASK, args=[job_json, job_id])
             raise
-        summary = {"frames": result.frames, "seconds": round(result.seconds, 3)}
         log.info("part %s done: %d frames in %.1f s", part_id, result.frames, result.seconds)
-        store.finished(part_id, summary)
-    return summary
+        return {"frames": result.frames, "seconds": round(result.seconds, 3)}
+
+    return _once(task, job_json, record=part_id, watch=job_id, busy=busy, work=work)
 
 
 def join(task: Task, job_json: str) -> dict:
     """Join the finished parts of the job (this task's id) into its outputs."""
     job_id = task.request.id
-    store = _store(task)
-    job = _job(job_json)
-    finished = store.result(job_id)
-    if finished is not None:
-        return finished
-    if store.stop_requested(job_id):
-        _revoked(task)
-    plan = store.plan(job_id)
-    parts = [bgrm.Part.from_json(text) for text in plan["parts"]]
-    waiting = [p.index for p in parts if store.result(part_task_id(job_id, p.index)) is None]
-    if waiting:  # called early: a redelivered part counted twice in the chord
-        log.info("job %s: parts %s not finished yet; joining later", job_id, waiting)
+
+    def later() -> NoReturn:
         raise task.retry(countdown=_later(), max_retries=None)
-    with JobLock(store.client, store.key(job_id, "lock"), settings().lock_ttl) as held:
-        if not held:
-            raise task.retry(countdown=_later(), max_retries=None)
-        finished = store.result(job_id)
-        if finished is not None:
-            return finished
+
+    def work(task: Task, job: bgrm.Job, store: JobStore) -> dict:
+        plan = store.plan(job_id)
+        pieces = [parts.Part.from_json(text) for text in plan["parts"]]
+        waiting = [p.index for p in pieces if store.result(part_task_id(job_id, p.index)) is None]
+        if waiting:  # called early: a redelivered part counted twice in the chord
+            log.info("job %s: parts %s not finished yet; joining later", job_id, waiting)
+            later()
         joining = time.monotonic()
-        result = bgrm.join_parts(
+        result = parts.join_parts(
             job,
-            parts,
-            bgrm.parts_folder(job, job_id),
+            pieces,
+            _parts_folder(job, job_id),
             on_notice=lambda message: log.info("job %s: %s", job_id, message),
         )
         join_seconds = time.monotonic() - joining
         wall = time.time() - plan["started"]
-        summary = {
-            "output": str(result.output),
-            "frames": result.frames,
-            "seconds": round(wall, 3),
-            "fps": round(result.frames / wall, 2) if wall > 0 else 0.0,
-            "notices": result.notices,
-            "parts": len(parts),
-            "join_seconds": round(join_seconds, 3),
-        }
         log.info(
             "job %s done: %s, %d frames in %d parts",
             job_id,
             result.output,
             result.frames,
-            len(parts),
+            len(pieces),
         )
-        store.finished(job_id, summary)
-    return summary
+        return {
+            "output": str(result.output),
+            "frames": result.frames,
+            "seconds": round(wall, 3),
+            "fps": round(result.frames / wall, 2) if wall > 0 else 0.0,
+            "notices": result.notices,
+            "parts": len(pieces),
+            "join_seconds": round(join_seconds, 3),
+        }
+
+    return _once(task, job_json, record=job_id, watch=job_id, busy=later, work=work)
 
 
 def cleanup(task: Task, job_json: str, job_id: str) -> None:
     """Once no part of the cancelled or failed job ``job_id`` runs, remove the parts folder."""
     store = _store(task)
+    folder = _parts_folder(_confined(job_json), job_id)
     plan = store.plan(job_id)
     count = len(plan["parts"]) if plan else 0
     if any(store.locked(part_task_id(job_id, index)) for index in range(count)):
         raise task.retry(countdown=CLEANUP_POLL_S, max_retries=None)
-    shutil.rmtree(bgrm.parts_folder(_job(job_json), job_id), ignore_errors=True)
+    shutil.rmtree(folder, ignore_errors=True)
     if store.cancel_requested(job_id):
         task.backend.mark_as_revoked(job_id, "cancelled")
     log.info("job %s: parts removed", job_id)
 
 
+Work = Callable[[Task, bgrm.Job, JobStore], dict]
+
+
+def _once(
+    task: Task,
+    job_json: str,
+    *,
+    record: str,
+    watch: str,
+    busy: Callable[[], NoReturn] | None,
+    work: Work,
+) -> dict:
+    """The prologue every task kind shares, then ``work(task, job, store)``: the job confined
+    before any file is touched; REVOKED if job ``watch`` was stopped; the stored result of
+    ``record`` if it has one; else ``work`` under ``record``'s lock (``busy()`` when another
+    worker holds it; no lock when ``busy`` is None), its result stored before the lock goes."""
+    job = _confined(job_json)
+    store = _store(task)
+    finished = store.result(record)
+    if finished is not None:
+        log.info("%s already finished: %s", record, finished.get("output", "(a part)"))
+        return finished
+    if store.stop_requested(watch):
+        _revoked(task)
+    if busy is None:
+        return work(task, job, store)
+    with JobLock(store.client, store.key(record, "lock"), settings().lock_ttl) as held:
+        if not held:
+            busy()
+        finished = store.result(record)  # it may have ended between the first look and the lock
+        if finished is not None:
+            return finished
+        task.update_state(state=states.STARTED)  # only the holder of the lock says so
+        summary = work(task, job, store)
+        store.finished(record, summary)
+    return summary
+
+
+def _confined(job_json: str) -> bgrm.Job:
+    """The job as submitted, on this worker's device, after checking that it reads and writes
+    only under this worker's folders."""
+    job = dataclasses.replace(bgrm.Job.from_json(job_json), device="auto")
+    config = settings()
+    confine.check(job, config.input_roots, config.output_root)
+    return job
+
+
+def _parts_folder(job: bgrm.Job, job_id: str) -> Path:
+    """The job's parts folder, checked to be under the output root like its outputs."""
+    try:
+        folder = parts.parts_folder(job, job_id)
+    except ValueError:  # a job id that is not a plain name
+        raise bgrm.UsageError(f"not a job id: {job_id!r}") from None
+    confine.check_written("parts folder", folder, settings().output_root)
+    return folder
+
+
 def _store(task: Task) -> JobStore:
     return JobStore(task.backend.client, settings().result_expires)
-
-
-def _job(job_json: str) -> bgrm.Job:
-    """The job as submitted, on this worker's device."""
-    return dataclasses.replace(bgrm.Job.from_json(job_json), device="auto")
 
 
 def _later() -> float:
@@ -294,7 +319,7 @@ class _Progress:
         self.task.update_state(state=PROGRESS, meta={"done": done, "total": total, "fps": fps})
 
 
-def _revoked(task: Task):
+def _revoked(task: Task) -> NoReturn:
     """Record the job as REVOKED and drop this message without another state."""
     task.backend.mark_as_revoked(task.request.id, "cancelled", request=task.request)
     raise Ignore()

@@ -1,4 +1,4 @@
-"""What a worker process loads once and keeps: its torch threads and the model on its device.
+"""What a worker process loads once and keeps: its torch threads and each model on its device.
 
 Loaded in the process that runs the jobs (Celery's solo pool: the worker process itself), never
 in a parent that forks, so CUDA is initialised exactly where it is used.
@@ -12,20 +12,30 @@ import logging
 import torch
 
 import bgrm
+from bgrm import threads
 
 from .config import settings
 
 log = logging.getLogger("bgrm.worker")
 
 
+def fit_threads() -> None:
+    """Before each job: torch's threads fitted to the cores other work leaves free, unless
+    the worker was given --threads (BGRM_THREADS)."""
+    plan = threads.fit_threads()
+    if plan.threads < plan.usable and not settings().threads:
+        log.info("the machine is busy: %s", plan.describe())
+
+
 @functools.cache
-def model() -> bgrm.Model:
-    """The matting model on this worker's device, loaded on first use (pulled if missing)."""
+def model(name: str = "rvm") -> bgrm.Model:
+    """Matting model ``name`` on this worker's device, loaded on its first job (pulled if
+    missing) and kept: a worker that has run both models holds both."""
     config = settings()
     if config.threads:
         torch.set_num_threads(config.threads)
-    loaded = bgrm.load_model(config.device, on_notice=log.warning)
-    log.info("model loaded on %s; %s", loaded.device, describe())
+    loaded = bgrm.load_model(config.device, model=name, on_notice=log.warning)
+    log.info("model %s loaded on %s; %s", name, loaded.device, describe())
     return loaded
 
 

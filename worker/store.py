@@ -47,7 +47,8 @@ class JobStore:
         return json.loads(raw) if raw is not None else None
 
     def planned(self, job_id: str, parts: list[str]) -> None:
-        """Record a split job's parts (each a bgrm.Part as JSON) and the time they were planned."""
+        """Record a split job's parts (each a bgrm.parts.Part as JSON) and when they were
+        planned."""
         record = {"parts": parts, "started": time.time()}
         self.client.set(self.key(job_id, "plan"), json.dumps(record), ex=self.expires)
 

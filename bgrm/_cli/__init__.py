@@ -15,15 +15,19 @@ import typer
 from bgrm import __version__
 from bgrm._cli import models, queue
 from bgrm._cli.bench import bench
+from bgrm._cli.errors import EXIT_INTERRUPTED, EXIT_USAGE
 from bgrm._cli.flags import with_optional_values
+from bgrm._cli.help import PlainCommand, PlainGroup
 from bgrm._cli.preview import preview
 from bgrm._cli.process import process
+from bgrm.threads import quiet_waiting
 
 app = typer.Typer(
     help="Remove or replace the background of recorded video.",
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=PlainGroup,
 )
 
 
@@ -42,13 +46,34 @@ def main_options(
     """Remove or replace the background of recorded video."""
 
 
-app.command()(process)
-app.command()(preview)
-app.command()(bench)
+for command in (process, preview, bench, queue.submit, queue.status, queue.cancel, queue.worker):
+    app.command(cls=PlainCommand)(command)
 app.add_typer(models.app, name="models")
-for command in (queue.submit, queue.status, queue.cancel, queue.worker):
-    app.command()(command)
 
 
 def main() -> None:
-    app(args=with_optional_values(sys.argv[1:]), prog_name="bgrm")
+    """Run the command line; a parse error (an unknown option, a value of the wrong kind, a
+    missing argument) is one line on stderr naming the flag, exit code 2."""
+    quiet_waiting()  # before any command loads torch
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(
+            args=with_optional_values(sys.argv[1:]), prog_name="bgrm", standalone_mode=False
+        )
+    except typer.Abort:
+        code = EXIT_INTERRUPTED
+    except typer.TyperException as error:  # Typer's parse errors (its Click's UsageError)
+        code = _parse_error(error)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _parse_error(error: typer.TyperException) -> int:
+    """One line for a parse error, exit 2; the help page for a command given nothing."""
+    context = getattr(error, "ctx", None)
+    if type(error).__name__ == "NoArgsIsHelpError" and context is not None:
+        typer.echo(context.get_help())
+        return 0
+    message = " ".join(error.format_message().split())
+    where = context.command_path if context is not None else "bgrm"
+    typer.echo(f"bgrm: error: {message} (see `{where} --help`)", err=True)
+    return getattr(error, "exit_code", EXIT_USAGE)

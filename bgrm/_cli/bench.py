@@ -14,16 +14,26 @@ from bgrm._cli.errors import user_errors
 
 def bench(
     clip: Annotated[
-        Path | None, typer.Argument(help="Clip to time (default: a generated one).")
+        Path | None,
+        typer.Argument(metavar="CLIP", help="Clip to time (default: a generated one)."),
     ] = None,
-    size: Annotated[str, typer.Option(help="Size of the generated clip, WxH.")] = "1920x1080",
-    frames: Annotated[int, typer.Option(help="Frames timed per stage.")] = 48,
-    bg: Annotated[str, typer.Option("--bg", help="Background, as for process.")] = "#1e1e1e",
-    downsample: Annotated[str, typer.Option(help="As for process.")] = "auto",
-    batch: Annotated[int | None, typer.Option(help="As for process.")] = None,
-    device: Annotated[str, typer.Option(help="As for process.")] = "auto",
-    precision: Annotated[str, typer.Option(help="As for process.")] = "auto",
-    compile: Annotated[str, typer.Option(help="As for process (auto, on, off).")] = "auto",
+    size: Annotated[
+        str, typer.Option(metavar="WxH", help="Size of the generated clip, WxH.")
+    ] = "1920x1080",
+    frames: Annotated[int, typer.Option(metavar="N", help="Frames timed per stage.")] = 48,
+    bg: Annotated[
+        str, typer.Option("--bg", metavar="SPEC", help="Background, as for process.")
+    ] = "#1e1e1e",
+    downsample: Annotated[str, typer.Option(metavar="R", help="As for process.")] = "auto",
+    batch: Annotated[int | None, typer.Option(metavar="N", help="As for process.")] = None,
+    device: Annotated[str, typer.Option(metavar="DEVICE", help="As for process.")] = "auto",
+    precision: Annotated[str, typer.Option(metavar="MODE", help="As for process.")] = "auto",
+    compile: Annotated[
+        str, typer.Option(metavar="MODE", help="As for process (auto, on, off).")
+    ] = "auto",
+    model: Annotated[
+        str, typer.Option("--model", metavar="NAME", help="As for process (rvm, selfie).")
+    ] = "rvm",
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """Frames/s of decode, model, composite and encode alone, and end to end."""
@@ -42,6 +52,7 @@ def bench(
             device=device,
             precision=precision,
             compile=compile,
+            model=model,
         )
         report = run_bench(job, frames)
         if not json_out:

@@ -12,6 +12,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -42,6 +43,7 @@ FLAGS = {
     "crf": "--crf",
     "light_wrap": "--light-wrap",
     "compile": "--compile",
+    "model": "--model",
 }
 """Each job parameter's flag."""
 
@@ -59,6 +61,16 @@ def exit_code(kind: str) -> int:
     """The exit code for a kind of error: a ``BgrmError.kind``, "cancelled" or "internal"."""
     codes = {"usage": EXIT_USAGE, "environment": EXIT_ENVIRONMENT, "internal": EXIT_INTERNAL}
     return codes.get(kind, EXIT_INPUT)
+
+
+def shown(path: str | os.PathLike) -> str:
+    """A path as the user should read it: without `..` or `.` steps, relative to the current
+    folder when it is inside it."""
+    full = Path(os.path.abspath(path))
+    try:
+        return str(full.relative_to(Path.cwd()))
+    except ValueError:
+        return str(full)
 
 
 def say(message: str) -> None:

@@ -7,25 +7,33 @@ from typing import Annotated, Any
 
 import typer
 
-from bgrm._cli.errors import say, user_errors
+from bgrm._cli.errors import say, shown, user_errors
 from bgrm._cli.flags import with_job_flags
 from bgrm.errors import UsageError
+from bgrm.threads import fit_threads
 
 
-@with_job_flags
+@with_job_flags(output_help="The picture, a .png (default: <stem>.preview.png beside the input).")
 def preview(
     input: Annotated[
-        Path, typer.Argument(help="The video to look at.", show_default=False, readable=False)
+        Path,
+        typer.Argument(
+            metavar="INPUT", help="The video to look at.", show_default=False, readable=False
+        ),
     ],
     at: Annotated[
         str | None,
         typer.Option(
             "--at",
+            metavar="TIMES",
             help="Times, comma-separated, in seconds or [H:]MM:SS (default: 10%, 50%, 90%).",
             show_default=False,
         ),
     ] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    device: Annotated[str, typer.Option(metavar="DEVICE", help="auto, cpu, cuda or cuda:N.")] = (
+        "auto"
+    ),
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No notes.")] = False,
     *,
     job: dict[str, Any],
 ) -> None:
@@ -42,6 +50,7 @@ def preview(
             Path(job["output"]) if job["output"] else input.with_name(f"{input.stem}.preview.png")
         )
         times = [parse_time(text) for text in at.split(",")] if at else None
+        fit_threads()  # silently: a preview takes seconds, and an error must stay one line
         bgrm.preview(
             input,
             output,
@@ -53,8 +62,10 @@ def preview(
             device=device,
             precision=job["precision"],
             overwrite=job["overwrite"],
+            model=job["model"],
         )
-        say(f"wrote {output}")
+        if not quiet:
+            say(f"wrote {shown(output)}")
 
 
 def parse_time(text: str) -> float:

@@ -3,29 +3,33 @@ command, a bad one reported and the others still done; flags -> bgrm.process / p
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from bgrm._cli.errors import EXIT_INPUT, in_flag_words, say, user_errors
+from bgrm._cli.errors import EXIT_INPUT, in_flag_words, say, shown, user_errors
 from bgrm._cli.flags import with_job_flags
 from bgrm._cli.progress import ProgressBar
 from bgrm.errors import UsageError
 
 
-@with_job_flags
+@with_job_flags()
 def process(
     inputs: Annotated[
         list[Path],
         # bgrm checks the files itself, to give one line and exit code 1 (not a usage box)
         typer.Argument(
+            metavar="INPUT",
             help="Videos (or still images) to process, or folders of videos.",
             show_default=False,
             readable=False,
         ),
     ],
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    device: Annotated[str, typer.Option(metavar="DEVICE", help="auto, cpu, cuda or cuda:N.")] = (
+        "auto"
+    ),
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar or notes.")] = False,
     recursive: Annotated[
         bool, typer.Option("-r", "--recursive", help="Look for videos in subfolders too.")
@@ -50,24 +54,61 @@ def process(
 
 def _one(source: Path, device: str, quiet: bool, skip_existing: bool, job: dict) -> None:
     import bgrm
+    from bgrm.batch import LEFTOVER_AGE_S
+    from bgrm.outputs import complete, remove_leftovers
 
     with user_errors():
+        if names_folder(job["output"]) and job["alpha"] != "png":
+            job = {**job, "output": str(_into(Path(job["output"]), source, job))}
+        planned = bgrm.Job(input=source, device=device, **job)
         if skip_existing:
-            output = bgrm.Job(input=source, device=device, **job).output_path()
-            if output.exists():
-                say(f"skipped {source}: {output} is there")
+            remove_leftovers(planned, LEFTOVER_AGE_S)
+            if complete(planned):
+                say(f"skipped {shown(source)}: {shown(planned.output_path())} is there")
                 return
+        bgrm.check(planned)  # a bad job fails with its one line, before any note
+        fit_threads_and_say(quiet)
         progress = ProgressBar(quiet)
         try:
-            result = bgrm.process(
-                source, device=device, on_progress=progress, on_notice=None if quiet else say, **job
-            )
+            result = bgrm.run(planned, on_progress=progress, on_notice=None if quiet else say)
         finally:
             progress.close()
-        if not quiet:
-            say(f"wrote {result.output} ({result.frames} frames, {result.fps:.1f} frames/s)")
-            if result.matte is not None:
-                say(f"wrote the matte {result.matte}")
+        if quiet:
+            return
+        if planned.still:
+            say(f"wrote {shown(result.output)}")
+        else:
+            say(f"wrote {shown(result.output)} ({result.frames} frames, {result.fps:.1f} frames/s)")
+        if result.matte is not None:
+            say(f"wrote the matte {shown(result.matte)}")
+
+
+def fit_threads_and_say(quiet: bool) -> None:
+    """torch's threads fitted to the cores other work leaves free; said when that is fewer."""
+    from bgrm.threads import fit_threads
+
+    plan = fit_threads()
+    if plan.threads < plan.usable and not quiet:
+        say(f"the machine is busy: {plan.describe()}")
+
+
+def names_folder(output: str | None) -> bool:
+    """Whether -o names a folder: it ends with a slash, or is a folder that exists."""
+    return output is not None and (output.endswith(("/", os.sep)) or Path(output).is_dir())
+
+
+def _into(folder: Path, source: Path, job: dict) -> Path:
+    """The usual output name of ``source`` inside ``folder`` (made if missing)."""
+    import bgrm
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise bgrm.OutputError(
+            f"cannot make the output folder ({error.strerror}): {folder}"
+        ) from None
+    name = bgrm.Job(input=source, alpha=job["alpha"]).output_path().name
+    return folder / name
 
 
 def _many(
@@ -80,7 +121,8 @@ def _many(
 
     def start(index: int, count: int, source: Path) -> None:
         if not quiet:
-            say(f"[{index + 1}/{count}] {source}")
+            say(f"[{index + 1}/{count}] {shown(source)}")
+        fit_threads_and_say(quiet)  # the load may have changed since the last file
         bars.append(ProgressBar(quiet))
 
     def progress(done: int, total: int | None) -> None:
@@ -91,7 +133,7 @@ def _many(
         if item.error is not None:
             say(f"error: {in_flag_words(str(item.error))}")
         elif item.skipped and not quiet:
-            say(f"skipped: {item.output} is there")
+            say(f"skipped: {shown(item.output)} is there")
 
     with user_errors():
         if matte is not None:

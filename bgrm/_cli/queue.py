@@ -15,18 +15,26 @@ from typing import Annotated, Any
 
 import typer
 
-from bgrm import Job, UsageError
+from bgrm import Job, OutputError, UsageError
 from bgrm._cli.errors import exit_code, fail, in_flag_words, say, user_errors
 from bgrm._cli.flags import with_job_flags
+from bgrm._cli.process import names_folder
 from bgrm._cli.progress import ProgressBar
 
 POLL_SECONDS = 0.5
 
 
-@with_job_flags
+@with_job_flags(
+    output_help="Output file, or a folder (a trailing / or an existing folder), as the workers "
+    "see it. Default: $BGRM_OUTPUT_ROOT/<stem>.bgrm<ext>, or beside the input when "
+    "BGRM_OUTPUT_ROOT is not set."
+)
 def submit(
     inputs: Annotated[
-        list[Path], typer.Argument(help="Videos to process, one job each.", show_default=False)
+        list[Path],
+        typer.Argument(
+            metavar="INPUT", help="Videos to process, one job each.", show_default=False
+        ),
     ],
     wait: Annotated[
         bool, typer.Option("--wait", help="Wait for the jobs, with progress; fail as they fail.")
@@ -36,6 +44,7 @@ def submit(
         str | None,
         typer.Option(
             "--split",
+            metavar="N|Ns",
             help="Run each job in parts on as many workers as there are: N parts, or parts of "
             "about Ns seconds (e.g. 8 or 120s); joined into one file.",
             show_default=False,
@@ -52,12 +61,16 @@ def submit(
     BGRM_OUTPUT_ROOT is not set.
     """
     with user_errors():
+        import bgrm
         from bgrm_worker import client
 
-        if job["output"] and len(inputs) > 1:
-            raise UsageError("`output` names one output: give one input with it, or leave it out")
+        if job["output"] and len(inputs) > 1 and not names_folder(job["output"]):
+            raise UsageError("`output` names one output: give one input with it, or a folder")
         parts = _split(split) if split is not None else None
-        ids = [client.submit(_absolute_job(source, job), parts) for source in inputs]
+        jobs = [_absolute_job(source, job, many=len(inputs) > 1) for source in inputs]
+        for each in jobs:  # refused here, with process's message, rather than on a worker
+            bgrm.check(each)
+        ids = [client.submit(each, parts) for each in jobs]
         for job_id in ids:
             typer.echo(job_id)
     if wait:
@@ -81,22 +94,37 @@ def _split(text: str) -> dict:
     return spec
 
 
-def _absolute_job(source: Path, flags: dict[str, Any]) -> Job:
-    """The job with absolute paths, as the workers will read them."""
-    job = Job(input=str(source.absolute()), **flags)
-    output_root = os.environ.get("BGRM_OUTPUT_ROOT")
-    if job.output is None and output_root:
-        job = dataclasses.replace(job, output=str(Path(output_root) / job.output_path().name))
-    background = job.background
-    if background is not None and Path(background).expanduser().is_file():
-        background = str(Path(background).expanduser().absolute())
+def _absolute_job(source: Path, flags: dict[str, Any], *, many: bool) -> Job:
+    """The job with absolute paths, as the workers will read them. An output folder (-o dir/,
+    and -o for several inputs) or, without -o, $BGRM_OUTPUT_ROOT gets the usual name in it,
+    the folder made if missing; with --alpha png and one input, -o is the frames folder."""
+    from bgrm.backgrounds import background_file
+
+    output, folder = flags["output"], None
+    if output is None:
+        folder = os.environ.get("BGRM_OUTPUT_ROOT") or None
+    elif names_folder(output) and (many or flags["alpha"] != "png"):
+        folder = output
+    if folder is not None:
+        _make_folder(Path(folder))
+        name = Job(input=str(source), alpha=flags["alpha"]).output_path().name
+        output = str(Path(folder) / name)
+    job = Job(input=str(source.absolute()), **{**flags, "output": output})
+    background = background_file(job.background)
     matte = str(Path(job.matte).absolute()) if job.matte else None
     return dataclasses.replace(
         job,
         output=str(job.output_path().absolute()),
-        background=background,
+        background=str(background.absolute()) if background else job.background,
         matte=matte,
     )
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot make the output folder ({error.strerror}): {folder}") from None
 
 
 def _with_exit_code(report: dict) -> dict:
@@ -137,7 +165,7 @@ def _wait(job_id: str, quiet: bool) -> None:
 
 
 def status(
-    job_id: Annotated[str, typer.Argument(help="A job id from `bgrm submit`.")],
+    job_id: Annotated[str, typer.Argument(metavar="JOB", help="A job id from `bgrm submit`.")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """Show a job: state, frames done/total, frames/s, output or error."""
@@ -170,7 +198,9 @@ def _describe(report: dict) -> str:
     return "\n".join(lines)
 
 
-def cancel(job_id: Annotated[str, typer.Argument(help="A job id from `bgrm submit`.")]) -> None:
+def cancel(
+    job_id: Annotated[str, typer.Argument(metavar="JOB", help="A job id from `bgrm submit`.")],
+) -> None:
     """Stop a job: a queued one never runs; a running one stops at its next batch."""
     with user_errors():
         from bgrm_worker import client
@@ -182,16 +212,20 @@ def cancel(job_id: Annotated[str, typer.Argument(help="A job id from `bgrm submi
 
 
 def worker(
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N; one worker each.")] = (
-        "auto"
-    ),
+    device: Annotated[
+        str, typer.Option(metavar="DEVICE", help="auto, cpu, cuda or cuda:N; one worker each.")
+    ] = "auto",
     threads: Annotated[
-        int | None, typer.Option(min=1, help="torch CPU threads (default: cores / workers).")
+        int | None,
+        typer.Option(min=1, metavar="N", help="torch CPU threads (default: cores / workers)."),
     ] = None,
     name: Annotated[
-        str | None, typer.Option(help="Celery node name (default: bgrm-<device>-<pid>@<host>).")
+        str | None,
+        typer.Option(
+            metavar="NAME", help="Celery node name (default: bgrm-<device>-<pid>@<host>)."
+        ),
     ] = None,
-    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "info",
+    loglevel: Annotated[str, typer.Option(metavar="LEVEL", help="Celery log level.")] = "info",
 ) -> None:
     """Run one queue worker on one device; it takes one job at a time. Ctrl-C stops it."""
     os.environ["BGRM_DEVICE"] = device

@@ -25,6 +25,7 @@ class BlurredRoom:
     """
 
     pure = True
+    staged = True
 
     CHANNELS = 7
     """Blurred together: src * w (3), w (1), src (3)."""

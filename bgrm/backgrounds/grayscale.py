@@ -13,6 +13,7 @@ class GrayRoom:
     """The frame's own picture in gray; under the person, the person is composited over it."""
 
     pure = True
+    staged = False
 
     def frames(self, src: Tensor, pha: Tensor, times: Sequence[float]) -> Tensor:
         """src [N, 3, H, W] -> its luma as gray RGB [N, 3, H, W]."""

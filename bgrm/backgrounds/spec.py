@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import ImageColor
+from PIL import Image, ImageColor
 
 from bgrm.errors import InputError
 from bgrm.media.formats import BACKGROUND_VIDEO_SUFFIXES
@@ -88,6 +88,24 @@ def parse_background(spec: str) -> BackgroundSpec:
             f"unknown background {spec!r}: not a colour, 'blur', 'blur:N', 'grayscale' or an "
             f"existing image file"
         ) from None
+
+
+def check_background_file(spec: BackgroundSpec) -> None:
+    """Open the file of an image or video background far enough to know it can be used (no
+    device, no torch); InputError naming it as the background otherwise."""
+    if isinstance(spec, ImageSpec):
+        try:
+            with Image.open(spec.path) as image:
+                image.verify()
+        except (OSError, ValueError, Image.DecompressionBombError):
+            raise InputError(f"cannot read background image: {spec.path}") from None
+    elif isinstance(spec, VideoSpec):
+        from bgrm.media.probe import probe  # PyAV only where a background video is named
+
+        try:
+            probe(spec.path)
+        except InputError as error:
+            raise InputError(f"background video: {error}") from None
 
 
 def background_file(spec: str | None) -> Path | None:

@@ -22,6 +22,7 @@ class Still:
     """The same picture behind every frame: image [1, 3, H, W] or colour [1, 3, 1, 1]."""
 
     pure = True
+    staged = False
 
     def __init__(self, image: Tensor) -> None:
         self.image = image
@@ -40,6 +41,8 @@ class Still:
 
 class Layered:
     """A partly transparent image [1, 3, H, W] with alpha [1, 1, H, W] over another background."""
+
+    staged = False
 
     def __init__(self, image: Tensor, alpha: Tensor, under: Background) -> None:
         self.image = image

@@ -27,6 +27,7 @@ class Playing:
     """
 
     pure = False
+    staged = False
 
     def __init__(
         self,
@@ -41,7 +42,10 @@ class Playing:
         self.size = (height, width)
         self.pixel_aspect = pixel_aspect
         self.device = device
-        self._time_base = probe(self.path).time_base
+        try:
+            self._time_base = probe(self.path).time_base
+        except InputError as error:
+            raise InputError(f"background video: {error}") from None
         self._on_loop = on_loop
         self._timeline = Prefetcher(self._play_forever(), depth=4, name="background")
         self._frames = iter(self._timeline)
@@ -70,7 +74,7 @@ class Playing:
                 self._on_loop(offset)
             first_pts = None
             last, step = 0.0, 0.0
-            for frame in read_frames(self.path):
+            for frame in _background_frames(self.path):
                 first_pts = frame.pts if first_pts is None else first_pts
                 time = float((frame.pts - first_pts) * self._time_base)
                 step = time - last if time > last else step
@@ -79,6 +83,14 @@ class Playing:
             if first_pts is None:
                 raise InputError(f"no frames in the background video: {self.path}")
             offset += last + (step or 1 / 30)
+
+
+def _background_frames(path: Path) -> Iterator:
+    """read_frames of the background video, its errors said to be the background's."""
+    try:
+        yield from read_frames(path)
+    except InputError as error:
+        raise InputError(f"background video: {error}") from None
 
 
 def cover(frames: Tensor, height: int, width: int, pixel_aspect: float = 1.0) -> Tensor:

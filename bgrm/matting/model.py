@@ -48,7 +48,7 @@ class MattingNetwork(nn.Module):
         batch = src.shape[0]
         fine = src.flatten(0, 1)  # [N, 3, H, W], N = B * T
         a, b, *states = self.coefficients(fine, batch, (r1, r2, r3, r4), downsample_ratio)
-        fgr, pha = self.refiner.apply(a, b, fine)
+        fgr, pha = self.refiner.refine(a, b, fine)
         return (fgr.unflatten(0, (batch, -1)), pha.unflatten(0, (batch, -1)), *states)
 
     def coefficients(
@@ -61,7 +61,7 @@ class MattingNetwork(nn.Module):
         """Everything but the full-resolution step: fine [N, 3, H, W] (N = batch * T frames in
         order) -> the guided filter's coefficients a, b [N, 4, h, w] at the model's resolution,
         then the new states r1..r4. ``states`` is r1..r4, or () at the start of a video.
-        ``refiner.apply(a, b, fine)`` gives fgr and pha."""
+        ``refiner.refine(a, b, fine)`` gives fgr and pha."""
         states = states or (None, None, None, None)
         if downsample_ratio == 1.0:
             base = fine

@@ -10,9 +10,9 @@ from torch import Tensor, nn
 class DeepGuidedFilterRefiner(nn.Module):
     """A guided filter whose local linear coefficients are predicted by a small network.
 
-    ``coefficients`` works at the model's resolution; ``apply`` brings them to the full one:
+    ``coefficients`` works at the model's resolution; ``refine`` brings them to the full one:
     fgr = clamp(a_rgb * src + b_rgb + src), pha = clamp(a_mean * mean(src) + b_alpha), with a
-    and b upsampled bilinearly (the fused tail in bgrm/tail.py computes the same in one pass).
+    and b upsampled bilinearly (bgrm/finish/fused.py computes the same in one pass).
     """
 
     def __init__(self, hid_ch: int = 16):
@@ -41,7 +41,7 @@ class DeepGuidedFilterRefiner(nn.Module):
         return a, b
 
     @staticmethod
-    def apply(a: Tensor, b: Tensor, fine_src: Tensor) -> tuple[Tensor, Tensor]:
+    def refine(a: Tensor, b: Tensor, fine_src: Tensor) -> tuple[Tensor, Tensor]:
         """a, b [N, 4, h, w], fine_src [N, 3, H, W] -> fgr [N, 3, H, W], pha [N, 1, H, W],
         clamped to [0, 1]; the full-resolution temporaries are reused in place."""
         size = fine_src.shape[-2:]

@@ -1,12 +1,36 @@
-"""A loaded model plus its recurrent state: feed the batches of one video in order, get the
-refiner's coefficients (DeepGuidedFilterRefiner.apply or bgrm/tail.py make the mattes)."""
+"""A loaded model run over the batches of one video in order, its recurrent state carried.
+
+    session, batch = open_session(job, info, model, notice)   # or MattingSession(model, 0.25)
+    for matted in matte_batches(session, batches):   # Matted: src, a, b; fgr and pha lazily
+        ...
+
+The model stops at the refiner's low-resolution coefficients; ``Matted.fgr``/``pha`` (eager)
+or the fused kernels of bgrm/finish make the full-resolution mattes from them.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from torch import Tensor
 
-from bgrm.matting.build import Model
+from bgrm.batches import Batch
+from bgrm.composite import from_uint8_hwc
+from bgrm.errors import UsageError
+from bgrm.job import Job
+from bgrm.matting.build import Model, load_model
+from bgrm.matting.refiner import DeepGuidedFilterRefiner
+from bgrm.media.info import VideoInfo
+from bgrm.resources import (
+    default_batch,
+    free_memory,
+    large_frame_notice,
+    plan_batch,
+    resolve_device,
+)
 
 
 class MattingSession:
@@ -33,3 +57,75 @@ class MattingSession:
         a, b, *state = self.model.network.coefficients(src, 1, self._state, self.downsample_ratio)
         self._state = tuple(state)
         return a, b
+
+
+def open_session(
+    job: Job, info: VideoInfo, model: Model | None, notice: Callable[[str], None]
+) -> tuple[MattingSession, int]:
+    """The model ready for this job (loaded if not given) and the batch size to use."""
+    if model is None:
+        model = load_model(job.device, job.precision, model=job.model, on_notice=notice)
+    else:
+        model = _as_asked(model, job)
+    ratio = job.downsample_ratio(info.height, info.width)
+    plan = plan_batch(
+        job.batch or default_batch(model.device, info.height, info.width),
+        info.height,
+        info.width,
+        ratio,
+        free_memory(model.device),
+    )
+    for message in (plan.notice, large_frame_notice(info.height, info.width, ratio, plan.batch)):
+        if message:
+            notice(message)
+    return MattingSession(model, ratio), plan.batch
+
+
+def _as_asked(model: Model, job: Job) -> Model:
+    """``model`` at the job's precision; refused when the job asks for another model or
+    device."""
+    if job.model != model.name:
+        raise UsageError(f"`model` {job.model} is not the model loaded ({model.name})")
+    if job.device != "auto":
+        asked = resolve_device(job.device)
+        if (asked.type, asked.index or 0) != (model.device.type, model.device.index or 0):
+            raise UsageError(
+                f"`device` {job.device} is not where the model was loaded ({model.device})"
+            )
+    return model if job.precision == "auto" else model.with_precision(job.precision)
+
+
+@dataclass
+class Matted:
+    """A batch through the model: src [T, 3, H, W] float in [0, 1] on the device, and the
+    refiner's coefficients a, b [T, 4, h, w]. ``fgr`` [T, 3, H, W] and ``pha`` [T, 1, H, W]
+    are computed from them (eagerly) on first use; the fused kernels read a and b instead."""
+
+    batch: Batch
+    src: Tensor
+    a: Tensor
+    b: Tensor
+
+    @cached_property
+    def refined(self) -> tuple[Tensor, Tensor]:
+        """(fgr, pha) at full resolution, by the eager reference."""
+        return DeepGuidedFilterRefiner.refine(self.a, self.b, self.src)
+
+    @property
+    def fgr(self) -> Tensor:
+        return self.refined[0]
+
+    @property
+    def pha(self) -> Tensor:
+        return self.refined[1]
+
+
+def matte_batches(session: MattingSession, batches: Iterable[Batch]) -> Iterator[Matted]:
+    """The model over ``batches`` in order, the recurrent state carried: upload the uint8
+    frames, make them float on the device, run the model to the refiner's coefficients. The
+    only place the model is run over a video."""
+    device = session.model.device
+    for batch in batches:
+        src = from_uint8_hwc(torch.from_numpy(batch.rgb).to(device))
+        a, b = session.coefficients(src)
+        yield Matted(batch, src, a, b)

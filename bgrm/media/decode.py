@@ -16,7 +16,7 @@ import av
 import numpy as np
 
 from bgrm.errors import InputError
-from bgrm.media.formats import IMAGE_SUFFIXES, Colour, colour_of
+from bgrm.media.formats import Colour, colour_of, is_still_image
 from bgrm.media.probe import (
     MAX_READ_ERRORS_IN_A_ROW,
     VideoInfo,
@@ -24,6 +24,7 @@ from bgrm.media.probe import (
     quarter_turns,
     video_stream,
 )
+from bgrm.media.still import read_still
 
 
 @dataclass
@@ -121,7 +122,7 @@ def read_frames(
     """
     path = Path(path)
     report = report if report is not None else DecodeReport()
-    if path.suffix.lower() in IMAGE_SUFFIXES:
+    if is_still_image(path):
         yield from _still(path, report)
         return
     with open_input(path) as container:
@@ -223,8 +224,6 @@ def _turned(size: tuple[int, int], turns: int) -> tuple[int, int]:
 
 
 def _still(path: Path, report: DecodeReport) -> Iterator[DecodedFrame]:
-    from bgrm.media.still import read_still
-
     for rgb, pts in read_still(path):
         report.frames += 1
         yield DecodedFrame(rgb=rgb, pts=pts)

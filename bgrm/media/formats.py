@@ -191,6 +191,12 @@ _COMPOSITE_CONTAINERS = {
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 """Inputs with these suffixes are still images: a still image comes out."""
 
+
+def is_still_image(path: str | Path) -> bool:
+    """Whether an input is a still image (decided by its suffix, here only)."""
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
 STILL_OUTPUTS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 """Still images bgrm writes, by suffix (Pillow format); PNG and WebP keep alpha."""
 
@@ -305,7 +311,7 @@ def default_output(source: Path, alpha: str | None) -> Path:
     cannot write the input's container, e.g. .ts or .avi: Matroska takes every audio codec as
     it is), .mov for ProRes, .webm for VP9; PNG frames go to the folder <stem>.bgrm-frames.
     A still image gives <stem>.bgrm.png."""
-    if source.suffix.lower() in IMAGE_SUFFIXES:
+    if is_still_image(source):
         return source.with_name(f"{source.stem}.bgrm.png")
     if alpha == "png":
         return source.with_name(source.stem + PNG_FOLDER_SUFFIX)

@@ -21,7 +21,7 @@ from PIL import Image
 
 from bgrm.errors import OutputError
 from bgrm.media.formats import PNG_AUDIO
-from bgrm.media.probe import VideoInfo
+from bgrm.media.info import VideoInfo
 from bgrm.media.tracks import AudioMuxer
 
 SIDECAR = "frames.json"

@@ -1,67 +1,23 @@
-"""Read what a video file holds: size, timing, codec, orientation and audio tracks."""
+"""Read what a video file (or a still image) holds into a VideoInfo."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
 
 from bgrm.errors import InputError
-from bgrm.media.formats import IMAGE_SUFFIXES, Colour, colour_of
+from bgrm.media.formats import colour_of, is_still_image
+from bgrm.media.info import AudioTrack, VideoInfo
+from bgrm.media.still import probe_still
 
 MIN_RATE = Fraction(1, 60)
 """Average frame rates below one frame a minute are taken for damage."""
 
 MAX_READ_ERRORS_IN_A_ROW = 32
 """The demuxer failing this often without a packet in between means the rest is unreadable."""
-
-
-@dataclass(frozen=True)
-class AudioTrack:
-    """One audio stream of the input; ``index`` is its stream index in the file."""
-
-    index: int
-    codec: str
-    sample_rate: int
-    channels: int
-    language: str | None
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """The first video stream of a file, and the audio streams beside it."""
-
-    path: Path
-    width: int
-    height: int
-    time_base: Fraction
-    average_rate: Fraction | None
-    frame_count: int | None
-    duration_s: float | None
-    codec: str
-    audio: tuple[AudioTrack, ...]
-    rotation: int = 0  # degrees counter-clockwise the stored picture is turned to be shown
-    start_pts: int | None = None  # the first frame's pts (in time_base), when it has one
-    colour: Colour = Colour(1, 1, 1, 1)  # the input's, blanks filled (formats.colour_of)
-    sample_aspect: Fraction = Fraction(1)  # width of a pixel / its height, as shown (upright)
-    still: bool = False  # a still image (one frame, no time)
-
-    @property
-    def start_s(self) -> float:
-        """The first frame's time in seconds (0 when unknown)."""
-        return float(self.start_pts * self.time_base) if self.start_pts is not None else 0.0
-
-    @property
-    def expected_frames(self) -> int | None:
-        """Frame count from the header, else estimated from duration and rate (for progress)."""
-        if self.frame_count:
-            return self.frame_count
-        if self.duration_s and self.average_rate:
-            return round(self.duration_s * self.average_rate)
-        return None
 
 
 def open_input(path: Path) -> av.container.InputContainer:
@@ -103,9 +59,7 @@ def probe(path: Path) -> VideoInfo:
     display rotation, they are the upright size, which is what ``read_frames`` yields.
     """
     path = Path(path)
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        from bgrm.media.still import probe_still
-
+    if is_still_image(path):
         return probe_still(path)
     with open_input(path) as container:
         stream = video_stream(container, path)

@@ -1,7 +1,8 @@
 """Still images in and out: a photo goes through bgrm as a video of one frame, with no time.
 
 Read with Pillow, turned upright by its EXIF orientation; written with Pillow (PNG, JPEG,
-WebP; RGBA where the format keeps alpha), with the input's ICC profile kept.
+WebP; RGBA where the format keeps alpha), with the input's ICC profile kept. A cut-out or a
+matte in WebP is lossless and exact: the same numbers as in PNG.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from PIL import Image, ImageOps
 
 from bgrm.errors import InputError, OutputError
 from bgrm.media.formats import STILL_OUTPUTS, Colour
-from bgrm.media.probe import VideoInfo
+from bgrm.media.info import VideoInfo
 
 SRGB_AS_VIDEO = Colour(1, 1, 13, 1)
 """A still's colour as the pipeline records it: BT.709 primaries, sRGB transfer (its pixels
@@ -82,6 +83,8 @@ class StillWriter:
         options = {"icc_profile": profile} if profile else {}
         if self._format == "JPEG":
             options["quality"] = 95
+        elif self._format == "WEBP" and image.mode != "RGB":  # the cut-out or the matte: data
+            options.update(lossless=True, exact=True)  # as the PNG, colour kept under alpha 0
         try:
             image.save(self._path, format=self._format, **options)
         except OSError as error:

@@ -14,6 +14,7 @@ import av
 import numpy as np
 
 from bgrm.errors import EnvironmentProblem, InputError, OutputError
+from bgrm.media.display import write_display_size
 from bgrm.media.formats import CHANNELS, ENCODER_ENVIRONMENT, Encoding
 from bgrm.media.probe import VideoInfo
 from bgrm.media.tracks import AudioMuxer
@@ -23,8 +24,9 @@ class _Container:
     """An output file with one video stream and, if asked, the input's audio and subtitles.
 
     Video packets are muxed as they come; the input's other tracks are muxed alongside up to
-    the video's time, so the file is interleaved. Write errors become one line (WriteError for
-    the disk, InputError for a damaged track copied from the input).
+    the video's time, so the file is interleaved. The finished file's header gets the display
+    size of the input's pixel aspect (bgrm/media/display.py). Write errors become one line
+    (WriteError for the disk, InputError for a damaged track copied from the input).
     """
 
     def __init__(
@@ -37,6 +39,8 @@ class _Container:
     ) -> None:
         self.path = Path(path)
         self._info = info
+        self._muxer = encoding.container
+        self._on_notice = on_notice
         if not self.path.parent.is_dir():
             raise OutputError(f"the output folder does not exist: {self.path}")
         try:
@@ -51,6 +55,7 @@ class _Container:
         self._audio: AudioMuxer | None = None
         try:
             self.stream = add_video(self._output)
+            self._size = (self.stream.codec_context.width, self.stream.codec_context.height)
             for key, value in encoding.stream_metadata.items():
                 self.stream.metadata[key] = value
             if encoding.audio is not None:
@@ -71,11 +76,17 @@ class _Container:
                     self._audio.advance_to(float(packet.dts * packet.time_base))
 
     def close(self) -> None:
-        """Mux the rest of the other tracks and finish the file."""
+        """Mux the rest of the other tracks, finish the file and declare its display size."""
         with self._errors():
             if self._audio is not None:
                 self._audio.finish()
             self._output.close()
+            aspect = self._info.sample_aspect
+            if not write_display_size(self.path, self._muxer, *self._size, aspect):
+                self._on_notice(
+                    f"the pixel aspect {aspect.numerator}:{aspect.denominator} could not be "
+                    f"written as the display size in {self.path.name}'s header"
+                )
 
     def abort(self) -> None:
         """Close everything and ignore errors; the caller deletes the file."""
@@ -110,6 +121,10 @@ class FrameWriter:
     The video stream keeps ``info.time_base``, so every pts is written as given (containers
     with a fixed time base, Matroska and WebM, round it to a millisecond). An odd size that
     the encoding cannot take is padded by one row or column of edge pixels, with a notice.
+
+    ``global_header``: packets encoded elsewhere will be copied in (``copy``), and this is
+    their encoder's global header (SPS/PPS, as their file stored it): the file declares it in
+    place of this encoder's, which is opened for everything else it declares.
     """
 
     def __init__(
@@ -118,6 +133,7 @@ class FrameWriter:
         info: VideoInfo,
         encoding: Encoding,
         on_notice: Callable[[str], None] = lambda message: None,
+        global_header: bytes | None = None,
     ) -> None:
         self._info = info
         self._encoding = encoding
@@ -133,6 +149,13 @@ class FrameWriter:
                 f"{encoding.codec} (edge pixels repeated)"
             )
         self._file = _Container(path, info, encoding, self._add_video_stream, on_notice)
+        if global_header is not None:
+            try:
+                self._file.stream.codec_context.open()
+            except BaseException:
+                self._file.abort()
+                raise
+            self._file.stream.codec_context.extradata = global_header
 
     def __enter__(self) -> FrameWriter:
         return self
@@ -169,6 +192,11 @@ class FrameWriter:
         frame.pts = pts
         frame.time_base = self._info.time_base
         self._file.mux(self._encode(frame))
+
+    def copy(self, packet: av.Packet) -> None:
+        """Mux a packet that an encoder with this writer's encoding made elsewhere (a part of a
+        split job), as it is; its timestamps are in its own time base."""
+        self._file.mux([packet])
 
     def close(self) -> None:
         """Flush the encoder, mux the rest of the audio and finish the file."""
@@ -218,37 +246,33 @@ def join_videos(
 ) -> None:
     """Write to ``path`` the video of every file in ``parts``, in order, packet for packet (no
     re-encoding), with the input's audio and subtitles muxed once alongside (as ``encoding``
-    says). The parts were encoded with identical settings, each from a keyframe.
+    says). The parts were encoded with ``encoding``, each from a keyframe.
 
-    Each part's encoder chose its first decode times on its own; where B-frames make one fall
-    on or before the previous part's last, it is moved just after it (never past its own
-    presentation time), so decode times keep rising across the joins.
+    The stream is declared as one pass declares it (FrameWriter's, whose encoder is opened for
+    that and never fed a frame: codec tag, profile, pixel format, colour, aspect), with the
+    parts' own global header; not as a demuxer reads a part back. Each part's encoder chose its
+    first decode times on its own; where B-frames make one fall on or before the previous
+    part's last, it is moved just after it (never past its own presentation time), so decode
+    times keep rising across the joins.
     """
     with av.open(str(parts[0])) as first:
-        template = first.streams.video[0]
-
-        def add_video(output: av.container.OutputContainer) -> av.video.VideoStream:
-            stream = output.add_stream_from_template(template)
-            stream.time_base = template.time_base
-            return stream
-
-        joined = _Container(path, info, encoding, add_video, on_notice)
+        header = first.streams.video[0].codec_context.extradata
+    writer = FrameWriter(path, info, encoding, on_notice, global_header=header or b"")
     try:
         last_dts: int | None = None
         for part in parts:
             with av.open(str(part)) as source:
-                stream = source.streams.video[0]
-                for packet in source.demux(stream):
+                for packet in source.demux(source.streams.video[0]):
                     if not packet.size:
                         continue
                     dts = packet.dts if packet.dts is not None else packet.pts
                     if last_dts is not None and dts <= last_dts:
                         dts = min(last_dts + 1, packet.pts)
                     packet.dts = last_dts = dts
-                    joined.mux([packet])
-        joined.close()
+                    writer.copy(packet)
+        writer.close()
     except BaseException:
-        joined.abort()
+        writer.abort()
         raise
 
 

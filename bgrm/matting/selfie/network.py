@@ -1,7 +1,7 @@
 """The selfie segmenter as a video matting model, with the interface of RVM's MattingNetwork.
 
     a, b, *state = network.coefficients(fine, 1, state, downsample_ratio)   # state () at first
-    fgr, pha = DeepGuidedFilterRefiner.apply(a, b, fine)
+    fgr, pha = DeepGuidedFilterRefiner.refine(a, b, fine)
 
 fine [N, 3, H, W] in [0, 1]. A landscape frame (wider than tall) goes to the 144x256 graph, a
 portrait or square one to the 256x256 one, squeezed to that size as MediaPipe does. The masks are

@@ -3,11 +3,12 @@
 After the network, every frame goes through the guided filter's full-resolution step
 (a and b upsampled, a * x + b, plus the frame, clamped), the background, the light wrap, the
 composite and the conversion to uint8 HWC: eager, each is a pass over full-resolution float
-tensors (``DeepGuidedFilterRefiner.apply`` and bgrm/composite.py: the reference, and the
-fallback). Here the same maths is one function per output kind (composite, RGBA, matte),
-compiled with ``torch.compile`` (inductor) into fused loops that read the low-resolution
-coefficients and the frame and write the uint8 pixels. A pure background (colour, image,
-blurred room, grayscale) is computed inside; a video background's frames are handed in.
+tensors (``DeepGuidedFilterRefiner.refine``, bgrm/finish/blend.py and bgrm/composite.py: the
+reference, and the fallback). Here the same maths is one function per output kind (composite,
+RGBA, matte), compiled with ``torch.compile`` (inductor) into fused loops that read the
+low-resolution coefficients and the frame and write the uint8 pixels. A pure background
+(colour, image, blurred room, grayscale) is computed inside; a video background's frames are
+handed in.
 
 Compiling costs seconds (cached on disk in bgrm's cache folder, so far less the second time),
 so it is used only where it pays: ``compile="auto"`` compiles when the frames times the saving
@@ -30,12 +31,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from bgrm.composite import matte_to_uint8, over_background, to_rgba_uint8, to_uint8_hwc
+from bgrm.composite import matte_to_uint8, to_rgba_uint8, to_uint8_hwc
+from bgrm.finish.blend import over_background
 
 if TYPE_CHECKING:
     from bgrm.backgrounds import Background
 
-log = logging.getLogger("bgrm.tail")
+log = logging.getLogger("bgrm.finish")
 
 SAVING_S_PER_PIXEL = 8e-9
 """Time the fused tail saves per pixel of a frame on two cores: 17-37 ms of the main thread's
@@ -160,9 +162,9 @@ class FusedTail:
         background: Background,
         light: float | None,
     ) -> Tensor | None:
-        """The composite uint8 [N, H, W, 3] (see ``rgb_kernel``); a staged background (one
-        with ``spread``) runs its reduced-resolution part eagerly between two fused passes."""
-        if bg is not None or not hasattr(background, "spread"):
+        """The composite uint8 [N, H, W, 3] (see ``rgb_kernel``); a staged background runs its
+        reduced-resolution part eagerly between two fused passes."""
+        if bg is not None or not background.staged:
             return self.call("rgb", a, b, src, bg, background, light)
         stack = self.call("gather", a, b, src, background)
         if stack is None:

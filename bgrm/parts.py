@@ -1,0 +1,262 @@
+"""One recording in parts, on any number of machines: plan, run each part, join.
+
+    from bgrm.parts import join_parts, parts_folder, plan_parts, run_part
+
+    parts = plan_parts(job, count=8)                  # or seconds=120
+    folder = parts_folder(job, "some-key")            # hidden, beside the output
+    for part in parts:                                # anywhere that sees folder: one worker each
+        run_part(job, part, folder, model=model)
+    result = join_parts(job, parts, folder)           # stream copy; audio muxed once
+
+Parts are cut by time (every frame belongs to exactly one part, whatever the header says), and
+each runs the model over a pre-roll of the frames before its own so that the recurrent state
+has settled at its first frame (measured with bench/seam.py; see PREROLL_SECONDS). A part's
+files (no audio; containers that keep time exactly) and, written last, its marker go into the
+parts folder; the join makes the job's outputs from them and removes the folder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bgrm import files
+from bgrm.errors import InputError, OutputError, UsageError
+from bgrm.job import Job, Part
+from bgrm.matting.build import Model
+from bgrm.media.decode import DecodeReport
+from bgrm.media.formats import SUFFIXES, Encoding, part_encoding
+from bgrm.media.info import VideoInfo
+from bgrm.media.png import join_frame_folders
+from bgrm.media.probe import probe
+from bgrm.media.writer import join_videos
+from bgrm.outputs import Opening, Sink, check_targets, open_sinks, outputs_of, remove_leftovers
+from bgrm.pipeline import run_target
+from bgrm.results import NoticeCallback, ProgressCallback, Result
+
+__all__ = [
+    "PREROLL_SECONDS",
+    "Part",
+    "join_parts",
+    "parts_folder",
+    "plan_parts",
+    "remove_leftovers",
+    "run_part",
+]
+
+PREROLL_SECONDS = 5.0
+"""Warm-up before each part's first frame. Measured on the sample (bench/seam.py, 176x144 at
+downsample 1.0 and 0.5, four cut points): against one single pass, the part's first second
+differs by 0.52-0.94/255 on average cold and 0.13-0.19/255 after 150 frames (5 s), its worst
+frame by 0.35/255 (2.5/255 cold). Convergence is slow and not monotonic; 5 s costs 4% of a
+two-minute part."""
+
+MIN_PART_SECONDS = 1.0
+"""Parts are never planned shorter than this (and never more than one per second)."""
+
+
+def plan_parts(
+    job: Job,
+    *,
+    count: int | None = None,
+    seconds: float | None = None,
+    preroll: float = PREROLL_SECONDS,
+) -> list[Part]:
+    """Cut ``job``'s input into ``count`` parts of equal length, or parts of ``seconds`` each.
+
+    Checks the job as ``process`` would (the input, the outputs) first.
+
+    Raises:
+        InputError: the input is unreadable, or its duration unknown.
+        UsageError: neither or both of count and seconds, or not a positive number.
+        OutputError: an output exists (without ``overwrite``) or cannot be written.
+    """
+    if (count is None) == (seconds is None):
+        raise UsageError("give the number of parts or their length in seconds, not both")
+    if (count is not None and count < 1) or (seconds is not None and not seconds > 0):
+        raise UsageError(f"parts must be at least 1, or seconds > 0: got {count or seconds!r}")
+    info = probe(Path(job.input))
+    check_targets(job)
+    if not info.duration_s or info.start_pts is None:
+        raise InputError(f"cannot split: the video's duration is not known: {job.input}")
+    duration = info.duration_s
+    if seconds is not None:
+        count = math.ceil(duration / max(seconds, MIN_PART_SECONDS) - 1e-9)
+    count = max(1, min(count, math.floor(duration / MIN_PART_SECONDS)))
+    ticks = duration / float(info.time_base)
+    starts = [info.start_pts + round(ticks * index / count) for index in range(count)]
+    preroll_ticks = round(preroll / float(info.time_base))
+    ends = [*starts[1:], info.start_pts + round(ticks)]
+    parts = []
+    for index, (start, end) in enumerate(zip(starts, ends, strict=True)):
+        first, last = index == 0, index == count - 1
+        warmup = None if first or preroll_ticks <= 0 else max(info.start_pts, start - preroll_ticks)
+        expected = None
+        if info.average_rate:
+            expected = round((end - start) * info.time_base * info.average_rate)
+        parts.append(
+            Part(
+                index=index,
+                count=count,
+                start_pts=None if first else start,
+                end_pts=None if last else end,
+                warmup_pts=warmup,
+                expected_frames=expected,
+            )
+        )
+    return parts
+
+
+def parts_folder(job: Job, key: str) -> Path:
+    """The hidden folder beside the output where the parts of a split job (named ``key``) go."""
+    target = job.output_path()
+    return target.with_name(f".{target.name}.{key}.parts")
+
+
+def run_part(
+    job: Job,
+    part: Part,
+    folder: str | os.PathLike,
+    *,
+    model: Model | None = None,
+    on_progress: ProgressCallback | None = None,
+    on_notice: NoticeCallback | None = None,
+) -> Result:
+    """One part of a split job: its frames, encoded as the whole job's would be but without
+    audio, go into ``folder`` (made if missing); :func:`join_parts` makes the job's outputs from
+    them. The model first runs over the part's warm-up frames. The files appear complete or not
+    at all; a marker written last says the part is done.
+
+    Returns the part's Result (``output`` is ``folder``); ``on_progress`` counts its own frames.
+    """
+    folder = Path(folder)
+    folder.mkdir(exist_ok=True)
+    target = PartTarget(job, part, folder)
+    return run_target(job, target, model=model, on_progress=on_progress, on_notice=on_notice)
+
+
+class PartTarget:
+    """The files of one part in the parts folder: the job's streams, no audio, in containers
+    that keep time exactly; a marker written last."""
+
+    matte = None
+
+    def __init__(self, job: Job, part: Part, folder: Path) -> None:
+        self.job = job
+        self.part = part
+        self.output = folder
+
+    def expected_frames(self, info: VideoInfo) -> int | None:
+        return self.part.expected_frames
+
+    def check(self) -> None:
+        """The whole job was checked when it was planned."""
+
+    def open(self, info: VideoInfo, notice: Callable[[str], None]) -> list[Sink]:
+        openings = []
+        for number, out in enumerate(outputs_of(self.job)):
+            encoding = out.encoding and part_encoding(out.encoding, info.time_base)
+            path = _part_path(self.output, self.part.index, number, encoding)
+            openings.append(Opening(out, path, encoding, False))
+        return open_sinks(openings, info, notice, self.job)
+
+    def finished(self, summary: dict) -> None:
+        with files.written(_marker(self.output, self.part.index)) as temp:
+            temp.write_text(json.dumps(summary))
+
+
+def join_parts(
+    job: Job,
+    parts: list[Part],
+    folder: str | os.PathLike,
+    *,
+    on_notice: NoticeCallback | None = None,
+) -> Result:
+    """Join the parts that ``run_part`` wrote into ``folder`` into the job's outputs: video
+    packets copied in order (no re-encoding), the input's audio and subtitles muxed once, every
+    output renamed into place together; then the folder is removed.
+
+    Raises:
+        OutputError: a part is not finished, or an output cannot be written.
+    """
+    folder = Path(folder)
+    notices: list[str] = []
+
+    def notice(message: str) -> None:
+        if message not in notices:
+            notices.append(message)
+            if on_notice is not None:
+                on_notice(message)
+
+    started = time.perf_counter()
+    info = probe(Path(job.input))
+    check_targets(job)
+    summaries = [_summary(folder, part) for part in parts]
+    missing = [part.index for part, summary in zip(parts, summaries, strict=True) if not summary]
+    if missing:
+        raise OutputError(f"parts {missing} of the split job are not finished: {folder}")
+    for summary in summaries:
+        for message in summary.get("notices", []):
+            notice(message)
+    filled = [part for part, summary in zip(parts, summaries, strict=True) if summary["frames"]]
+    _join_outputs(job, info, folder, filled, notice)
+    shutil.rmtree(folder, ignore_errors=True)
+    frames = sum(summary["frames"] for summary in summaries)
+    for message in DecodeReport(frames=frames).warnings(info):  # frames missing in the whole
+        notice(message)
+    seconds = sum(summary["seconds"] for summary in summaries) + time.perf_counter() - started
+    return Result(
+        output=job.output_path(),
+        frames=frames,
+        seconds=seconds,
+        fps=frames / seconds if seconds > 0 else 0.0,
+        notices=notices,
+        matte=Path(job.matte) if job.matte else None,
+    )
+
+
+def _join_outputs(
+    job: Job, info: VideoInfo, folder: Path, parts: list[Part], notice: NoticeCallback
+) -> None:
+    """Each output of the job from its pieces in the parts, all renamed into place together."""
+    temps: list[Path] = []
+    outputs = outputs_of(job)
+    try:
+        for number, out in enumerate(outputs):
+            temp = files.temp_path(out.target)
+            temps.append(temp)
+            if out.encoding is None:
+                temp.mkdir()
+                pieces = [_part_path(folder, part.index, number, None) for part in parts]
+                join_frame_folders(pieces, temp, info)
+            else:
+                encoding = part_encoding(out.encoding, info.time_base)
+                pieces = [_part_path(folder, part.index, number, encoding) for part in parts]
+                join_videos(pieces, temp, info, out.encoding, notice)
+        for temp, out in zip(temps, outputs, strict=True):
+            files.move_into_place(temp, out.target)
+    except BaseException:
+        for temp in temps:
+            files.remove(temp)
+        raise
+
+
+def _summary(folder: Path, part: Part) -> dict | None:
+    """What a finished part recorded (frames, seconds, notices), or None if it has not."""
+    marker = _marker(folder, part.index)
+    return json.loads(marker.read_text()) if marker.is_file() else None
+
+
+def _part_path(folder: Path, index: int, number: int, encoding: Encoding | None) -> Path:
+    """Output ``number`` of part ``index``: part-0003.0.mp4, or a folder part-0003.0.frames."""
+    suffix = ".frames" if encoding is None else SUFFIXES[encoding.container]
+    return folder / f"part-{index:04d}.{number}{suffix}"
+
+
+def _marker(folder: Path, index: int) -> Path:
+    return folder / f"part-{index:04d}.json"

@@ -1,0 +1,43 @@
+"""What the library hands back: a job's Result, the frames of ``mattes``, and the callbacks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ProgressCallback = Callable[[int, "int | None"], None]
+"""on_progress(frames done, total or None): called after every batch."""
+
+NoticeCallback = Callable[[str], None]
+"""on_notice(line): something the user should know (a transcoded track, a damaged packet)."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """What ``process`` wrote: the output (file or PNG folder), the matte, and how fast."""
+
+    output: Path
+    frames: int
+    seconds: float
+    fps: float
+    notices: list[str] = field(default_factory=list)
+    matte: Path | None = None
+
+
+@dataclass(frozen=True)
+class MatteFrame:
+    """One frame from ``mattes``, upright, at the input's size.
+
+    pts: the input's timestamp, in its time base; time: the same in seconds.
+    image: uint8 [H, W, 3] RGB, the decoded frame. alpha: uint8 [H, W].
+    foreground: uint8 [H, W, 3], the model's predicted colour of the person.
+    """
+
+    pts: int
+    time: float
+    image: np.ndarray
+    alpha: np.ndarray
+    foreground: np.ndarray

@@ -1,0 +1,358 @@
+"""Where bytes live: a local path or an object-store URL; nothing else knows the difference.
+
+A ``Location`` is a local path or ``s3://bucket/key`` (also gs://, az://). Reading opens a
+seekable binary file (ranged GETs for a URL, so PyAV fetches only what it decodes); writing
+goes to a local temp path that appears at the location only when the block succeeds (a
+rename beside a local target; an upload, multipart when large and aborted on failure, for a
+URL). The object-store library (obstore, ``pip install 'bgrm[s3]'``) is imported only when a
+URL is used, so ``import bgrm`` stays light.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from bgrm.errors import EnvironmentProblem, InputError, OutputError, UsageError
+
+SCHEMES = ("s3", "gs", "az")
+"""The object stores bgrm reads and writes."""
+
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$")
+
+
+def is_url(text: str | os.PathLike | Location) -> bool:
+    """Whether ``text`` names an object store (``scheme://...``) rather than a local path."""
+    if isinstance(text, Location):
+        return text.is_url
+    return isinstance(text, str) and _URL.match(text) is not None
+
+
+@dataclass(frozen=True)
+class Location:
+    """A file or folder: a local path (``scheme`` "") or a key in a bucket.
+
+    For a URL, ``key`` has no leading or trailing "/" ("" is the bucket itself) and never a
+    "." or ".." segment, so comparing keys as text compares places.
+    """
+
+    scheme: str
+    bucket: str
+    key: str  # the local path's text when scheme is ""
+
+    @classmethod
+    def of(cls, where: str | os.PathLike | Location) -> Location:
+        """Parse a path or a URL; UsageError for a URL bgrm cannot use."""
+        if isinstance(where, Location):
+            return where
+        text = os.fspath(where)
+        match = _URL.match(text)
+        if match is None:
+            return cls("", "", text)
+        scheme, rest = match.group(1).lower(), match.group(2)
+        if scheme not in SCHEMES:
+            known = ", ".join(f"{s}://" for s in SCHEMES)
+            raise UsageError(f"unsupported URL scheme {scheme}:// (bgrm uses {known}): {text}")
+        bucket, _, key = rest.partition("/")
+        key = key.rstrip("/")
+        segments = key.split("/") if key else []
+        if not bucket or any(s in ("", ".", "..") for s in segments):
+            raise UsageError(f"a URL needs a bucket and a key without empty, . or .. parts: {text}")
+        return cls(scheme, bucket, key)
+
+    @property
+    def is_url(self) -> bool:
+        return bool(self.scheme)
+
+    @property
+    def path(self) -> Path:
+        """The local path (ValueError for a URL: there is none)."""
+        if self.is_url:
+            raise ValueError(f"not a local path: {self}")
+        return Path(self.key)
+
+    @property
+    def name(self) -> str:
+        return self._pure.name
+
+    @property
+    def stem(self) -> str:
+        return self._pure.stem
+
+    @property
+    def suffix(self) -> str:
+        return self._pure.suffix
+
+    @property
+    def parent(self) -> Location:
+        if not self.is_url:
+            return Location("", "", str(self.path.parent))
+        parent = str(PurePosixPath(self.key).parent)
+        return Location(self.scheme, self.bucket, "" if parent == "." else parent)
+
+    def __truediv__(self, name: str) -> Location:
+        """The file or folder ``name`` inside this folder (one plain name, no separators)."""
+        if not name or "/" in name or name in (".", ".."):
+            raise ValueError(f"not a plain name: {name!r}")
+        if not self.is_url:
+            return Location("", "", str(self.path / name))
+        return Location(self.scheme, self.bucket, f"{self.key}/{name}" if self.key else name)
+
+    def with_name(self, name: str) -> Location:
+        """The sibling called ``name`` (as for a temp name or a default output)."""
+        return self.parent / name
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.bucket}/{self.key}" if self.is_url else self.key
+
+    @property
+    def _pure(self) -> PurePosixPath | Path:
+        return PurePosixPath(self.key) if self.is_url else self.path
+
+
+Where = str | os.PathLike | Location
+
+
+def _buckets():
+    """The object-store module, imported on first use of a URL."""
+    try:
+        from bgrm import buckets
+    except ImportError as error:
+        raise EnvironmentProblem(
+            "object-store URLs need the s3 extra: pip install 'bgrm[s3]'"
+        ) from error
+    return buckets
+
+
+def _url_call(location: Location, role: str, call, *args, writing: bool = False, **kwargs):
+    """Run ``buckets.call(scheme, bucket, *args)`` with its errors turned into one line."""
+    buckets = _buckets()
+    with buckets.errors(str(location), location.scheme, role, writing=writing):
+        return getattr(buckets, call)(location.scheme, location.bucket, *args, **kwargs)
+
+
+def open_read(where: Where, *, role: str = "input", block: int | None = None) -> BinaryIO:
+    """A seekable binary file of ``where``'s bytes; InputError "{role} not found: ..." etc.
+
+    For a URL, reads are ranged GETs of ``block`` bytes (buckets.READ_BLOCK by default),
+    so a decoder that seeks fetches only the blocks it touches.
+    """
+    location = Location.of(where)
+    if location.is_url:
+        block = block or _buckets().READ_BLOCK
+        return _url_call(location, role, "open_reader", location.key, block, role)
+    try:
+        return open(location.path, "rb")
+    except FileNotFoundError as error:
+        raise InputError(f"{role} not found: {location}") from error
+    except IsADirectoryError as error:
+        raise InputError(f"{role} is a folder, not a file: {location}") from error
+    except PermissionError as error:
+        raise InputError(f"cannot read the {role} (permission denied): {location}") from error
+
+
+def read_bytes(where: Where, *, role: str = "input") -> bytes:
+    """The whole content of a small file (a marker, a sidecar)."""
+    location = Location.of(where)
+    if location.is_url:
+        return _url_call(location, role, "get", location.key)
+    with open_read(location, role=role) as file:
+        return file.read()
+
+
+def size(where: Where, *, role: str = "input") -> int:
+    """The size of a file in bytes."""
+    location = Location.of(where)
+    if location.is_url:
+        return _url_call(location, role, "size", location.key)
+    try:
+        return location.path.stat().st_size
+    except FileNotFoundError as error:
+        raise InputError(f"{role} not found: {location}") from error
+
+
+def exists(where: Where) -> bool:
+    """Whether a file or a non-empty folder (a key, or keys below the prefix) is there."""
+    return _exists(Location.of(where), "file", writing=False)
+
+
+def is_folder(where: Where) -> bool:
+    """Whether ``where`` is a folder: locally a directory, in a bucket a prefix with keys."""
+    location = Location.of(where)
+    if not location.is_url:
+        return location.path.is_dir()
+    return _url_call(location, "folder", "any_under", location.key)
+
+
+def _exists(location: Location, role: str, *, writing: bool) -> bool:
+    if not location.is_url:
+        return location.path.exists()
+    key = location.key
+    return _url_call(location, role, "is_object", key, writing=writing) or _url_call(
+        location, role, "any_under", key, writing=writing
+    )
+
+
+def children(where: Where) -> list[Location]:
+    """The files and folders directly inside a folder, by name (empty when it is missing)."""
+    location = Location.of(where)
+    if location.is_url:
+        names = _url_call(location, "folder", "names_in", location.key)
+    elif location.path.is_dir():
+        names = sorted(entry.name for entry in os.scandir(location.path))
+    else:
+        names = []
+    return [location / name for name in names]
+
+
+def remove(where: Where) -> None:
+    """Delete a file, or a folder and all below it; nothing there is no error."""
+    location = Location.of(where)
+    if not location.is_url:
+        path = location.path
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        return
+    if not location.key:
+        raise UsageError(f"will not empty a whole bucket: {location}")
+    below = _url_call(location, "folder", "keys_under", location.key, writing=True)
+    keys = below + ([location.key] if location.key else [])
+    _url_call(location, "folder", "delete", keys, writing=True)
+
+
+def write_bytes(where: Where, data: bytes, *, overwrite: bool = True, role: str = "file") -> None:
+    """Put a small file at once (a marker): it is either all there or not at all."""
+    location = Location.of(where)
+    if location.is_url:
+        _url_call(
+            location, role, "put_bytes", location.key, data, overwrite=overwrite, writing=True
+        )
+        return
+    with write(location, overwrite=overwrite, role=role) as temp:
+        temp.write_bytes(data)
+
+
+@contextlib.contextmanager
+def write(
+    where: Where,
+    *,
+    overwrite: bool = False,
+    folder: bool = False,
+    last: str | None = None,
+    role: str = "output",
+) -> Iterator[Path]:
+    """Yield a local temp path (an empty folder with ``folder``) whose content appears at
+    ``where`` only when the block succeeds; on any error nothing appears and the temp is gone.
+
+    An existing target is refused (OutputError) before the block runs and again at the end
+    unless ``overwrite``. The temp keeps the target's suffix (muxers are picked by it). A local
+    target is replaced by a rename from a hidden temp beside it. A URL gets an upload of the
+    finished file (multipart above buckets.UPLOAD_PART, aborted on failure), or of the folder's
+    files with ``last`` (e.g. a sidecar that readers look for) put only after all the others:
+    a folder in a bucket cannot appear at once, so that file is its commit; a folder upload
+    that fails removes what it put (with ``overwrite``, the old folder too).
+    """
+    location = Location.of(where)
+    if location.is_url and not location.key:
+        raise UsageError(f"the {role} must be a key, not a whole bucket: {location}")
+    _refuse_existing(location, overwrite, folder, role)
+    if location.is_url:
+        scratch = Path(tempfile.mkdtemp(prefix="bgrm-"))
+        temp = scratch / location.name
+    else:
+        parent = location.path.parent
+        if not parent.is_dir():
+            raise OutputError(f"the {role}'s folder does not exist: {parent}")
+        temp = scratch = parent / f".{location.stem}.part-{secrets.token_hex(4)}{location.suffix}"
+    try:
+        if folder:
+            temp.mkdir()
+        yield temp
+        _refuse_existing(location, overwrite, folder, role)
+        if not location.is_url:
+            _rename_into_place(temp, location.path)
+        elif folder:
+            _upload_folder(location, temp, last, role)
+        else:
+            key = location.key
+            _url_call(location, role, "upload_file", key, temp, overwrite=overwrite, writing=True)
+    finally:
+        remove(scratch)
+
+
+def _refuse_existing(location: Location, overwrite: bool, folder: bool, role: str) -> None:
+    if overwrite or not _exists(location, role, writing=True):
+        return
+    if (
+        folder
+        and not location.is_url
+        and location.path.is_dir()
+        and not any(location.path.iterdir())
+    ):
+        return  # an empty folder may be filled
+    raise OutputError(f"{role} exists (pass `overwrite` to replace it): {location}")
+
+
+def _rename_into_place(temp: Path, target: Path) -> None:
+    """Rename a finished temp file or folder to ``target``, replacing an old one."""
+    if temp.is_dir() and target.is_dir():
+        old = target.with_name(f".{target.name}.old-{secrets.token_hex(4)}")
+        os.replace(target, old)
+        os.replace(temp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(temp, target)
+
+
+def _upload_folder(location: Location, folder: Path, last: str | None, role: str) -> None:
+    """Put every file of ``folder`` below the prefix, ``last`` after all others; stale keys
+    of an old folder there are deleted before ``last`` goes up."""
+    pairs = [
+        (f"{location.key}/{path.relative_to(folder).as_posix()}", path)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    ]
+    commit = [pair for pair in pairs if last is not None and pair[0] == f"{location.key}/{last}"]
+    rest = [pair for pair in pairs if pair not in commit]
+    old = set(_url_call(location, role, "keys_under", location.key, writing=True))
+    try:
+        _url_call(location, role, "delete", [key for key, _ in commit if key in old], writing=True)
+        _url_call(location, role, "upload_files", rest, writing=True)
+        stale = sorted(old - {key for key, _ in pairs})
+        _url_call(location, role, "delete", stale, writing=True)
+        _url_call(location, role, "upload_files", commit, writing=True)
+    except BaseException:
+        remove(location)
+        raise
+
+
+def inside(where: Where, roots: Iterable[Where]) -> bool:
+    """Whether ``where`` lies in one of ``roots`` (folders or URL prefixes).
+
+    Local paths are resolved first (symlinks followed, ``..`` removed). A URL is inside a
+    prefix of the same bucket when its key is the prefix or continues it after a "/", so
+    s3://media/in2/x is not inside s3://media/in; URL keys never hold ``..`` (Location.of).
+    """
+    location = Location.of(where)
+    for root in map(Location.of, roots):
+        if root.is_url != location.is_url:
+            continue
+        if not location.is_url:
+            resolved = location.path.expanduser().resolve()
+            if resolved.is_relative_to(root.path.expanduser().resolve()):
+                return True
+        elif (root.scheme, root.bucket) == (location.scheme, location.bucket) and (
+            not root.key or location.key == root.key or location.key.startswith(root.key + "/")
+        ):
+            return True
+    return False

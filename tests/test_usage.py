@@ -1,0 +1,204 @@
+"""The edges a new user hits on the command line: parse errors, help pages, folders as outputs,
+what `submit` refuses before queueing, leftovers of a killed run, the lines bgrm prints."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bgrm.threads import plan_threads, usable_cores
+from tests.cli import bgrm
+from tests.media import make_clip, video_frames
+
+DEAD_BROKER = {"BGRM_BROKER_URL": "redis://127.0.0.1:1/0"}  # nothing listens there
+
+
+@pytest.fixture
+def clip(tmp_path):
+    """A small real clip with audio: 64x48, 8 frames, in its own folder."""
+    (tmp_path / "in").mkdir()
+    return make_clip(tmp_path / "in" / "clip.mp4", frames=8)
+
+
+def assert_one_line(done: subprocess.CompletedProcess, code: int, *words: str) -> str:
+    """Exit ``code`` and exactly one line on stderr, `bgrm: error: ...`, holding ``words``."""
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == code, done.stderr
+    assert len(lines) == 1 and lines[0].startswith("bgrm: error: "), done.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["process", "{clip}", "--crf", "abc"], "--crf"),
+        (["process", "{clip}", "--batch", "abc"], "--batch"),
+        (["process", "{clip}", "--split", "2"], "--split"),
+        (["process", "{clip}", "--frobnicate"], "--frobnicate"),
+        (["process"], "INPUT"),
+        (["submit", "{clip}", "--nope"], "--nope"),
+        (["preview"], "INPUT"),
+        (["status"], "JOB"),
+        (["models", "pull", "--from"], "--from"),
+        (["nosuchcommand"], "nosuchcommand"),
+    ],
+)
+def test_a_parse_error_is_one_line_naming_the_flag(clip, args, flag):
+    done = bgrm(*[arg.format(clip=clip) for arg in args])
+    line = assert_one_line(done, 2, flag)
+    assert "╭" not in done.stderr and "Usage:" not in done.stderr
+    assert "--help" in line  # where to look next
+
+
+def test_preview_takes_quiet_like_process(clip):
+    done = bgrm("preview", str(clip.with_name("missing.mp4")), "-q")
+    assert_one_line(done, 1, "not found")  # -q is accepted; the missing input is the error
+
+
+@pytest.mark.parametrize("command", [[], ["process"], ["preview"], ["submit"], ["models"]])
+def test_help_pages_name_values_not_python_types(command):
+    done = bgrm(*command, "--help")
+    assert done.returncode == 0, done.stderr
+    page = done.stdout
+    for tag in ("<bool>", "<str>", "<int>", "<float>", "<path>", "list[Path]", "{inputs}", "╭"):
+        assert tag not in page, (tag, page)
+    assert "--help" in page
+
+
+def test_help_pages_say_what_each_command_does_with_its_output():
+    process = bgrm("process", "--help").stdout
+    assert "--bg SPEC" in process and "grayscale" in process and "--crf N" in process
+    assert "-y, --overwrite " in process and "INPUT..." in process
+    assert ".preview.png" in bgrm("preview", "--help").stdout
+    submit = bgrm("submit", "--help").stdout
+    assert "$BGRM_OUTPUT_ROOT" in submit.split("--output PATH")[1].split("--bg")[0]
+
+
+def test_an_output_folder_takes_the_usual_name_for_one_input(clip, tmp_path, weights_file):
+    """-o out/ (made if missing) and -o an existing folder without a slash: both put the one
+    input's output in there under <stem>.bgrm<ext>; the `wrote` line has no `..` in it."""
+    args = ["--bg", "white", "--downsample", "0.5"]
+    done = bgrm("process", str(clip), "-o", f"{tmp_path}/in/../out/", *args)
+    assert done.returncode == 0, done.stderr
+    result = tmp_path / "out" / "clip.bgrm.mp4"
+    assert len(video_frames(result)[0]) == 8
+    wrote = [line for line in done.stderr.splitlines() if line.startswith("bgrm: wrote ")]
+    assert len(wrote) == 1 and wrote[0].startswith(f"bgrm: wrote {result} (8 frames, "), wrote
+
+    (tmp_path / "there").mkdir()
+    done = bgrm("process", str(clip), "-o", str(tmp_path / "there"), *args, "-q")
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "there").iterdir()) == ["clip.bgrm.mp4"]
+
+
+def test_a_still_is_reported_without_frames(tmp_path, weights_file):
+    from PIL import Image
+
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (64, 48), (90, 120, 40)).save(photo)
+    done = bgrm("process", str(photo), "--bg", "white", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "bgrm: wrote photo.bgrm.png"
+
+
+def test_a_bad_background_video_is_named_as_the_background(clip, tmp_path, weights_file):
+    broken = tmp_path / "room.mp4"
+    broken.write_bytes(os.urandom(30_000))
+    done = bgrm("process", str(clip), "--bg", str(broken), "-o", str(tmp_path / "o.mp4"))
+    assert_one_line(done, 1, "background video", str(broken))
+    assert not (tmp_path / "o.mp4").exists()
+
+
+@pytest.mark.parametrize(
+    ("bg", "code", "words"),
+    [
+        ("#zzzzzz", 1, ["invalid background colour", "#zzzzzz"]),
+        ("{tmp}/missing.jpg", 1, ["background image not found", "missing.jpg"]),
+        ("{tmp}/junk.jpg", 1, ["cannot read background image", "junk.jpg"]),
+        ("{tmp}/junk.mp4", 1, ["background video", "junk.mp4"]),
+    ],
+)
+def test_submit_refuses_what_would_fail_before_queueing(clip, tmp_path, bg, code, words):
+    """The broker is unreachable: a job that got as far as queueing would say so instead."""
+    (tmp_path / "junk.jpg").write_bytes(b"not a picture")
+    (tmp_path / "junk.mp4").write_bytes(os.urandom(20_000))
+    out = str(tmp_path / "o.mp4")
+    done = bgrm("submit", str(clip), "--bg", bg.format(tmp=tmp_path), "-o", out, env=DEAD_BROKER)
+    assert_one_line(done, code, *words)
+
+
+def test_submit_refuses_an_existing_output_and_a_missing_input(clip, tmp_path):
+    taken = tmp_path / "taken.mp4"
+    taken.write_bytes(b"")
+    done = bgrm("submit", str(clip), "-o", str(taken), env=DEAD_BROKER)
+    assert_one_line(done, 1, "output exists", "-y")
+    done = bgrm(
+        "submit", str(tmp_path / "gone.mp4"), "-o", str(tmp_path / "x.mp4"), env=DEAD_BROKER
+    )
+    assert_one_line(done, 1, "not found")
+    done = bgrm("submit", str(clip), "-o", str(tmp_path / "x.mp4"), env=DEAD_BROKER)
+    assert_one_line(done, 3, "127.0.0.1:1")  # a good job gets as far as the queue
+
+
+def test_a_broker_that_is_not_a_url_is_named(clip):
+    done = bgrm("status", "some-id", env={"BGRM_BROKER_URL": "notaurl"})
+    assert_one_line(done, 2, "BGRM_BROKER_URL", "notaurl")
+
+
+def test_a_killed_runs_leftover_goes_at_the_next_run_a_live_ones_stays(clip, tmp_path):
+    """A temp file whose writer (pid@host in its name) is gone is removed by the next run of
+    the same output, even one that --skip-existing skips; one a live process writes stays."""
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"done before")  # a complete output (outputs appear only by a rename)
+    host = socket.gethostname()
+    with subprocess.Popen([sys.executable, "-c", "pass"]) as gone:
+        gone.wait()
+    dead = tmp_path / f".out.part-{gone.pid}@{host}-0123abcd.mp4"
+    live = tmp_path / f".out.part-{os.getpid()}@{host}-4567cdef.mp4"
+    for leftover in (dead, live):
+        leftover.write_bytes(b"half")
+    done = bgrm("process", str(clip), "-o", str(out), "--skip-existing")
+    assert done.returncode == 0, done.stderr
+    assert "skipped" in done.stderr and out.read_bytes() == b"done before"
+    assert not dead.exists() and live.exists()
+
+
+def test_a_busy_machine_gets_fewer_torch_threads_and_is_told(clip, tmp_path, weights_file):
+    """Another process keeps a core busy: bgrm measures that before the job, gives torch the
+    cores left (not one per core, which would fight that process) and says so."""
+    if usable_cores() < 2:
+        pytest.skip("one core: nothing to leave to the other process")
+    with subprocess.Popen([sys.executable, "-c", "while True: pass"]) as spinner:
+        try:
+            time.sleep(0.5)  # under way before bgrm samples the load
+            args = ["--bg", "white", "-o", str(tmp_path / "o.mp4"), "--downsample", "0.5"]
+            done = bgrm("process", str(clip), *args, env={"BGRM_THREADS": ""})
+        finally:
+            spinner.kill()
+    assert done.returncode == 0, done.stderr
+    busy = [line for line in done.stderr.splitlines() if "the machine is busy" in line]
+    assert len(busy) == 1 and "torch thread(s)" in busy[0], done.stderr
+    threads = int(busy[0].split("busy: ")[1].split()[0])
+    assert 1 <= threads < usable_cores()
+
+
+def test_thread_plans_leave_busy_cores_alone():
+    assert plan_threads(2, 0.0).threads == 2
+    assert plan_threads(2, 0.9).threads == 1
+    assert plan_threads(2, 2.0).threads == 1  # never none
+    assert plan_threads(8, 2.6).threads == 5
+
+
+def test_a_cgroup_quota_caps_the_usable_cores(tmp_path):
+    """Containers limit CPU by a quota, not by affinity (the cgroup files written here)."""
+    (tmp_path / "cpu.max").write_text("150000 100000\n")  # one and a half cores
+    assert usable_cores(tmp_path) == min(2, len(os.sched_getaffinity(0)))
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert usable_cores(tmp_path) == len(os.sched_getaffinity(0))
