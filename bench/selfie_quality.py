@@ -30,10 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import bgrm  # noqa: E402
+from bgrm.batches import batches_of  # noqa: E402
 from bgrm.composite import from_uint8_hwc, matte_to_uint8  # noqa: E402
 from bgrm.matting.refiner import DeepGuidedFilterRefiner  # noqa: E402
-from bgrm.matting.session import MattingSession  # noqa: E402
-from bgrm.pipeline import batches_of, matte_batches  # noqa: E402
+from bgrm.matting.session import MattingSession, matte_batches  # noqa: E402
 from bgrm_bench.matte_quality import agreement, flicker  # noqa: E402
 from samples.fetch import fetch_samples  # noqa: E402
 
@@ -97,7 +97,7 @@ def time_per_frame(model: bgrm.Model, rgb: np.ndarray, repeats: int) -> tuple[fl
             start = time.perf_counter()
             a, b = session.coefficients(src)
             middle = time.perf_counter()
-            DeepGuidedFilterRefiner.apply(a, b, src)
+            DeepGuidedFilterRefiner.refine(a, b, src)
             end = time.perf_counter()
             model_only.append((middle - start) / BATCH * 1000)
             with_refine.append((end - start) / BATCH * 1000)
