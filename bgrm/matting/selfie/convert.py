@@ -28,6 +28,7 @@ TO_TORCH_LAYOUT = {
 def convert(model_bytes: bytes) -> dict[str, torch.Tensor]:
     """Read a selfie segmentation .tflite and return a state dict for SelfieSegmenter."""
     graph = tflite.read(model_bytes)
+    _check_assumptions(graph)
     layers = list(_convolutions(graph))
     module = SelfieSegmenter()
     convs = [
@@ -46,6 +47,27 @@ def convert(model_bytes: bytes) -> dict[str, torch.Tensor]:
         state[f"{name}.weight"] = torch.from_numpy(weight)
         state[f"{name}.bias"] = torch.from_numpy(bias)
     return state
+
+
+def _check_assumptions(graph: tflite.Graph) -> None:
+    """What the port takes for granted: activations are operators of their own; convolutions are
+    not dilated, stride alike both ways, keep one channel per depthwise input, and pad SAME when
+    wider than 1x1; upsampling samples at half-pixel centres."""
+    for op in graph.operators:
+        if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            options = op.options
+            wide = graph.tensors[op.inputs[1]].shape[1] > 1
+            plain = (
+                options["activation"] == 0
+                and options["dilation_h"] == options["dilation_w"] == 1
+                and options["stride_h"] == options["stride_w"]
+                and options.get("depth_multiplier", 1) == 1
+                and (options["padding"] == 0 or not wide)
+            )
+            if not plain:
+                raise EnvironmentProblem(f"weights do not fit the model: {op.kind} {options}")
+        if op.kind == "RESIZE_BILINEAR" and not op.options["half_pixel_centers"]:
+            raise EnvironmentProblem("weights do not fit the model: RESIZE_BILINEAR corners")
 
 
 def _convolutions(graph: tflite.Graph):

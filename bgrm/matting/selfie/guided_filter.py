@@ -1,7 +1,7 @@
 """The guided filter (He, Sun, Tang) that gives the low-resolution mask the frame's edges.
 
 Its local linear model, q = a * I + b over each window, is what RVM's refiner applies at full
-resolution (``DeepGuidedFilterRefiner.apply``): computed here at a reduced size, averaged, and
+resolution (``DeepGuidedFilterRefiner.refine``): computed here at a reduced size, averaged, and
 upsampled there against the full-resolution frame, as in the fast guided filter (He, Sun 2015).
 """
 

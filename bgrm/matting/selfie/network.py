@@ -3,8 +3,8 @@
     a, b, *state = network.coefficients(fine, 1, state, downsample_ratio)   # state () at first
     fgr, pha = DeepGuidedFilterRefiner.refine(a, b, fine)
 
-fine [N, 3, H, W] in [0, 1]. A landscape or square frame goes to the 144x256 graph, a portrait
-one (taller than wide) to the 256x256 one, squeezed to that size as MediaPipe does. The masks are
+fine [N, 3, H, W] in [0, 1]. A landscape frame (wider than tall) goes to the 144x256 graph, a
+portrait or square one to the 256x256 one, squeezed to that size as MediaPipe does. The masks are
 smoothed over time (smoothing.py: the state), their levels stretched (the faint halo around the
 person and the hesitant middle made firm), then a guided filter against the frame at the reduced
 size (H, W times ``downsample_ratio``) gives the soft edge back and with it coefficients a, b
@@ -28,7 +28,7 @@ from bgrm.matting.selfie.segmenter import LANDSCAPE_SIZE, SQUARE_SIZE, SelfieSeg
 from bgrm.matting.selfie.smoothing import TemporalSmoothing
 
 SMOOTHING = TemporalSmoothing(
-    rate=0.1, motion=(4 / 255, 12 / 255), reach=2, hold=0.7, confident=0.8
+    rate=0.1, motion=(4 / 255, 12 / 255), reach=2, hold=0.7, jump=(0.3, 0.6)
 )
 MASK_LEVELS = (0.2, 0.8)
 """Mask values up to the first become 0, from the second 1, linear between."""
@@ -55,9 +55,9 @@ class SelfieMattingNetwork(nn.Module):
         smoothing state (mask, luma, motion) [batch, 1, m, n] at the segmenter's size m x n;
         ``states`` is () at the start of a video."""
         height, width = fine.shape[-2:]
-        portrait = height > width
+        upright = height >= width
         segmenter, size = (
-            (self.square, SQUARE_SIZE) if portrait else (self.landscape, LANDSCAPE_SIZE)
+            (self.square, SQUARE_SIZE) if upright else (self.landscape, LANDSCAPE_SIZE)
         )
         base = _resize(fine, (round(height * downsample_ratio), round(width * downsample_ratio)))
         small = _resize(base, size)

@@ -2,10 +2,10 @@
 
 A segmenter that sees one frame at a time jitters where it hesitates (soft edges, hair,
 shadows), so a still picture would get a flickering matte. Each new mask is blended into the
-last smoothed one with a weight per pixel: ``rate`` where the picture is still; 1 (the new mask
-as it is) where the picture moved, for a few frames after it moved (while the segmenter settles
-behind a moving edge), and where the new mask is confident (near 0 or 1: a stale soft value
-left behind by an edge that moved over a background of the same brightness is dropped at once).
+last smoothed one with a weight per pixel: ``rate`` where the picture is still and the mask
+only jitters; 1 (the new mask as it is) where the picture moved, for a few frames after it
+moved (while the segmenter settles behind a moving edge), and where the mask jumped (an edge
+that moved over a background of its own brightness, a person appearing: events, not jitter).
 """
 
 from __future__ import annotations
@@ -19,17 +19,17 @@ from torch import Tensor
 
 @dataclass(frozen=True)
 class TemporalSmoothing:
-    """rate: the weight of a new mask where the picture is still; motion: the change of
-    brightness (0-1) in a pixel's neighbourhood, (low, high), between which the pixel goes from
-    still to moved; reach: that neighbourhood's radius in mask pixels; hold: the share of a
-    pixel's motion carried to the next frame; confident: |2 * mask - 1| from which a new mask
-    is trusted (fully at 1)."""
+    """rate: the weight of a new mask where nothing happened; motion: the change of brightness
+    (0-1) in a pixel's neighbourhood, (low, high), between which the pixel goes from still to
+    moved; reach: that neighbourhood's radius in mask pixels; hold: the share of a pixel's
+    motion carried to the next frame; jump: the change of the mask, (low, high), between which
+    it goes from jitter to an event."""
 
     rate: float
     motion: tuple[float, float]
     reach: int
     hold: float
-    confident: float
+    jump: tuple[float, float]
 
     def __call__(
         self, masks: Tensor, luma: Tensor, state: tuple[Tensor, ...]
@@ -44,19 +44,16 @@ class TemporalSmoothing:
             motion = torch.zeros_like(mask)
         smoothed = []
         for t in range(masks.shape[1]):
-            motion = torch.maximum(self.moved(luma[:, t], last_luma), motion * self.hold)
-            trust = torch.maximum(motion, self.sure(masks[:, t]))
+            change = F.max_pool2d((luma[:, t] - last_luma).abs(), 2 * self.reach + 1, 1, self.reach)
+            motion = torch.maximum(_ramp(change, self.motion), motion * self.hold)
+            trust = torch.maximum(motion, _ramp((masks[:, t] - mask).abs(), self.jump))
             mask = torch.lerp(mask, masks[:, t], self.rate + (1 - self.rate) * trust)
             last_luma = luma[:, t]
             smoothed.append(mask)
         return torch.stack(smoothed, dim=1), (mask, last_luma, motion)
 
-    def moved(self, luma: Tensor, last_luma: Tensor) -> Tensor:
-        """[B, 1, h, w]: 0 where the picture is still, 1 where it moved, a ramp between."""
-        change = F.max_pool2d((luma - last_luma).abs(), 2 * self.reach + 1, 1, self.reach)
-        low, high = self.motion
-        return ((change - low) / (high - low)).clamp(0, 1)
 
-    def sure(self, mask: Tensor) -> Tensor:
-        """[B, 1, h, w]: 0 where the mask hesitates, rising to 1 where it is 0 or 1."""
-        return (((2 * mask - 1).abs() - self.confident) / (1 - self.confident)).clamp(0, 1)
+def _ramp(x: Tensor, bounds: tuple[float, float]) -> Tensor:
+    """0 up to bounds[0], 1 from bounds[1], linear between."""
+    low, high = bounds
+    return ((x - low) / (high - low)).clamp(0, 1)

@@ -17,16 +17,12 @@ import numpy as np
 BUILTIN_NAMES = {
     0: "ADD",
     1: "AVERAGE_POOL_2D",
-    2: "CONCATENATION",
     3: "CONV_2D",
     4: "DEPTHWISE_CONV_2D",
     6: "DEQUANTIZE",
     14: "LOGISTIC",
-    17: "MAX_POOL_2D",
     18: "MUL",
     19: "RELU",
-    21: "RELU6",
-    22: "RESHAPE",
     23: "RESIZE_BILINEAR",
     32: "CUSTOM",
     40: "MEAN",
@@ -54,17 +50,6 @@ OPTION_FIELDS: dict[str, tuple[tuple[str, str, int], ...]] = {
         ("dilation_w", "i", 1),
         ("dilation_h", "i", 1),
     ),
-    "AVERAGE_POOL_2D": (
-        ("padding", "b", 0),
-        ("stride_w", "i", 0),
-        ("stride_h", "i", 0),
-        ("filter_w", "i", 0),
-        ("filter_h", "i", 0),
-        ("activation", "b", 0),
-    ),
-    "ADD": (("activation", "b", 0),),
-    "MUL": (("activation", "b", 0),),
-    "CONCATENATION": (("axis", "i", 0), ("activation", "b", 0)),
     "RESIZE_BILINEAR": (
         ("new_height", "i", 0),
         ("new_width", "i", 0),
@@ -72,8 +57,8 @@ OPTION_FIELDS: dict[str, tuple[tuple[str, str, int], ...]] = {
         ("half_pixel_centers", "?", 0),
     ),
 }
-"""Builtin options by operator, in schema order: (name, struct format, default). In the schema,
-padding is SAME=0 / VALID=1 and activation NONE=0 / RELU=1 / RELU6=3."""
+"""Builtin options of the operators whose options the conversion checks, in schema order: (name,
+struct format, default). In the schema, padding is SAME=0 / VALID=1, activation NONE=0."""
 
 
 @dataclass(frozen=True)
