@@ -315,3 +315,11 @@ def assert_person_is_opaque_and_room_transparent(alpha: np.ndarray) -> None:
     """The man's chest (bottom centre) is opaque, the car ceiling (top left) transparent."""
     assert alpha[:, 110:140, 60:120].mean() > 250
     assert alpha[:, 2:20, 2:40].mean() < 5
+
+
+def matte_agreement(split: Path, single: Path) -> tuple[float, float]:
+    """Mean and worst frame's mean |difference| of two lossless mattes, in 1/255."""
+    _, a = gray_frames(split)
+    _, b = gray_frames(single)
+    difference = np.abs(a.astype(int) - b.astype(int))
+    return float(difference.mean()), float(difference.mean(axis=(1, 2)).max())

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,21 +18,13 @@ from bgrm.media.probe import probe
 from tests.media import (
     assert_audio_copied,
     audio_packets,
-    gray_frames,
     make_clip,
+    matte_agreement,
     rgba_frames,
     video_frames,
 )
 
 PREROLL = 1.0  # shorter than the default, so the 4 s sample really has seams to check
-
-
-def matte_agreement(split: Path, single: Path) -> tuple[float, float]:
-    """Mean and worst frame's mean |difference| of two lossless mattes, in 1/255."""
-    _, a = gray_frames(split)
-    _, b = gray_frames(single)
-    difference = np.abs(a.astype(int) - b.astype(int))
-    return float(difference.mean()), float(difference.mean(axis=(1, 2)).max())
 
 
 def split_run(job: bgrm.Job, model: bgrm.Model, count: int) -> bgrm.Result:
