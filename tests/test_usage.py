@@ -9,8 +9,12 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
+from bgrm.media.formats import composite_encoding
+from bgrm.media.probe import probe
+from bgrm.media.writer import FrameWriter
 from bgrm.threads import plan_threads, usable_cores
 from tests.cli import bgrm
 from tests.media import make_clip, video_frames
@@ -187,6 +191,21 @@ def test_a_busy_machine_gets_fewer_torch_threads_and_is_told(clip, tmp_path, wei
     assert len(busy) == 1 and "torch thread(s)" in busy[0], done.stderr
     threads = int(busy[0].split("busy: ")[1].split()[0])
     assert 1 <= threads < usable_cores()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="SVT-AV1 raises its threads only for root")
+def test_an_av1_encoder_leaves_every_thread_in_the_normal_class(clip, tmp_path):
+    """SVT-AV1, opened by root, makes the opening thread and its own realtime (SCHED_FIFO 99);
+    a realtime thread that computes starves normal ones, and children inherit the class."""
+    info = probe(clip)
+    target = tmp_path / "o.mkv"
+    with FrameWriter(target, info, composite_encoding(target, "av1")) as writer:
+        for pts in range(3):
+            writer.write(np.zeros((info.height, info.width, 3), np.uint8), pts)
+        policies = [os.sched_getscheduler(int(t)) for t in os.listdir("/proc/self/task")]
+    assert len(policies) > 1  # the encoder's threads were running
+    assert set(policies) == {os.SCHED_OTHER}
+    assert len(video_frames(target)[0]) == 3
 
 
 def test_thread_plans_leave_busy_cores_alone():

@@ -17,6 +17,7 @@ from bgrm.errors import EnvironmentProblem, InputError, OutputError
 from bgrm.media.display import write_display_size
 from bgrm.media.formats import CHANNELS, ENCODER_ENVIRONMENT, Encoding
 from bgrm.media.probe import VideoInfo
+from bgrm.media.scheduling import normal_scheduling
 from bgrm.media.tracks import AudioMuxer
 
 
@@ -151,7 +152,8 @@ class FrameWriter:
         self._file = _Container(path, info, encoding, self._add_video_stream, on_notice)
         if global_header is not None:
             try:
-                self._file.stream.codec_context.open()
+                with normal_scheduling():
+                    self._file.stream.codec_context.open()
             except BaseException:
                 self._file.abort()
                 raise
@@ -208,8 +210,12 @@ class FrameWriter:
         self._file.abort()
 
     def _encode(self, frame: av.VideoFrame | None) -> list[av.Packet]:
+        stream = self._file.stream
         try:
-            return self._file.stream.encode(frame)
+            if stream.codec_context.is_open:
+                return stream.encode(frame)
+            with normal_scheduling():  # the encoder opens with its first frame
+                return stream.encode(frame)
         except OSError as error:
             raise _output_error(error, self._file.path) from error
 
