@@ -1,6 +1,7 @@
 """The selfie model against RVM on real clips: agreement, flicker, and time per 1080p frame.
 
     python bench/selfie_quality.py [--frames 120] [--threads 2] [--json out.json]
+        [--picture docs/selfie-vs-rvm.png]
 
 For each clip (the talking-head sample, the street sample with cyclists, and the sample
 stretched to 1920x1080), both models run over the same frames with their state carried, at
@@ -11,6 +12,7 @@ of each on the same still pixels (bgrm_bench/matte_quality.py), with their ratio
 also judged against RVM's matte of the clip at its own size, upscaled. Then the time
 per 1080p frame of each model's low-resolution stage (``MattingSession.coefficients``, the
 network) and of that stage plus the full-resolution guided filter (``refine``), in one run.
+--picture writes the middle 1080p frame beside both models' mattes (docs/selfie-vs-rvm.png).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import av
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -65,12 +68,8 @@ def mattes(model: bgrm.Model, rgb: np.ndarray) -> np.ndarray:
     )
 
 
-def quality(
-    models: dict[str, bgrm.Model], name: str, rgb: np.ndarray, rvm: np.ndarray | None = None
-) -> dict:
-    """Selfie against RVM on ``rgb``; ``rvm``: RVM's matte to use instead of running it."""
-    selfie = mattes(models["selfie"], rgb)
-    rvm = mattes(models["rvm"], rgb) if rvm is None else rvm
+def quality(name: str, rgb: np.ndarray, selfie: np.ndarray, rvm: np.ndarray) -> dict:
+    """The selfie matte against RVM's on ``rgb`` (both uint8 [T, H, W])."""
     iou, difference = agreement(selfie, rvm)
     selfie_flicker, rvm_flicker = flicker(selfie, rvm, rgb)
     return {
@@ -83,6 +82,28 @@ def quality(
         "flicker_rvm": round(rvm_flicker, 3),
         "flicker_ratio": round(selfie_flicker / rvm_flicker, 2) if rvm_flicker else None,
     }
+
+
+def both(models: dict[str, bgrm.Model], rgb: np.ndarray) -> dict[str, np.ndarray]:
+    """Each model's matte of ``rgb``, by name."""
+    return {name: mattes(model, rgb) for name, model in models.items()}
+
+
+def picture(path: Path, rgb: np.ndarray, by_model: dict[str, np.ndarray], width: int = 640):
+    """One frame side by side, each panel ``width`` wide: the frame, RVM's matte, the selfie
+    model's, with their names."""
+    panels = [("frame", rgb)] + [
+        (f"--model {name}", np.repeat(matte[..., None], 3, axis=2))
+        for name, matte in by_model.items()
+    ]
+    height = round(rgb.shape[0] * width / rgb.shape[1])
+    sheet = Image.new("RGB", (width * len(panels), height + 24), "white")
+    draw = ImageDraw.Draw(sheet)
+    for index, (label, pixels) in enumerate(panels):
+        panel = Image.fromarray(pixels).resize((width, height), Image.Resampling.BILINEAR)
+        sheet.paste(panel, (index * width, 24))
+        draw.text((index * width + 8, 6), label, fill="black")
+    sheet.save(path)
 
 
 def time_per_frame(model: bgrm.Model, rgb: np.ndarray, repeats: int) -> tuple[float, float]:
@@ -110,6 +131,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed batches per model")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--picture", type=Path, help="a PNG of one 1080p frame and both mattes")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_grad_enabled(False)
@@ -118,15 +140,20 @@ def main() -> None:
 
     talk = read_frames(samples["talk"], args.frames)
     hd = read_frames(samples["talk"], args.frames, HD)
-    native = torch.from_numpy(mattes(models["rvm"], talk)).unsqueeze(1).float()
+    bikes = read_frames(samples["bikes"], 2 * args.frames)
+    talk_mattes, hd_mattes, bike_mattes = both(models, talk), both(models, hd), both(models, bikes)
+    native = torch.from_numpy(talk_mattes["rvm"]).unsqueeze(1).float()
     upscaled = F.interpolate(native, size=HD, mode="bilinear", align_corners=False)
     upscaled = upscaled.round().clamp(0, 255).to(torch.uint8)[:, 0].numpy()
     rows = [
-        quality(models, "talk", talk),
-        quality(models, "bikes", read_frames(samples["bikes"], 2 * args.frames)),
-        quality(models, "talk at 1080p", hd),
-        quality(models, "  vs RVM native, upscaled", hd, upscaled),
+        quality("talk", talk, talk_mattes["selfie"], talk_mattes["rvm"]),
+        quality("bikes", bikes, bike_mattes["selfie"], bike_mattes["rvm"]),
+        quality("talk at 1080p", hd, hd_mattes["selfie"], hd_mattes["rvm"]),
+        quality("  vs RVM native, upscaled", hd, hd_mattes["selfie"], upscaled),
     ]
+    if args.picture:
+        middle = len(hd) // 2
+        picture(args.picture, hd[middle], {k: v[middle] for k, v in hd_mattes.items()})
     print(
         "clip                       size       frames  IoU     |diff|  flicker selfie / RVM  ratio"
     )

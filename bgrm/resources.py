@@ -147,6 +147,24 @@ def large_frame_notice(height: int, width: int, ratio: float, batch: int) -> str
     )
 
 
+LONG_INPUT_S = 120.0
+"""Recordings longer than this, run through RVM on a CPU, get a note on the faster model."""
+
+SELFIE_SPEEDUP = 1.6
+"""End-to-end frames/s of ``model="selfie"`` over RVM's, 1080p to H.264 on two CPU cores
+(bench/models.py; the README's Performance section)."""
+
+
+def faster_model_notice(model: str, device: torch.device, duration_s: float | None) -> str | None:
+    """A note for a long recording through RVM on a CPU: the selfie model is faster."""
+    if model != "rvm" or device.type != "cpu" or (duration_s or 0.0) <= LONG_INPUT_S:
+        return None
+    return (
+        f"a {duration_s / 60:.0f}-minute recording through rvm on the CPU: the selfie model "
+        f"(--model selfie) is about {SELFIE_SPEEDUP:.1f}x faster, with coarser edges"
+    )
+
+
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _LARGEST = 2**31 - 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import zipfile
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -24,7 +25,9 @@ from bgrm.matting import weights
 from bgrm.matting.refiner import DeepGuidedFilterRefiner
 from bgrm.matting.selfie.segmenter import LANDSCAPE_SIZE, SQUARE_SIZE
 from bgrm.matting.session import MattingSession, matte_batches
+from bgrm.resources import SELFIE_SPEEDUP
 from bgrm_bench.matte_quality import agreement, flicker
+from tests.media import make_clip
 
 
 def _frames(path: Path, indices: range | list[int]) -> np.ndarray:
@@ -286,3 +289,19 @@ def test_a_moving_edge_leaves_no_trail(samples, selfie, weights_file):
     assert behind.sum(axis=(1, 2))[-1] > 3000  # he did walk away from a wide strip
     assert trail.max() < 20
     assert agreement(smoothed, truth)[0] > 0.95
+
+
+def test_a_long_recording_through_rvm_on_a_cpu_is_told_of_the_faster_model(tmp_path, model, selfie):
+    """Three minutes (6 frames, one each 30 s) through RVM on the CPU: one notice naming
+    --model selfie and its factor; through the selfie model, or a short clip, none."""
+    long = make_clip(tmp_path / "long.mp4", frames=6, rate=Fraction(1, 30), audio=False)
+    short = make_clip(tmp_path / "short.mp4", frames=8, audio=False)
+
+    def hints(clip: Path, loaded: bgrm.Model) -> list[str]:
+        output = tmp_path / f"{clip.stem}.{loaded.name}.mp4"
+        result = bgrm.process(clip, output, background="white", model=loaded)
+        return [line for line in result.notices if "--model selfie" in line]
+
+    (hint,) = hints(long, model)
+    assert "3-minute recording through rvm" in hint and f"{SELFIE_SPEEDUP:.1f}x faster" in hint
+    assert hints(long, selfie) == [] and hints(short, model) == []

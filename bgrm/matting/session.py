@@ -26,6 +26,7 @@ from bgrm.matting.refiner import DeepGuidedFilterRefiner
 from bgrm.media.info import VideoInfo
 from bgrm.resources import (
     default_batch,
+    faster_model_notice,
     free_memory,
     large_frame_notice,
     plan_batch,
@@ -75,7 +76,11 @@ def open_session(
         ratio,
         free_memory(model.device),
     )
-    for message in (plan.notice, large_frame_notice(info.height, info.width, ratio, plan.batch)):
+    for message in (
+        plan.notice,
+        large_frame_notice(info.height, info.width, ratio, plan.batch),
+        faster_model_notice(model.name, model.device, info.duration_s),
+    ):
         if message:
             notice(message)
     return MattingSession(model, ratio), plan.batch
