@@ -57,7 +57,7 @@ def rgb_kernel(
     background: Background,
     light: float | None,
 ) -> Tensor:
-    """a, b [1, 4, h, w]; src [1, 3, H, W] float; bg [1, 3, H, W], or None where the
+    """a, b [1, 4 or 1, h, w]; src [1, 3, H, W] float; bg [1, 3, H, W], or None where the
     ``background`` is pure and computed here from src and the alpha; ``light``: the light
     wrap's strength, or None -> the composite, uint8 [1, H, W, 3]."""
     fgr, pha = _refine(a, b, src)
@@ -90,10 +90,13 @@ def matte_kernel(a: Tensor, b: Tensor, src: Tensor) -> Tensor:
 
 
 def _refine(a: Tensor, b: Tensor, src: Tensor) -> tuple[Tensor, Tensor]:
-    """The guided filter at full resolution, written so that inductor fuses it (no cat)."""
+    """The guided filter at full resolution, written so that inductor fuses it (no cat); a, b
+    of one channel hold the alpha's only (the foreground is the frame)."""
     size = src.shape[-2:]
     up_a = F.interpolate(a, size=size, mode="bilinear", align_corners=False)
     up_b = F.interpolate(b, size=size, mode="bilinear", align_corners=False)
+    if a.shape[1] == 1:
+        return src, (up_a * src.mean(1, keepdim=True) + up_b).clamp(0, 1)
     fgr = (up_a[:, :3] * src + up_b[:, :3] + src).clamp(0, 1)
     pha = (up_a[:, 3:] * src.mean(1, keepdim=True) + up_b[:, 3:]).clamp(0, 1)
     return fgr, pha

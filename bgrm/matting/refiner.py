@@ -12,7 +12,9 @@ class DeepGuidedFilterRefiner(nn.Module):
 
     ``coefficients`` works at the model's resolution; ``refine`` brings them to the full one:
     fgr = clamp(a_rgb * src + b_rgb + src), pha = clamp(a_mean * mean(src) + b_alpha), with a
-    and b upsampled bilinearly (bgrm/finish/fused.py computes the same in one pass).
+    and b upsampled bilinearly (bgrm/finish/fused.py computes the same in one pass). A model
+    that predicts no colour (the selfie segmenter) gives a, b of one channel, the alpha's:
+    its foreground is the frame itself, and the three colour channels are never computed.
     """
 
     def __init__(self, hid_ch: int = 16):
@@ -42,9 +44,14 @@ class DeepGuidedFilterRefiner(nn.Module):
 
     @staticmethod
     def refine(a: Tensor, b: Tensor, fine_src: Tensor) -> tuple[Tensor, Tensor]:
-        """a, b [N, 4, h, w], fine_src [N, 3, H, W] -> fgr [N, 3, H, W], pha [N, 1, H, W],
-        clamped to [0, 1]; the full-resolution temporaries are reused in place."""
+        """a, b [N, 4, h, w] (or [N, 1, h, w]: alpha only), fine_src [N, 3, H, W] -> fgr
+        [N, 3, H, W] (fine_src itself for alpha only), pha [N, 1, H, W], clamped to [0, 1];
+        the full-resolution temporaries are reused in place."""
         size = fine_src.shape[-2:]
+        if a.shape[1] == 1:
+            pha = F.interpolate(b, size=size, mode="bilinear", align_corners=False)
+            up_a = F.interpolate(a, size=size, mode="bilinear", align_corners=False)
+            return fine_src, pha.addcmul_(up_a, fine_src.mean(1, keepdim=True)).clamp_(0.0, 1.0)
         fine_x = torch.cat([fine_src, fine_src.mean(1, keepdim=True)], dim=1)
         out = F.interpolate(b, size=size, mode="bilinear", align_corners=False)
         out.addcmul_(F.interpolate(a, size=size, mode="bilinear", align_corners=False), fine_x)

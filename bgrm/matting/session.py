@@ -54,7 +54,7 @@ class MattingSession:
     @torch.inference_mode()
     def coefficients(self, src: Tensor) -> tuple[Tensor, Tensor]:
         """src [T, 3, H, W] float in [0, 1] on the device, the next T frames -> the refiner's
-        coefficients a, b [T, 4, h, w] at the model's resolution (see DeepGuidedFilterRefiner)."""
+        coefficients a, b [T, 4 or 1, h, w] at the model's resolution (DeepGuidedFilterRefiner)."""
         a, b, *state = self.model.network.coefficients(src, 1, self._state, self.downsample_ratio)
         self._state = tuple(state)
         return a, b
@@ -103,8 +103,9 @@ def _as_asked(model: Model, job: Job) -> Model:
 @dataclass
 class Matted:
     """A batch through the model: src [T, 3, H, W] float in [0, 1] on the device, and the
-    refiner's coefficients a, b [T, 4, h, w]. ``fgr`` [T, 3, H, W] and ``pha`` [T, 1, H, W]
-    are computed from them (eagerly) on first use; the fused kernels read a and b instead."""
+    refiner's coefficients a, b [T, 4, h, w] (or [T, 1, h, w]: alpha only). ``fgr``
+    [T, 3, H, W] and ``pha`` [T, 1, H, W] are computed from them (eagerly) on first use; the
+    fused kernels read a and b instead."""
 
     batch: Batch
     src: Tensor

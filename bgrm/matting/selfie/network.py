@@ -8,7 +8,7 @@ portrait or square one to the 256x256 one, squeezed to that size as MediaPipe do
 smoothed over time (smoothing.py: the state), their levels stretched (the faint halo around the
 person and the hesitant middle made firm), then a guided filter against the frame at the reduced
 size (H, W times ``downsample_ratio``) gives the soft edge back and with it coefficients a, b
-[N, 4, h, w] whose colour part is zero: the foreground colour is the frame itself.
+[N, 1, h, w] of the alpha alone: the foreground colour is the frame itself.
 
 The constants were chosen on the sample clips against RVM's matte (bench/selfie_quality.py):
 the guided filter's radius 1 and eps 1e-3 gave the smallest difference in a band around RVM's
@@ -19,7 +19,6 @@ and leaves no trail behind an edge moving 3 px a frame (tests/test_selfie.py).
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -51,7 +50,7 @@ class SelfieMattingNetwork(nn.Module):
         states: tuple[Tensor, ...],
         downsample_ratio: float,
     ) -> tuple[Tensor, ...]:
-        """fine [N, 3, H, W] (N = batch * T frames in order) -> a, b [N, 4, h, w], then the
+        """fine [N, 3, H, W] (N = batch * T frames in order) -> a, b [N, 1, h, w], then the
         smoothing state (mask, luma, motion) [batch, 1, m, n] at the segmenter's size m x n;
         ``states`` is () at the start of a video."""
         height, width = fine.shape[-2:]
@@ -71,8 +70,7 @@ class SelfieMattingNetwork(nn.Module):
         guide = base.mean(1, keepdim=True)
         masks = F.interpolate(masks, size=guide.shape[-2:], mode="bilinear", align_corners=False)
         a, b = guided_coefficients(guide, masks, GUIDED_RADIUS, GUIDED_EPS)
-        colour = torch.zeros_like(guide).expand(-1, 3, -1, -1)
-        return (torch.cat([colour, a], dim=1), torch.cat([colour, b], dim=1), *state)
+        return (a, b, *state)
 
     def set_precision(self, precision: str) -> SelfieMattingNetwork:
         """Kept for the interface: the selfie model runs in float32 at every precision (its
