@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from bgrm import files
+from bgrm import storage
 from bgrm.backgrounds import open_background, parse_background
 from bgrm.batches import decode_batches
 from bgrm.errors import OutputError, UsageError
@@ -98,7 +98,7 @@ def preview(
     sheet = _sheet(rows, info)
     if target is not None:
         try:
-            with files.written(target) as temp:
+            with storage.write(target, overwrite=True) as temp:
                 sheet.save(temp, format="PNG")
         except OSError as error:
             reason = error.strerror or error
