@@ -226,7 +226,6 @@ def test_a_split_job_on_two_workers_sharing_only_the_bucket_survives_a_kill(
     assert keys(s3, bucket) == ["in/long.mp4", "out/long.mp4"]  # no parts, no markers
     times, _ = video_frames(download(s3, out, tmp_path / "joined.mp4"))
     assert times == pytest.approx(video_frames(long)[0], abs=1e-6)
-    assert audio_packets(tmp_path / "joined.mp4") == audio_packets(long)
     assert [list((tmp_path / f"{n}-cwd").iterdir()) for n in ("e", "f")] == [[], []]
 
 
