@@ -201,9 +201,10 @@ class WholeJob:
         files.remove_leftovers(files.leftovers(_local(self.job.writes().values())), float("inf"))
 
     def open(self, info: VideoInfo, notice: Callable[[str], None]) -> list[Sink]:
-        overwrite = self.job.overwrite
-        outputs = outputs_of(self.job)
-        openings = [Opening(out, out.target, out.encoding, True, overwrite) for out in outputs]
+        openings = [
+            Opening(out, out.target, out.encoding, audio=True, overwrite=self.job.overwrite)
+            for out in outputs_of(self.job)
+        ]
         return open_sinks(openings, info, notice, self.job)
 
     def finished(self, summary: dict) -> None:

@@ -163,7 +163,7 @@ class PartTarget:
         for number, out in enumerate(outputs_of(self.job)):
             encoding = out.encoding and part_encoding(out.encoding, info.time_base)
             path = _part_path(self.output, self.part.index, number, encoding)
-            openings.append(Opening(out, path, encoding, False, True))
+            openings.append(Opening(out, path, encoding, audio=False, overwrite=True))
         return open_sinks(openings, info, notice, self.job)
 
     def finished(self, summary: dict) -> None:
