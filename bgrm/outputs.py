@@ -198,7 +198,7 @@ class WholeJob:
 
     def check(self) -> None:
         check_targets(self.job)
-        files.remove_leftovers(files.leftovers(_local(self.job.writes().values())), float("inf"))
+        remove_leftovers(self.job, float("inf"))
 
     def open(self, info: VideoInfo, notice: Callable[[str], None]) -> list[Sink]:
         openings = [
@@ -275,11 +275,16 @@ def remove_leftovers(job: Job, older_than: float, folder: Place | None = None) -
     """Delete the temp files and folders that interrupted runs of ``job`` left beside its
     local outputs (and, for a part, in a local parts ``folder``): at once where their writer
     is gone, else when untouched for ``older_than`` seconds (a live run keeps touching its
-    own); returns what was removed. A bucket holds no temp objects (uploads appear whole)."""
-    found = files.leftovers(_local(job.writes().values()))
+    own); returns what was removed. A bucket holds no temp objects (uploads appear whole);
+    for an object, the local scratch folders in TMPDIR of uploads whose writer is gone are."""
+    targets = list(job.writes().values())
+    found = files.leftovers(_local(targets))
     if isinstance(folder, Path) and folder.is_dir():
         found += folder.glob(".*")
-    return files.remove_leftovers(found, older_than)
+    removed = files.remove_leftovers(found, older_than)
+    if len(_local(targets)) < len(targets):  # only a gone writer's: a live one's is not touched
+        removed += files.remove_leftovers(storage.staged_leftovers(), float("inf"))
+    return removed
 
 
 def _local(targets: Iterable[Place]) -> list[Path]:

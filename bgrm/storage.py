@@ -312,7 +312,8 @@ class Pending:
             raise UsageError(f"the {role} must be a key, not a whole bucket: {location}")
         refuse_existing(location, overwrite, folder, role)
         if location.is_url:
-            self._scratch = Path(tempfile.mkdtemp(prefix="bgrm-"))
+            self._scratch = files.temp_path(_staging())
+            self._scratch.mkdir()
             self.temp = self._scratch / location.name
         else:
             parent = location.path.parent
@@ -347,6 +348,17 @@ class Pending:
     def discard(self) -> None:
         """Remove the local temp, if it is still there."""
         files.remove(self._scratch)
+
+
+def _staging() -> Path:
+    """The name the local scratch folders of uploads are made beside (in TMPDIR), each named
+    after its writer (bgrm/files.py) so that a killed writer's can be found and removed."""
+    return Path(tempfile.gettempdir()) / "bgrm-upload"
+
+
+def staged_leftovers() -> list[Path]:
+    """The local scratch folders of uploads in TMPDIR (this run's and crashed runs')."""
+    return files.leftovers([_staging()])
 
 
 def refuse_existing(

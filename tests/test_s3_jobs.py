@@ -192,9 +192,11 @@ def test_a_split_job_on_two_workers_sharing_only_the_bucket_survives_a_kill(
     s3, bucket, samples, redis_url, workers, tmp_path, weights_file
 ):
     """Two workers in different empty folders; the one running part 0 is killed midway: the
-    other runs that part again (only that part), the join writes the output object and
-    removes the parts, and the folders stay empty."""
-    settings = {"BGRM_VISIBILITY_TIMEOUT": "5", "BGRM_LOCK_TTL": "4"}
+    other runs that part again (only that part) and removes the killed run's staged upload,
+    the join writes the output object and removes the parts, and the folders stay empty."""
+    staging = tmp_path / "tmp"  # the machine's TMPDIR, where uploads are staged
+    staging.mkdir()
+    settings = {"BGRM_VISIBILITY_TIMEOUT": "5", "BGRM_LOCK_TTL": "4", "TMPDIR": str(staging)}
     env = farm_env(redis_url, s3, bucket, "s3-split", **settings)
     pair = [workers(name, env) for name in ("e", "f")]
     for each in pair:
@@ -227,6 +229,8 @@ def test_a_split_job_on_two_workers_sharing_only_the_bucket_survives_a_kill(
     times, _ = video_frames(download(s3, out, tmp_path / "joined.mp4"))
     assert times == pytest.approx(video_frames(long)[0], abs=1e-6)
     assert [list((tmp_path / f"{n}-cwd").iterdir()) for n in ("e", "f")] == [[], []]
+    assert list(staging.iterdir()) == []
+    assert "removed a stale temp file of an interrupted run" in other.log()
 
 
 @pytest.mark.slow
