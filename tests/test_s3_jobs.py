@@ -22,7 +22,7 @@ import pytest
 import bgrm
 from tests.cli import bgrm as run_bgrm
 from tests.media import audio_packets, loop_clip, video_frames
-from tests.test_queue import SEND_EACH_KIND, SLOW, Worker
+from tests.test_queue import SEND_EACH_KIND, SLOW, Worker, submit, wait_until
 
 FAST = ["--downsample", "0.25"]
 
@@ -231,6 +231,26 @@ def test_a_split_job_on_two_workers_sharing_only_the_bucket_survives_a_kill(
     assert [list((tmp_path / f"{n}-cwd").iterdir()) for n in ("e", "f")] == [[], []]
     assert list(staging.iterdir()) == []
     assert "removed a stale temp file of an interrupted run" in other.log()
+
+
+@pytest.mark.slow
+def test_cancel_removes_the_parts_from_the_bucket(
+    s3, bucket, samples, redis_url, workers, tmp_path, weights_file
+):
+    env = farm_env(redis_url, s3, bucket, "s3-cancel")
+    worker = workers("h", env)
+    long = upload(s3, loop_clip(samples["talk"], tmp_path / "long.mp4", 2), f"{bucket}/in/long.mp4")
+    worker.wait_for(f"{worker.name} ready.")
+    job_id = submit(env, long, "--split", "2", "-o", f"{bucket}/out/cut.mp4", *SLOW)
+    wait_until(env, job_id, lambda r: (r["parts"] or {}).get("done", 0) > 0)  # one uploaded
+    assert any(key.startswith("out/.cut.mp4.") for key in keys(s3, bucket))
+    cancelled = run_bgrm("cancel", job_id, env=env)
+    assert cancelled.returncode == 0, cancelled.stderr
+    wait_until(env, job_id, lambda r: r["state"] == "REVOKED", timeout=60)
+    deadline = time.monotonic() + 60
+    while keys(s3, bucket) != ["in/long.mp4"]:
+        assert time.monotonic() < deadline, keys(s3, bucket)
+        time.sleep(0.5)
 
 
 @pytest.mark.slow

@@ -149,8 +149,6 @@ def _many(
     with user_errors():
         if matte is not None:
             raise UsageError("`matte` names one file: give it one input")
-        if any(map(is_url, [*sources, folder or ""])):
-            raise UsageError("objects in a bucket are processed one per command (or submitted)")
         try:
             items = bgrm.process_many(
                 sources,
