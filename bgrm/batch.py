@@ -24,6 +24,7 @@ from bgrm.media.formats import BACKGROUND_VIDEO_SUFFIXES, MEDIA_SUFFIXES
 from bgrm.outputs import complete, remove_leftovers
 from bgrm.pipeline import run
 from bgrm.results import NoticeCallback, ProgressCallback, Result
+from bgrm.storage import is_url
 
 LEFTOVER_AGE_S = 600.0
 """Temp files of an earlier run on another machine, untouched this long, are a crashed run's
@@ -108,7 +109,8 @@ def process_many(
         on_progress, on_notice: as for ``process``, for each input in turn.
 
     Raises:
-        UsageError: parameters wrong for every input (checked before any work).
+        UsageError: parameters wrong for every input (checked before any work), or a URL
+            (objects in a bucket go one by one to ``process``).
         InputError: no video found.
         EnvironmentProblem: the model cannot be loaded.
     """
@@ -128,6 +130,8 @@ def process_many(
         compile=compile,
     )
     inputs = list(inputs)
+    if any(map(is_url, [*inputs, output_folder or ""])):
+        raise UsageError("objects in a bucket are processed one at a time (or submitted)")
     sources = find_videos(inputs, recursive)
     if not sources:
         named = ", ".join(str(path) for path in inputs)

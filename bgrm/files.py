@@ -1,11 +1,10 @@
-"""The one way bgrm writes a file or folder: under a hidden temp name, moved into place whole.
+"""Local temp names beside a target, the rename into place, and leftovers of crashed runs.
 
-    with written(target) as temp:      # temp: a hidden name beside target, same suffix
-        write_something(temp)          # an exception removes temp; success renames it
-
-A temp name says who writes it (``.<stem>.part-<pid>@<host>-<random><suffix>``), so a later run
-can tell a leftover whose writer is gone (its process no longer exists on this machine) from
-one a live run is still writing, and remove it at once (see :func:`remove_leftovers`).
+bgrm/storage.py's ``write`` is the one way bgrm writes a file or folder (a local one through
+these names and renames, an object by an upload). A temp name says who writes it
+(``.<stem>.part-<pid>@<host>-<random><suffix>``), so a later run can tell a leftover whose
+writer is gone (its process no longer exists on this machine) from one a live run is still
+writing, and remove it at once (see :func:`remove_leftovers`).
 """
 
 from __future__ import annotations
@@ -16,8 +15,7 @@ import secrets
 import shutil
 import socket
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 
 _WRITER = re.compile(r"\.(?:part|old)-(?P<pid>\d+)@(?P<host>.+?)-[0-9a-f]{8}(?:\.|$)")
@@ -48,27 +46,6 @@ def remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
-
-
-@contextmanager
-def written(target: Path) -> Iterator[Path]:
-    """A temp path beside ``target`` for the block to write (a file, or a folder it makes);
-    moved to ``target`` when the block ends normally, removed when it raises."""
-    temp = temp_path(target)
-    try:
-        yield temp
-        move_into_place(temp, target)
-    except BaseException:
-        remove(temp)
-        raise
-
-
-def complete(target: Path) -> bool:
-    """Whether a finished output is at ``target``: outputs appear only by a rename, so any file
-    is complete; a folder is a PNG frame folder whose frames.json (written last) is there."""
-    if target.is_dir():
-        return (target / "frames.json").is_file()
-    return target.is_file()
 
 
 def leftovers(targets: Iterable[Path]) -> list[Path]:

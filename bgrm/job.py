@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 from typing import Literal, get_args
 
 from bgrm.backgrounds import DEFAULT_BACKGROUND, background_file
@@ -26,6 +25,7 @@ from bgrm.media.formats import (
     default_output,
     is_still_image,
 )
+from bgrm.storage import Location, Place, place, same
 
 Alpha = Literal["prores", "webm", "png"]
 """The person over transparency: ProRes 4444 (.mov), VP9 WebM (.webm), or a folder of PNGs."""
@@ -101,8 +101,8 @@ class Job:
     def __post_init__(self) -> None:
         for name in ("input", "output", "background", "matte"):
             value = getattr(self, name)
-            if isinstance(value, os.PathLike):
-                object.__setattr__(self, name, os.fspath(value))
+            if isinstance(value, os.PathLike | Location):
+                object.__setattr__(self, name, str(value))
         object.__setattr__(self, "downsample", _downsample(self.downsample))
         if self.batch is not None and (not isinstance(self.batch, int) or self.batch < 1):
             raise UsageError(f"`batch` must be a whole number of at least 1, got {self.batch!r}")
@@ -126,11 +126,12 @@ class Job:
         """The background asked for, or the default (the room blurred)."""
         return self.background or DEFAULT_BACKGROUND
 
-    def output_path(self) -> Path:
-        """Where the result goes: ``output``, else <stem>.bgrm<ext> beside the input."""
+    def output_path(self) -> Place:
+        """Where the result goes: ``output``, else <stem>.bgrm<ext> beside the input (a Path,
+        or a Location in a bucket)."""
         if self.output:
-            return Path(self.output)
-        return default_output(Path(self.input), self.alpha)
+            return place(self.output)
+        return default_output(place(self.input), self.alpha)
 
     def downsample_ratio(self, height: int, width: int) -> float:
         """The model's downsample ratio for a frame size: auto keeps the long side near 512 px."""
@@ -138,14 +139,15 @@ class Job:
             return min(1.0, 512.0 / max(height, width))
         return float(self.downsample)
 
-    def reads(self) -> dict[str, Path]:
+    def reads(self) -> dict[str, Place]:
         """Every file the job reads, by parameter: the input, and a background file."""
         background = background_file(self.background)
-        return {"input": Path(self.input), **({"background": background} if background else {})}
+        return {"input": place(self.input), **({"background": background} if background else {})}
 
-    def writes(self) -> dict[str, Path]:
+    def writes(self) -> dict[str, Place]:
         """Every file or folder the job writes, by parameter: the output, and the matte."""
-        return {"output": self.output_path(), **({"matte": Path(self.matte)} if self.matte else {})}
+        matte = {"matte": place(self.matte)} if self.matte else {}
+        return {"output": self.output_path(), **matte}
 
     def _check_outputs(self) -> None:
         """Refuse output parameters that contradict each other or name an impossible file."""
@@ -155,11 +157,11 @@ class Job:
             self._check_still()
         else:
             if self.alpha is None and self.output is not None:
-                _check_suffix(Path(self.output), "output", VIDEO_OUTPUT_SUFFIXES)
+                _check_suffix(place(self.output), "output", VIDEO_OUTPUT_SUFFIXES)
             self._check_codec()
             if self.matte is not None:
-                _check_suffix(Path(self.matte), "matte", VIDEO_OUTPUT_SUFFIXES)
-        if self.matte is not None and Path(self.matte).resolve() == self.output_path().resolve():
+                _check_suffix(place(self.matte), "matte", VIDEO_OUTPUT_SUFFIXES)
+        if self.matte is not None and same(self.matte, self.output_path()):
             raise UsageError(f"`matte` and the output are the same file: {self.matte}")
 
     def _check_light_wrap(self) -> None:
@@ -203,7 +205,7 @@ class Job:
         suffixes = STILL_ALPHA_SUFFIXES if self.alpha else tuple(STILL_OUTPUTS)
         _check_suffix(self.output_path(), "output", suffixes)
         if self.matte is not None:
-            _check_suffix(Path(self.matte), "matte", tuple(STILL_OUTPUTS))
+            _check_suffix(place(self.matte), "matte", tuple(STILL_OUTPUTS))
 
     def _check_alpha(self) -> None:
         if self.alpha not in ALPHA_FORMATS:
@@ -286,7 +288,7 @@ def _downsample(value: float | str) -> float | str:
     return ratio
 
 
-def _check_suffix(path: Path, parameter: str, suffixes: tuple[str, ...]) -> None:
+def _check_suffix(path: Place, parameter: str, suffixes: tuple[str, ...]) -> None:
     if path.suffix.lower() not in suffixes:
         shown = path.suffix or "(none)"
         known = ", ".join(suffixes[:-1]) + " or " + suffixes[-1]

@@ -1,30 +1,32 @@
 """The files of one job ("sinks"), each behind a temp name until the whole job succeeds.
 
-A sink takes one kind of pixels from every batch (the composite, the RGBA person or the matte),
-writes it under a hidden temp name beside its target (bgrm/files.py), and is renamed into place
-only once every sink of the job has finished. On any error each sink removes its temp file or
-folder. A run writes either a whole job (:class:`WholeJob`) or one part of a split job
-(bgrm/parts.py); both are a :class:`Target`.
+A sink takes one kind of pixels from every batch (the composite, the RGBA person or the
+matte), writes it to a temp path (a storage.Pending: a hidden name beside a local target, a
+local scratch file for an object), and is put in place (renamed, or uploaded) only once every
+sink of the job has finished. On any error each sink removes its temp file or folder. Targets
+are local paths or Locations in a bucket alike. A run writes either a whole job
+(:class:`WholeJob`) or one part of a split job (bgrm/parts.py); both are a :class:`Target`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
 
-from bgrm import files
+from bgrm import files, storage
 from bgrm.errors import OutputError, UsageError
 from bgrm.job import Job, Part
 from bgrm.media.formats import ALPHA_VIDEOS, Encoding, composite_encoding, matte_encoding
 from bgrm.media.info import VideoInfo
-from bgrm.media.png import PngFolderWriter, is_frame_folder
+from bgrm.media.png import SIDECAR, PngFolderWriter, is_frame_folder
 from bgrm.media.still import StillWriter
 from bgrm.media.writer import FrameWriter, WriteError
+from bgrm.storage import Place, place
 
 Pixels = Literal["rgb", "rgba", "matte"]
 
@@ -46,12 +48,11 @@ class FrameSink(Protocol):
 
 
 class Sink:
-    """One output of a job: a writer fed ``pixels`` from every batch, into a temp path."""
+    """One output of a job: a writer fed ``pixels`` from every batch, into a pending write."""
 
-    def __init__(self, target: Path, pixels: Pixels, temp: Path, writer: FrameSink) -> None:
-        self.target = target
+    def __init__(self, pending: storage.Pending, pixels: Pixels, writer: FrameSink) -> None:
         self.pixels = pixels
-        self.temp = temp
+        self._pending = pending
         self._writer = writer
 
     def write(self, frames: HostFrames) -> None:
@@ -63,20 +64,21 @@ class Sink:
         self._writer.close()
 
     def commit(self) -> None:
-        """Move the finished temp file or folder to the target, replacing an old one."""
-        files.move_into_place(self.temp, self.target)
+        """Put the finished temp file or folder at the target (a rename or an upload)."""
+        self._pending.commit()
+        self._pending.discard()
 
     def abort(self) -> None:
         """Stop the writer and remove what it wrote."""
         self._writer.abort()
-        files.remove(self.temp)
+        self._pending.discard()
 
 
 @dataclass(frozen=True)
 class Output:
     """One file (or PNG folder) of a job: where it goes, what pixels, how they are written."""
 
-    target: Path
+    target: Place
     pixels: Pixels
     encoding: Encoding | None  # None: a folder of PNG frames, or a still image
     still: bool = False
@@ -85,7 +87,7 @@ class Output:
 def outputs_of(job: Job) -> list[Output]:
     """The job's main output, then its matte if asked."""
     main = job.output_path()
-    matte = Path(job.matte) if job.matte is not None else None
+    matte = place(job.matte) if job.matte is not None else None
     pixels: Pixels = "rgb" if job.alpha is None else "rgba"
     if job.still:
         outputs = [Output(main, pixels, None, still=True)]
@@ -101,13 +103,14 @@ def outputs_of(job: Job) -> list[Output]:
 
 @dataclass(frozen=True)
 class Opening:
-    """An output to open: its pixels and kind, the file it goes to, how it is encoded and
-    whether the input's audio goes with it."""
+    """An output to open: its pixels and kind, the file it goes to, how it is encoded,
+    whether the input's audio goes with it and whether it may replace what is there."""
 
     output: Output
-    target: Path
+    target: Place
     encoding: Encoding | None
     audio: bool
+    overwrite: bool
 
 
 def open_sinks(
@@ -131,19 +134,25 @@ def open_sinks(
 
 
 def _open_sink(opening: Opening, info: VideoInfo, notice: Callable[[str], None]) -> Sink:
-    temp = files.temp_path(opening.target)
+    folder = opening.encoding is None and not opening.output.still
+    pending = storage.Pending(
+        opening.target,
+        overwrite=opening.overwrite,
+        folder=folder,
+        last=SIDECAR if folder else None,
+    )
+    temp = pending.temp
     try:
         if opening.output.still:
             writer = StillWriter(temp, info, opening.target.suffix.lower())
-        elif opening.encoding is None:
-            temp.mkdir()
+        elif folder:
             writer = PngFolderWriter(temp, info, audio=opening.audio)
         else:
             writer = FrameWriter(temp, info, opening.encoding, on_notice=notice)
     except BaseException:
-        files.remove(temp)  # a writer that failed to open may have left its file
+        pending.discard()  # a writer that failed to open may have left its file
         raise
-    return Sink(opening.target, opening.output.pixels, temp, writer)
+    return Sink(pending, opening.output.pixels, writer)
 
 
 class Target(Protocol):
@@ -154,8 +163,8 @@ class Target(Protocol):
     """
 
     part: Part | None
-    output: Path
-    matte: Path | None
+    output: Place
+    matte: Place | None
 
     def expected_frames(self, info: VideoInfo) -> int | None:
         """About how many frames the run writes (for progress and the fused tail's choice)."""
@@ -182,17 +191,20 @@ class WholeJob:
     def __init__(self, job: Job) -> None:
         self.job = job
         self.output = job.output_path()
-        self.matte = Path(job.matte) if job.matte else None
+        self.matte = place(job.matte) if job.matte else None
 
     def expected_frames(self, info: VideoInfo) -> int | None:
         return info.expected_frames
 
     def check(self) -> None:
         check_targets(self.job)
-        files.remove_leftovers(files.leftovers(self.job.writes().values()), float("inf"))
+        remove_leftovers(self.job, float("inf"))
 
     def open(self, info: VideoInfo, notice: Callable[[str], None]) -> list[Sink]:
-        openings = [Opening(out, out.target, out.encoding, True) for out in outputs_of(self.job)]
+        openings = [
+            Opening(out, out.target, out.encoding, audio=True, overwrite=self.job.overwrite)
+            for out in outputs_of(self.job)
+        ]
         return open_sinks(openings, info, notice, self.job)
 
     def finished(self, summary: dict) -> None:
@@ -203,11 +215,11 @@ def check_targets(job: Job) -> None:
     """Refuse what would go wrong before any work: overwrites, missing folders, the input."""
     _check_target(job.output_path(), job, folder=job.alpha == "png" and not job.still)
     if job.matte is not None:
-        _check_target(Path(job.matte), job, folder=False)
+        _check_target(place(job.matte), job, folder=False)
 
 
-def _check_target(target: Path, job: Job, *, folder: bool) -> None:
-    if target.resolve() == Path(job.input).resolve():
+def _check_target(target: Place, job: Job, *, folder: bool) -> None:
+    if storage.same(target, job.input):
         raise UsageError(f"the output would overwrite the input: {target}")
     if folder:
         _check_frame_folder(target, job.overwrite)
@@ -215,14 +227,14 @@ def _check_target(target: Path, job: Job, *, folder: bool) -> None:
         check_file_target(target, job.overwrite)
 
 
-def check_file_target(target: Path, overwrite: bool) -> None:
-    """Refuse a file output that exists (without ``overwrite``), is a folder, or whose folder
-    is missing or read-only."""
-    if target.exists() and not overwrite:
-        raise OutputError(f"output exists (pass `overwrite` to replace it): {target}")
-    if target.is_dir():
+def check_file_target(target: Place, overwrite: bool) -> None:
+    """Refuse a file output that exists (without ``overwrite``), is a folder, or whose local
+    folder is missing or read-only (a bucket has no folders to make)."""
+    storage.refuse_existing(target, overwrite)
+    if storage.is_folder(target):
         raise OutputError(f"output is a directory: {target}")
-    _check_folder(target.parent)
+    if isinstance(target, Path):
+        _check_folder(target.parent)
 
 
 def _check_folder(parent: Path) -> None:
@@ -232,14 +244,13 @@ def _check_folder(parent: Path) -> None:
         raise OutputError(f"output folder is not writable: {parent}")
 
 
-def _check_frame_folder(target: Path, overwrite: bool) -> None:
+def _check_frame_folder(target: Place, overwrite: bool) -> None:
     """A PNG folder may be new, empty, or (with overwrite) an earlier frame folder; nothing else."""
-    _check_folder(target.parent)
-    if not target.exists():
-        return
-    if not target.is_dir():
-        raise OutputError(f"`alpha` png needs a folder, but this is a file: {target}")
-    if not any(target.iterdir()):
+    if isinstance(target, Path):
+        _check_folder(target.parent)
+        if target.exists() and not target.is_dir():
+            raise OutputError(f"`alpha` png needs a folder, but this is a file: {target}")
+    if not storage.children(target):
         return
     if not overwrite:
         raise OutputError(f"output exists (pass `overwrite` to replace it): {target}")
@@ -248,16 +259,33 @@ def _check_frame_folder(target: Path, overwrite: bool) -> None:
 
 
 def complete(job: Job) -> bool:
-    """Whether every output of ``job`` is there and complete (see files.complete)."""
-    return all(files.complete(target) for target in job.writes().values())
+    """Whether every output of ``job`` is there and complete: outputs appear only whole (a
+    rename, an upload), so any file is complete; a folder is a PNG frame folder whose
+    frames.json (written, or uploaded, last) is there."""
+    return all(_complete(target) for target in job.writes().values())
 
 
-def remove_leftovers(job: Job, older_than: float, folder: Path | None = None) -> list[Path]:
+def _complete(target: Place) -> bool:
+    if storage.is_folder(target):
+        return storage.exists(target / SIDECAR)
+    return storage.exists(target)
+
+
+def remove_leftovers(job: Job, older_than: float, folder: Place | None = None) -> list[Path]:
     """Delete the temp files and folders that interrupted runs of ``job`` left beside its
-    outputs (and, for a part, in the parts ``folder``): at once where their writer is gone, else
-    when untouched for ``older_than`` seconds (a live run keeps touching its own); returns what
-    was removed."""
-    found = files.leftovers(job.writes().values())
-    if folder is not None and folder.is_dir():
+    local outputs (and, for a part, in a local parts ``folder``): at once where their writer
+    is gone, else when untouched for ``older_than`` seconds (a live run keeps touching its
+    own); returns what was removed. A bucket holds no temp objects (uploads appear whole);
+    for an object, the local scratch folders in TMPDIR of uploads whose writer is gone are."""
+    targets = list(job.writes().values())
+    found = files.leftovers(_local(targets))
+    if isinstance(folder, Path) and folder.is_dir():
         found += folder.glob(".*")
-    return files.remove_leftovers(found, older_than)
+    removed = files.remove_leftovers(found, older_than)
+    if len(_local(targets)) < len(targets):  # only a gone writer's: a live one's is not touched
+        removed += files.remove_leftovers(storage.staged_leftovers(), float("inf"))
+    return removed
+
+
+def _local(targets: Iterable[Place]) -> list[Path]:
+    return [target for target in targets if isinstance(target, Path)]

@@ -19,25 +19,24 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bgrm import files
+from bgrm import storage
 from bgrm.errors import InputError, OutputError, UsageError
 from bgrm.job import Job, Part
 from bgrm.matting.build import Model
 from bgrm.media.decode import DecodeReport
 from bgrm.media.formats import SUFFIXES, Encoding, part_encoding
 from bgrm.media.info import VideoInfo
-from bgrm.media.png import join_frame_folders
+from bgrm.media.png import SIDECAR, join_frame_folders
 from bgrm.media.probe import probe
 from bgrm.media.writer import join_videos
 from bgrm.outputs import Opening, Sink, check_targets, open_sinks, outputs_of, remove_leftovers
 from bgrm.pipeline import run_target
 from bgrm.results import NoticeCallback, ProgressCallback, Result
+from bgrm.storage import Place, Where, place
 
 __all__ = [
     "PREROLL_SECONDS",
@@ -80,7 +79,7 @@ def plan_parts(
         raise UsageError("give the number of parts or their length in seconds, not both")
     if (count is not None and count < 1) or (seconds is not None and not seconds > 0):
         raise UsageError(f"parts must be at least 1, or seconds > 0: got {count or seconds!r}")
-    info = probe(Path(job.input))
+    info = probe(job.input)
     check_targets(job)
     if not info.duration_s or info.start_pts is None:
         raise InputError(f"cannot split: the video's duration is not known: {job.input}")
@@ -112,8 +111,9 @@ def plan_parts(
     return parts
 
 
-def parts_folder(job: Job, key: str) -> Path:
-    """The hidden folder beside the output where the parts of a split job (named ``key``) go."""
+def parts_folder(job: Job, key: str) -> Place:
+    """The hidden folder beside the output where the parts of a split job (named ``key``) go
+    (in a bucket: a hidden prefix beside the output's key)."""
     target = job.output_path()
     return target.with_name(f".{target.name}.{key}.parts")
 
@@ -121,7 +121,7 @@ def parts_folder(job: Job, key: str) -> Path:
 def run_part(
     job: Job,
     part: Part,
-    folder: str | os.PathLike,
+    folder: Where,
     *,
     model: Model | None = None,
     on_progress: ProgressCallback | None = None,
@@ -134,8 +134,9 @@ def run_part(
 
     Returns the part's Result (``output`` is ``folder``); ``on_progress`` counts its own frames.
     """
-    folder = Path(folder)
-    folder.mkdir(exist_ok=True)
+    folder = place(folder)
+    if isinstance(folder, Path):
+        folder.mkdir(exist_ok=True)
     target = PartTarget(job, part, folder)
     return run_target(job, target, model=model, on_progress=on_progress, on_notice=on_notice)
 
@@ -146,7 +147,7 @@ class PartTarget:
 
     matte = None
 
-    def __init__(self, job: Job, part: Part, folder: Path) -> None:
+    def __init__(self, job: Job, part: Part, folder: Place) -> None:
         self.job = job
         self.part = part
         self.output = folder
@@ -162,18 +163,17 @@ class PartTarget:
         for number, out in enumerate(outputs_of(self.job)):
             encoding = out.encoding and part_encoding(out.encoding, info.time_base)
             path = _part_path(self.output, self.part.index, number, encoding)
-            openings.append(Opening(out, path, encoding, False))
+            openings.append(Opening(out, path, encoding, audio=False, overwrite=True))
         return open_sinks(openings, info, notice, self.job)
 
     def finished(self, summary: dict) -> None:
-        with files.written(_marker(self.output, self.part.index)) as temp:
-            temp.write_text(json.dumps(summary))
+        storage.write_bytes(_marker(self.output, self.part.index), json.dumps(summary).encode())
 
 
 def join_parts(
     job: Job,
     parts: list[Part],
-    folder: str | os.PathLike,
+    folder: Where,
     *,
     on_notice: NoticeCallback | None = None,
 ) -> Result:
@@ -184,7 +184,7 @@ def join_parts(
     Raises:
         OutputError: a part is not finished, or an output cannot be written.
     """
-    folder = Path(folder)
+    folder = place(folder)
     notices: list[str] = []
 
     def notice(message: str) -> None:
@@ -194,7 +194,7 @@ def join_parts(
                 on_notice(message)
 
     started = time.perf_counter()
-    info = probe(Path(job.input))
+    info = probe(job.input)
     check_targets(job)
     summaries = [_summary(folder, part) for part in parts]
     missing = [part.index for part, summary in zip(parts, summaries, strict=True) if not summary]
@@ -205,7 +205,7 @@ def join_parts(
             notice(message)
     filled = [part for part, summary in zip(parts, summaries, strict=True) if summary["frames"]]
     _join_outputs(job, info, folder, filled, notice)
-    shutil.rmtree(folder, ignore_errors=True)
+    storage.remove(folder)
     frames = sum(summary["frames"] for summary in summaries)
     for message in DecodeReport(frames=frames).warnings(info):  # frames missing in the whole
         notice(message)
@@ -216,47 +216,47 @@ def join_parts(
         seconds=seconds,
         fps=frames / seconds if seconds > 0 else 0.0,
         notices=notices,
-        matte=Path(job.matte) if job.matte else None,
+        matte=place(job.matte) if job.matte else None,
     )
 
 
 def _join_outputs(
-    job: Job, info: VideoInfo, folder: Path, parts: list[Part], notice: NoticeCallback
+    job: Job, info: VideoInfo, folder: Place, parts: list[Part], notice: NoticeCallback
 ) -> None:
-    """Each output of the job from its pieces in the parts, all renamed into place together."""
-    temps: list[Path] = []
-    outputs = outputs_of(job)
+    """Each output of the job from its pieces in the parts, all put in place together."""
+    pendings: list[storage.Pending] = []
     try:
-        for number, out in enumerate(outputs):
-            temp = files.temp_path(out.target)
-            temps.append(temp)
-            if out.encoding is None:
-                temp.mkdir()
+        for number, out in enumerate(outputs_of(job)):
+            frames = out.encoding is None
+            pending = storage.Pending(
+                out.target, overwrite=job.overwrite, folder=frames, last=SIDECAR if frames else None
+            )
+            pendings.append(pending)
+            if frames:
                 pieces = [_part_path(folder, part.index, number, None) for part in parts]
-                join_frame_folders(pieces, temp, info)
+                join_frame_folders(pieces, pending.temp, info)
             else:
                 encoding = part_encoding(out.encoding, info.time_base)
                 pieces = [_part_path(folder, part.index, number, encoding) for part in parts]
-                join_videos(pieces, temp, info, out.encoding, notice)
-        for temp, out in zip(temps, outputs, strict=True):
-            files.move_into_place(temp, out.target)
-    except BaseException:
-        for temp in temps:
-            files.remove(temp)
-        raise
+                join_videos(pieces, pending.temp, info, out.encoding, notice)
+        for pending in pendings:
+            pending.commit()
+    finally:
+        for pending in pendings:
+            pending.discard()
 
 
-def _summary(folder: Path, part: Part) -> dict | None:
+def _summary(folder: Place, part: Part) -> dict | None:
     """What a finished part recorded (frames, seconds, notices), or None if it has not."""
     marker = _marker(folder, part.index)
-    return json.loads(marker.read_text()) if marker.is_file() else None
+    return json.loads(storage.read_bytes(marker)) if storage.exists(marker) else None
 
 
-def _part_path(folder: Path, index: int, number: int, encoding: Encoding | None) -> Path:
+def _part_path(folder: Place, index: int, number: int, encoding: Encoding | None) -> Place:
     """Output ``number`` of part ``index``: part-0003.0.mp4, or a folder part-0003.0.frames."""
     suffix = ".frames" if encoding is None else SUFFIXES[encoding.container]
     return folder / f"part-{index:04d}.{number}{suffix}"
 
 
-def _marker(folder: Path, index: int) -> Path:
+def _marker(folder: Place, index: int) -> Place:
     return folder / f"part-{index:04d}.json"

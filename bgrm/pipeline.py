@@ -17,7 +17,6 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
@@ -158,7 +157,7 @@ def run_target(
         if on_notice is not None:
             on_notice(message)
 
-    info = probe(Path(job.input))
+    info = probe(job.input)
     target.check()
     if info.colour.hdr:
         notice(
@@ -223,7 +222,7 @@ def check(job: Job) -> None:
     Raises:
         InputError, UsageError, OutputError: as ``process`` would, with the same message.
     """
-    probe(Path(job.input))
+    probe(job.input)
     check_targets(job)
     if job.alpha is None:
         check_background_file(parse_background(job.background_spec))

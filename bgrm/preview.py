@@ -11,13 +11,12 @@ decoded from the start), so three moments of an hour take as long as a few secon
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from bgrm import files
+from bgrm import storage
 from bgrm.backgrounds import open_background, parse_background
 from bgrm.batches import decode_batches
 from bgrm.errors import OutputError, UsageError
@@ -29,6 +28,7 @@ from bgrm.media.decode import DecodeReport
 from bgrm.media.info import VideoInfo
 from bgrm.media.probe import probe
 from bgrm.outputs import check_file_target
+from bgrm.storage import Place, place
 
 WARMUP_SECONDS = 2.0
 """The model runs over this much video before each moment (its temporal memory)."""
@@ -74,10 +74,10 @@ def preview(
         device=device,
         precision=precision,
     )
-    target = Path(output) if output is not None else None
+    target = place(output) if output is not None else None
     if target is not None:
-        _check_target(target, Path(job.input), overwrite)
-    info = probe(Path(job.input))
+        _check_target(target, job.input, overwrite)
+    info = probe(job.input)
     times = _times(info, at)
     session, _ = open_session(job, info, loaded, lambda message: None)
     background_room = None
@@ -98,7 +98,7 @@ def preview(
     sheet = _sheet(rows, info)
     if target is not None:
         try:
-            with files.written(target) as temp:
+            with storage.write(target, overwrite=True) as temp:
                 sheet.save(temp, format="PNG")
         except OSError as error:
             reason = error.strerror or error
@@ -106,12 +106,12 @@ def preview(
     return sheet
 
 
-def _check_target(target: Path, source: Path, overwrite: bool) -> None:
+def _check_target(target: Place, source: str, overwrite: bool) -> None:
     """A .png that is not the input, refused where it exists (without ``overwrite``) or its
     folder is missing or read-only."""
     if target.suffix.lower() != ".png":
         raise UsageError(f"a preview is a .png picture: {target}")
-    if target.resolve() == source.resolve():
+    if storage.same(target, source):
         raise UsageError(f"the preview would overwrite the input: {target}")
     check_file_target(target, overwrite)
 

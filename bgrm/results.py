@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
+
+from bgrm.storage import Place
 
 ProgressCallback = Callable[[int, "int | None"], None]
 """on_progress(frames done, total or None): called after every batch."""
@@ -19,12 +20,12 @@ NoticeCallback = Callable[[str], None]
 class Result:
     """What ``process`` wrote: the output (file or PNG folder), the matte, and how fast."""
 
-    output: Path
+    output: Place  # a Path, or the Location of an object in a bucket
     frames: int
     seconds: float
     fps: float
     notices: list[str] = field(default_factory=list)
-    matte: Path | None = None
+    matte: Place | None = None
 
 
 @dataclass(frozen=True)

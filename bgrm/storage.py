@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from bgrm import files
 from bgrm.errors import EnvironmentProblem, InputError, OutputError, UsageError
 
 SCHEMES = ("s3", "gs", "az")
@@ -120,6 +120,16 @@ class Location:
 
 Where = str | os.PathLike | Location
 
+Place = Path | Location
+"""Where a job's file is, as the library hands it back: a Path for a local file, a Location
+for an object in a bucket."""
+
+
+def place(where: Where) -> Place:
+    """``where`` as a Path when it is local, else as a Location (never a URL mangled by Path)."""
+    location = Location.of(where)
+    return location if location.is_url else location.path
+
 
 def _buckets():
     """The object-store module, imported on first use of a URL."""
@@ -166,6 +176,16 @@ def read_bytes(where: Where, *, role: str = "input") -> bytes:
         return _url_call(location, role, "get", location.key)
     with open_read(location, role=role) as file:
         return file.read()
+
+
+def take(where: Where, path: Path) -> None:
+    """Bring a file to the local ``path``: renamed when it is local, else downloaded (the
+    object stays; its folder is removed as a whole)."""
+    location = Location.of(where)
+    if location.is_url:
+        path.write_bytes(read_bytes(location))
+    else:
+        os.replace(location.path, path)
 
 
 def size(where: Where, *, role: str = "input") -> int:
@@ -254,43 +274,99 @@ def write(
     """Yield a local temp path (an empty folder with ``folder``) whose content appears at
     ``where`` only when the block succeeds; on any error nothing appears and the temp is gone.
 
-    An existing target is refused (OutputError) before the block runs and again at the end
-    unless ``overwrite``. The temp keeps the target's suffix (muxers are picked by it). A local
-    target is replaced by a rename from a hidden temp beside it. A URL gets an upload of the
-    finished file (multipart above buckets.UPLOAD_PART, aborted on failure), or of the folder's
-    files with ``last`` (e.g. a sidecar that readers look for) put only after all the others:
-    a folder in a bucket cannot appear at once, so that file is its commit; a folder upload
-    that fails removes what it put (with ``overwrite``, the old folder too).
+    The same as a :class:`Pending` committed at the end of the block (see there).
     """
-    location = Location.of(where)
-    if location.is_url and not location.key:
-        raise UsageError(f"the {role} must be a key, not a whole bucket: {location}")
-    _refuse_existing(location, overwrite, folder, role)
-    if location.is_url:
-        scratch = Path(tempfile.mkdtemp(prefix="bgrm-"))
-        temp = scratch / location.name
-    else:
-        parent = location.path.parent
-        if not parent.is_dir():
-            raise OutputError(f"the {role}'s folder does not exist: {parent}")
-        temp = scratch = parent / f".{location.stem}.part-{secrets.token_hex(4)}{location.suffix}"
+    pending = Pending(where, overwrite=overwrite, folder=folder, last=last, role=role)
     try:
-        if folder:
-            temp.mkdir()
-        yield temp
-        _refuse_existing(location, overwrite, folder, role)
-        if not location.is_url:
-            _rename_into_place(temp, location.path)
-        elif folder:
-            _upload_folder(location, temp, last, role)
-        else:
-            key = location.key
-            _url_call(location, role, "upload_file", key, temp, overwrite=overwrite, writing=True)
+        yield pending.temp
+        pending.commit()
     finally:
-        remove(scratch)
+        pending.discard()
 
 
-def _refuse_existing(location: Location, overwrite: bool, folder: bool, role: str) -> None:
+class Pending:
+    """A local temp path (an empty folder with ``folder``) whose content ``commit()`` puts at
+    ``where``; ``discard()`` removes the temp (after a commit, or instead of one).
+
+    An existing target is refused (OutputError) at once and again at the commit unless
+    ``overwrite``. The temp keeps the target's suffix (muxers are picked by it). A local
+    target is replaced by a rename from a hidden temp beside it (bgrm/files.py names it). A URL
+    gets an upload of the finished file (multipart above buckets.UPLOAD_PART, aborted on
+    failure), or of the folder's files with ``last`` (e.g. a sidecar that readers look for)
+    put only after all the others: a folder in a bucket cannot appear at once, so that file is
+    its commit; a folder upload that fails removes what it put (with ``overwrite``, the old
+    folder too).
+    """
+
+    def __init__(
+        self,
+        where: Where,
+        *,
+        overwrite: bool = False,
+        folder: bool = False,
+        last: str | None = None,
+        role: str = "output",
+    ) -> None:
+        location = Location.of(where)
+        if location.is_url and not location.key:
+            raise UsageError(f"the {role} must be a key, not a whole bucket: {location}")
+        refuse_existing(location, overwrite, folder, role)
+        if location.is_url:
+            self._scratch = files.temp_path(_staging())
+            self._scratch.mkdir()
+            self.temp = self._scratch / location.name
+        else:
+            parent = location.path.parent
+            if not parent.is_dir():
+                raise OutputError(f"the {role}'s folder does not exist: {parent}")
+            self.temp = self._scratch = files.temp_path(location.path)
+        self.location = location
+        self._options = (overwrite, folder, last, role)
+        if folder:
+            self.temp.mkdir()
+
+    def commit(self) -> None:
+        """Put the finished temp at the target."""
+        overwrite, folder, last, role = self._options
+        location = self.location
+        refuse_existing(location, overwrite, folder, role)
+        if not location.is_url:
+            files.move_into_place(self.temp, location.path)
+        elif folder:
+            _upload_folder(location, self.temp, last, role)
+        else:
+            _url_call(
+                location,
+                role,
+                "upload_file",
+                location.key,
+                self.temp,
+                overwrite=overwrite,
+                writing=True,
+            )
+
+    def discard(self) -> None:
+        """Remove the local temp, if it is still there."""
+        files.remove(self._scratch)
+
+
+def _staging() -> Path:
+    """The name the local scratch folders of uploads are made beside (in TMPDIR), each named
+    after its writer (bgrm/files.py) so that a killed writer's can be found and removed."""
+    return Path(tempfile.gettempdir()) / "bgrm-upload"
+
+
+def staged_leftovers() -> list[Path]:
+    """The local scratch folders of uploads in TMPDIR (this run's and crashed runs')."""
+    return files.leftovers([_staging()])
+
+
+def refuse_existing(
+    where: Where, overwrite: bool, folder: bool = False, role: str = "output"
+) -> None:
+    """OutputError "{role} exists" when something is at ``where`` and not ``overwrite`` (an
+    empty local folder may be filled)."""
+    location = Location.of(where)
     if overwrite or not _exists(location, role, writing=True):
         return
     if (
@@ -301,17 +377,6 @@ def _refuse_existing(location: Location, overwrite: bool, folder: bool, role: st
     ):
         return  # an empty folder may be filled
     raise OutputError(f"{role} exists (pass `overwrite` to replace it): {location}")
-
-
-def _rename_into_place(temp: Path, target: Path) -> None:
-    """Rename a finished temp file or folder to ``target``, replacing an old one."""
-    if temp.is_dir() and target.is_dir():
-        old = target.with_name(f".{target.name}.old-{secrets.token_hex(4)}")
-        os.replace(target, old)
-        os.replace(temp, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(temp, target)
 
 
 def _upload_folder(location: Location, folder: Path, last: str | None, role: str) -> None:
@@ -334,6 +399,14 @@ def _upload_folder(location: Location, folder: Path, last: str | None, role: str
     except BaseException:
         remove(location)
         raise
+
+
+def same(a: Where, b: Where) -> bool:
+    """Whether two names are one file: the same key, or local paths resolved alike."""
+    first, second = Location.of(a), Location.of(b)
+    if first.is_url or second.is_url:
+        return first == second
+    return first.path.resolve() == second.path.resolve()
 
 
 def inside(where: Where, roots: Iterable[Where]) -> bool:

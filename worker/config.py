@@ -5,8 +5,8 @@
 | BGRM_BROKER_URL | redis://127.0.0.1:6379/0 | Redis broker |
 | BGRM_RESULT_BACKEND | the broker URL | Redis result backend (also holds job locks and flags) |
 | BGRM_QUEUE | bgrm | the queue name (separate queues for separate pools of workers) |
-| BGRM_INPUT_ROOTS | the worker's current directory | folders jobs may read, os.pathsep-separated |
-| BGRM_OUTPUT_ROOT | the worker's current directory | the folder jobs may write under |
+| BGRM_INPUT_ROOTS | the worker's current directory | folders or URL prefixes jobs may read (1) |
+| BGRM_OUTPUT_ROOT | the worker's current directory | the folder or URL prefix jobs write under |
 | BGRM_VISIBILITY_TIMEOUT | 3600 | seconds before Redis redelivers an unacknowledged job |
 | BGRM_LOCK_TTL | 60 | seconds a running job's lock lives without a heartbeat |
 | BGRM_TIME_LIMIT | 0 (none) | seconds a job may run before it fails |
@@ -14,19 +14,27 @@
 | BGRM_MAX_RETRIES | 3 | retries of a transient failure (weights fetch, I/O), with backoff |
 | BGRM_DEVICE | auto | the worker's device (set by `bgrm worker --device`) |
 | BGRM_THREADS | torch's default | torch CPU threads per worker (set by `bgrm worker --threads`) |
+
+(1) os.pathsep-separated; a ":" followed by "//" belongs to a URL, so
+``s3://media/in:/data/in`` is two roots.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from bgrm import UsageError
+from bgrm.storage import Location, Place, place
 
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
+
+ROOT_SEPARATOR = re.compile(re.escape(os.pathsep) + "(?!//)")
+"""Between roots: os.pathsep, except a ":" followed by "//", which is a URL's (s3://...)."""
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
@@ -35,8 +43,8 @@ class Settings:
     broker_url: str
     result_backend: str
     queue: str
-    input_roots: tuple[Path, ...]  # resolved
-    output_root: Path  # resolved
+    input_roots: tuple[Place, ...]  # local ones resolved
+    output_root: Place  # resolved when local
     roots_from_env: bool  # False: both default to the current directory
     visibility_timeout: int
     lock_ttl: int
@@ -60,7 +68,7 @@ def from_env(env: Mapping[str, str]) -> Settings:
     for name, url in (("BGRM_BROKER_URL", broker), ("BGRM_RESULT_BACKEND", backend)):
         if not url.startswith(REDIS_SCHEMES):
             raise UsageError(f"{name} must be a Redis URL (redis://host:port/db), got {url!r}")
-    inputs = [p for p in env.get("BGRM_INPUT_ROOTS", "").split(os.pathsep) if p]
+    inputs = [p for p in ROOT_SEPARATOR.split(env.get("BGRM_INPUT_ROOTS", "")) if p]
     output = env.get("BGRM_OUTPUT_ROOT", "")
     here = Path.cwd()
     threads = _number(env, "BGRM_THREADS", 0)
@@ -69,8 +77,8 @@ def from_env(env: Mapping[str, str]) -> Settings:
         broker_url=broker,
         result_backend=backend,
         queue=env.get("BGRM_QUEUE") or "bgrm",
-        input_roots=tuple(Path(p).expanduser().resolve() for p in inputs) or (here.resolve(),),
-        output_root=Path(output).expanduser().resolve() if output else here.resolve(),
+        input_roots=tuple(map(_root, inputs)) or (here.resolve(),),
+        output_root=_root(output) if output else here.resolve(),
         roots_from_env=bool(inputs or output),
         visibility_timeout=int(_number(env, "BGRM_VISIBILITY_TIMEOUT", 3600, minimum=1)),
         lock_ttl=int(_number(env, "BGRM_LOCK_TTL", 60, minimum=3)),
@@ -80,6 +88,12 @@ def from_env(env: Mapping[str, str]) -> Settings:
         device=env.get("BGRM_DEVICE") or "auto",
         threads=int(threads) or None,
     )
+
+
+def _root(text: str) -> Place:
+    """A root folder (resolved) or URL prefix."""
+    root = place(text)
+    return root if isinstance(root, Location) else root.expanduser().resolve()
 
 
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float = 0) -> float:

@@ -1,22 +1,23 @@
 """Confinement: a job reads only under the input roots and writes only under the output root.
 
-Paths are resolved (symlinks followed, ``..`` removed) before they are compared, so neither a
-``..`` nor a symlink leads out. Every task kind checks its job (and a split job's parts folder)
-before anything is opened or written.
+Roots are folders or URL prefixes (s3://bucket/prefix). Local paths are resolved (symlinks
+followed, ``..`` removed) before they are compared, so neither a ``..`` nor a symlink leads
+out; a URL is inside a prefix of the same bucket by whole key segments (storage.inside).
+Every task kind checks its job (and a split job's parts folder) before anything is opened
+or written.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bgrm import InputError, Job, OutputError
+from bgrm.storage import Place, inside
 
 
-def check(job: Job, input_roots: tuple[Path, ...], output_root: Path) -> None:
+def check(job: Job, input_roots: tuple[Place, ...], output_root: Place) -> None:
     """Raise InputError/OutputError naming the path and the allowed folders, or return."""
     allowed_in = ", ".join(str(root) for root in input_roots)
     for name, path in job.reads().items():
-        if not _inside(path, input_roots):
+        if not inside(path, input_roots):
             raise InputError(
                 f"{name} is outside the folders this worker may read ({allowed_in}): {path}"
             )
@@ -24,14 +25,9 @@ def check(job: Job, input_roots: tuple[Path, ...], output_root: Path) -> None:
         check_written(name, path, output_root)
 
 
-def check_written(name: str, path: Path, output_root: Path) -> None:
+def check_written(name: str, path: Place, output_root: Place) -> None:
     """Raise OutputError unless ``path`` (called ``name``) is under ``output_root``."""
-    if not _inside(path, (output_root,)):
+    if not inside(path, (output_root,)):
         raise OutputError(
             f"{name} is outside the folder this worker may write ({output_root}): {path}"
         )
-
-
-def _inside(path: Path, roots: tuple[Path, ...]) -> bool:
-    resolved = path.expanduser().resolve()
-    return any(resolved.is_relative_to(root) for root in roots)

@@ -18,17 +18,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import shutil
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import NoReturn
 
 from celery import Task, chord, group, signature, states
 from celery.exceptions import Ignore
 
 import bgrm
-from bgrm import parts
+from bgrm import parts, storage
+from bgrm.storage import Place
 
 from . import confine, runtime
 from .app import CLEANUP_TASK, JOIN_TASK, PART_TASK, PROGRESS, app, part_task_id
@@ -220,7 +219,7 @@ def cleanup(task: Task, job_json: str, job_id: str) -> None:
     count = len(plan["parts"]) if plan else 0
     if any(store.locked(part_task_id(job_id, index)) for index in range(count)):
         raise task.retry(countdown=CLEANUP_POLL_S, max_retries=None)
-    shutil.rmtree(folder, ignore_errors=True)
+    storage.remove(folder)
     if store.cancel_requested(job_id):
         task.backend.mark_as_revoked(job_id, "cancelled")
     log.info("job %s: parts removed", job_id)
@@ -273,7 +272,7 @@ def _confined(job_json: str) -> bgrm.Job:
     return job
 
 
-def _parts_folder(job: bgrm.Job, job_id: str) -> Path:
+def _parts_folder(job: bgrm.Job, job_id: str) -> Place:
     """The job's parts folder, checked to be under the output root like its outputs."""
     try:
         folder = parts.parts_folder(job, job_id)

@@ -19,6 +19,7 @@ import typer
 from tqdm import tqdm
 
 from bgrm import BgrmError
+from bgrm.storage import Location, is_url
 
 EXIT_OK = 0
 EXIT_INPUT = 1
@@ -63,9 +64,11 @@ def exit_code(kind: str) -> int:
     return codes.get(kind, EXIT_INPUT)
 
 
-def shown(path: str | os.PathLike) -> str:
+def shown(path: str | os.PathLike | Location) -> str:
     """A path as the user should read it: without `..` or `.` steps, relative to the current
-    folder when it is inside it."""
+    folder when it is inside it; a URL as it is."""
+    if is_url(path):
+        return str(path)
     full = Path(os.path.abspath(path))
     try:
         return str(full.relative_to(Path.cwd()))

@@ -11,7 +11,6 @@ import copy
 import functools
 import inspect
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any, get_type_hints
 
 import typer
@@ -79,7 +78,7 @@ def job_flags(
         ),
     ] = None,
     matte: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--matte",
             metavar="PATH",
@@ -163,7 +162,7 @@ def job_flags(
         "output": output or None,  # a string: a trailing / says "a folder"
         "background": bg,
         "alpha": alpha,
-        "matte": str(matte) if matte else None,
+        "matte": matte or None,
         "downsample": downsample,
         "batch": batch,
         "precision": precision,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -10,13 +9,14 @@ import typer
 from bgrm._cli.errors import say, shown, user_errors
 from bgrm._cli.flags import with_job_flags
 from bgrm.errors import UsageError
+from bgrm.storage import place
 from bgrm.threads import fit_threads
 
 
 @with_job_flags(output_help="The picture, a .png (default: <stem>.preview.png beside the input).")
 def preview(
     input: Annotated[
-        Path,
+        str,
         typer.Argument(
             metavar="INPUT", help="The video to look at.", show_default=False, readable=False
         ),
@@ -46,9 +46,8 @@ def preview(
     with user_errors():
         if job["matte"] or job["codec"] or job["crf"] is not None:
             raise UsageError("a preview shows the matte and the result: no --matte, --codec, --crf")
-        output = (
-            Path(job["output"]) if job["output"] else input.with_name(f"{input.stem}.preview.png")
-        )
+        source = place(input)
+        output = job["output"] or source.with_name(f"{source.stem}.preview.png")
         times = [parse_time(text) for text in at.split(",")] if at else None
         fit_threads()  # silently: a preview takes seconds, and an error must stay one line
         bgrm.preview(

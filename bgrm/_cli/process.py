@@ -9,20 +9,23 @@ from typing import Annotated, Any
 
 import typer
 
+from bgrm import storage
 from bgrm._cli.errors import EXIT_INPUT, in_flag_words, say, shown, user_errors
 from bgrm._cli.flags import with_job_flags
 from bgrm._cli.progress import ProgressBar
 from bgrm.errors import UsageError
+from bgrm.storage import Place, is_url, place
 
 
 @with_job_flags()
 def process(
     inputs: Annotated[
-        list[Path],
+        list[str],
         # bgrm checks the files itself, to give one line and exit code 1 (not a usage box)
         typer.Argument(
             metavar="INPUT",
-            help="Videos (or still images) to process, or folders of videos.",
+            help="Videos (or still images) to process, or folders of videos; s3://bucket/key "
+            "for an object.",
             show_default=False,
             readable=False,
         ),
@@ -46,20 +49,20 @@ def process(
     Several inputs or a folder: each is processed in turn into the -o folder (or beside
     itself), a bad one is reported and the others still run; exit 1 if any failed.
     """
-    if len(inputs) == 1 and not inputs[0].is_dir():
+    if len(inputs) == 1 and (is_url(inputs[0]) or not Path(inputs[0]).is_dir()):
         _one(inputs[0], device, quiet, skip_existing, job)
     else:
         _many(inputs, device, quiet, recursive, skip_existing, job)
 
 
-def _one(source: Path, device: str, quiet: bool, skip_existing: bool, job: dict) -> None:
+def _one(source: str, device: str, quiet: bool, skip_existing: bool, job: dict) -> None:
     import bgrm
     from bgrm.batch import LEFTOVER_AGE_S
     from bgrm.outputs import complete, remove_leftovers
 
     with user_errors():
         if names_folder(job["output"]) and job["alpha"] != "png":
-            job = {**job, "output": str(_into(Path(job["output"]), source, job))}
+            job = {**job, "output": str(into_folder(job["output"], source, job))}
         planned = bgrm.Job(input=source, device=device, **job)
         if skip_existing:
             remove_leftovers(planned, LEFTOVER_AGE_S)
@@ -93,26 +96,34 @@ def fit_threads_and_say(quiet: bool) -> None:
 
 
 def names_folder(output: str | None) -> bool:
-    """Whether -o names a folder: it ends with a slash, or is a folder that exists."""
-    return output is not None and (output.endswith(("/", os.sep)) or Path(output).is_dir())
+    """Whether -o names a folder: it ends with a slash, or is a folder (a prefix with keys
+    below it, in a bucket) that exists."""
+    return output is not None and (output.endswith(("/", os.sep)) or storage.is_folder(output))
 
 
-def _into(folder: Path, source: Path, job: dict) -> Path:
-    """The usual output name of ``source`` inside ``folder`` (made if missing)."""
+def into_folder(folder: str, source: str, job: dict) -> Place:
+    """The usual output name of ``source`` inside ``folder`` (made if missing; a bucket needs
+    no folders)."""
     import bgrm
+
+    inside = place(folder)
+    if isinstance(inside, Path):
+        _make_folder(inside)
+    return inside / bgrm.Job(input=source, alpha=job["alpha"]).output_path().name
+
+
+def _make_folder(folder: Path) -> None:
+    """A local output folder, made if missing."""
+    from bgrm import OutputError
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise bgrm.OutputError(
-            f"cannot make the output folder ({error.strerror}): {folder}"
-        ) from None
-    name = bgrm.Job(input=source, alpha=job["alpha"]).output_path().name
-    return folder / name
+        raise OutputError(f"cannot make the output folder ({error.strerror}): {folder}") from None
 
 
 def _many(
-    sources: list[Path], device: str, quiet: bool, recursive: bool, skip_existing: bool, job: dict
+    sources: list[str], device: str, quiet: bool, recursive: bool, skip_existing: bool, job: dict
 ) -> None:
     import bgrm
 

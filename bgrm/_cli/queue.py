@@ -15,11 +15,12 @@ from typing import Annotated, Any
 
 import typer
 
-from bgrm import Job, OutputError, UsageError
+from bgrm import Job, UsageError
 from bgrm._cli.errors import exit_code, fail, in_flag_words, say, user_errors
 from bgrm._cli.flags import with_job_flags
-from bgrm._cli.process import names_folder
+from bgrm._cli.process import into_folder, names_folder
 from bgrm._cli.progress import ProgressBar
+from bgrm.storage import Location, is_url
 
 POLL_SECONDS = 0.5
 
@@ -31,7 +32,7 @@ POLL_SECONDS = 0.5
 )
 def submit(
     inputs: Annotated[
-        list[Path],
+        list[str],
         typer.Argument(
             metavar="INPUT", help="Videos to process, one job each.", show_default=False
         ),
@@ -55,7 +56,7 @@ def submit(
 ) -> None:
     """Queue INPUTS for the workers; prints one job id per line.
 
-    Paths must mean the same on the workers (a shared folder).
+    Paths must mean the same on the workers: a shared folder, or s3://bucket/key URLs.
 
     Without -o the output is $BGRM_OUTPUT_ROOT/<stem>.bgrm<ext>, or beside the input when
     BGRM_OUTPUT_ROOT is not set.
@@ -94,10 +95,11 @@ def _split(text: str) -> dict:
     return spec
 
 
-def _absolute_job(source: Path, flags: dict[str, Any], *, many: bool) -> Job:
-    """The job with absolute paths, as the workers will read them. An output folder (-o dir/,
-    and -o for several inputs) or, without -o, $BGRM_OUTPUT_ROOT gets the usual name in it,
-    the folder made if missing; with --alpha png and one input, -o is the frames folder."""
+def _absolute_job(source: str, flags: dict[str, Any], *, many: bool) -> Job:
+    """The job with absolute paths (URLs as they are), as the workers will read them. An output
+    folder (-o dir/, and -o for several inputs) or, without -o, $BGRM_OUTPUT_ROOT gets the
+    usual name in it, a local folder made if missing; with --alpha png and one input, -o is
+    the frames folder."""
     from bgrm.backgrounds import background_file
 
     output, folder = flags["output"], None
@@ -106,25 +108,20 @@ def _absolute_job(source: Path, flags: dict[str, Any], *, many: bool) -> Job:
     elif names_folder(output) and (many or flags["alpha"] != "png"):
         folder = output
     if folder is not None:
-        _make_folder(Path(folder))
-        name = Job(input=str(source), alpha=flags["alpha"]).output_path().name
-        output = str(Path(folder) / name)
-    job = Job(input=str(source.absolute()), **{**flags, "output": output})
+        output = str(into_folder(folder, source, flags))
+    job = Job(input=_absolute(source), **{**flags, "output": output})
     background = background_file(job.background)
-    matte = str(Path(job.matte).absolute()) if job.matte else None
     return dataclasses.replace(
         job,
-        output=str(job.output_path().absolute()),
-        background=str(background.absolute()) if background else job.background,
-        matte=matte,
+        output=_absolute(job.output_path()),
+        background=_absolute(background) if background else job.background,
+        matte=_absolute(job.matte) if job.matte else None,
     )
 
 
-def _make_folder(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot make the output folder ({error.strerror}): {folder}") from None
+def _absolute(where: str | os.PathLike | Location) -> str:
+    """A local path made absolute; a URL as it is."""
+    return str(where) if is_url(where) else str(Path(where).absolute())
 
 
 def _with_exit_code(report: dict) -> dict:

@@ -13,6 +13,7 @@ from PIL import Image, ImageColor
 
 from bgrm.errors import InputError
 from bgrm.media.formats import BACKGROUND_VIDEO_SUFFIXES
+from bgrm.storage import Location, Place, is_url, open_read
 
 DEFAULT_BACKGROUND = "blur"
 """The background when none is given: the room itself, blurred."""
@@ -35,14 +36,14 @@ class ImageSpec:
     Where the image is transparent (an RGBA PNG), the room blurred shows through.
     """
 
-    path: Path
+    path: Place
 
 
 @dataclass(frozen=True)
 class VideoSpec:
     """A video, scaled to cover the frame, centre-cropped and looped if shorter than the input."""
 
-    path: Path
+    path: Place
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,11 @@ def parse_background(spec: str) -> BackgroundSpec:
         return _parse_blur(spec)
     if spec in ("grayscale", "greyscale"):
         return GrayscaleSpec()
+    if is_url(spec):  # an object: looked at when it is opened, not here
+        return _file_spec(Location.of(spec))
     path = Path(spec).expanduser()
     if path.is_file():
-        if path.suffix.lower() in BACKGROUND_VIDEO_SUFFIXES:
-            return VideoSpec(path)
-        return ImageSpec(path)
+        return _file_spec(path)
     if path.exists():
         raise InputError(f"background is not a file: {path}")
     try:
@@ -90,12 +91,19 @@ def parse_background(spec: str) -> BackgroundSpec:
         ) from None
 
 
+def _file_spec(path: Place) -> ImageSpec | VideoSpec:
+    """An image or a video, by the suffix."""
+    if path.suffix.lower() in BACKGROUND_VIDEO_SUFFIXES:
+        return VideoSpec(path)
+    return ImageSpec(path)
+
+
 def check_background_file(spec: BackgroundSpec) -> None:
     """Open the file of an image or video background far enough to know it can be used (no
     device, no torch); InputError naming it as the background otherwise."""
     if isinstance(spec, ImageSpec):
         try:
-            with Image.open(spec.path) as image:
+            with open_read(spec.path, role="background") as file, Image.open(file) as image:
                 image.verify()
         except (OSError, ValueError, Image.DecompressionBombError):
             raise InputError(f"cannot read background image: {spec.path}") from None
@@ -108,7 +116,7 @@ def check_background_file(spec: BackgroundSpec) -> None:
             raise InputError(f"background video: {error}") from None
 
 
-def background_file(spec: str | None) -> Path | None:
+def background_file(spec: str | None) -> Place | None:
     """The file a `background` value names or seems to name; None for a colour or blur.
 
     A value that names no usable background but looks like a path (a folder or a suffix) counts

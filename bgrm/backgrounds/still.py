@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,6 +12,7 @@ from torch import Tensor
 
 from bgrm.composite import from_uint8_hwc
 from bgrm.errors import InputError
+from bgrm.storage import Place, open_read
 
 if TYPE_CHECKING:
     from bgrm.backgrounds import Background
@@ -63,17 +63,15 @@ class Layered:
 
 
 def load_image(
-    path: Path, height: int, width: int, device: torch.device, pixel_aspect: float = 1.0
+    path: Place, height: int, width: int, device: torch.device, pixel_aspect: float = 1.0
 ) -> Tensor:
     """The image at ``path`` scaled to cover height x width pixels that are ``pixel_aspect``
     times as wide as high, centre-cropped, never stretched as shown: float [1, C, H, W] on
     ``device``, C = 4 (straight alpha) only when it has transparency."""
     try:
-        with Image.open(path) as opened:
+        with open_read(path, role="background image") as file, Image.open(file) as opened:
             image = ImageOps.exif_transpose(opened)
             image = image.convert("RGBA" if _has_transparency(image) else "RGB")
-    except FileNotFoundError:
-        raise InputError(f"background image not found: {path}") from None
     except (OSError, ValueError, Image.DecompressionBombError):
         raise InputError(f"cannot read background image: {path}") from None
     w, h = image.size

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from itertools import count
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -16,6 +15,7 @@ from bgrm.errors import InputError
 from bgrm.media.decode import read_frames
 from bgrm.media.probe import probe
 from bgrm.stages import Prefetcher
+from bgrm.storage import Place
 
 
 class Playing:
@@ -31,14 +31,14 @@ class Playing:
 
     def __init__(
         self,
-        path: Path,
+        path: Place,
         height: int,
         width: int,
         device: torch.device,
         on_loop: Callable[[float], None] = lambda seconds: None,
         pixel_aspect: float = 1.0,
     ) -> None:
-        self.path = Path(path)
+        self.path = path
         self.size = (height, width)
         self.pixel_aspect = pixel_aspect
         self.device = device
@@ -85,7 +85,7 @@ class Playing:
             offset += last + (step or 1 / 30)
 
 
-def _background_frames(path: Path) -> Iterator:
+def _background_frames(path: Place) -> Iterator:
     """read_frames of the background video, its errors said to be the background's."""
     try:
         yield from read_frames(path)

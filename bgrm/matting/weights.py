@@ -28,7 +28,7 @@ from platformdirs import user_cache_dir
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from bgrm import files
+from bgrm import storage
 from bgrm.errors import EnvironmentProblem, InputError, UsageError
 from bgrm.matting.model import MattingNetwork
 from bgrm.matting.selfie import convert as selfie_convert
@@ -283,9 +283,9 @@ def pull(source: Path | Iterable[Path] | None = None, model: str = "rvm") -> Pat
     try:
         home().mkdir(parents=True, exist_ok=True)
         for name, data in sources.items():
-            with files.written(home() / name) as temp:
+            with storage.write(home() / name, overwrite=True, role="weights") as temp:
                 temp.write_bytes(data)
-        with files.written(weights_path(model)) as temp:
+        with storage.write(weights_path(model), overwrite=True, role="weights") as temp:
             save_file(state, str(temp), metadata)
     except OSError as error:
         raise EnvironmentProblem(

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 
 import av
 import numpy as np
@@ -25,6 +24,7 @@ from bgrm.media.probe import (
     video_stream,
 )
 from bgrm.media.still import read_still
+from bgrm.storage import Place, Where, place
 
 
 @dataclass
@@ -107,7 +107,7 @@ class DecodeReport:
 
 
 def read_frames(
-    path: Path,
+    path: Where,
     *,
     size: tuple[int, int] | None = None,
     report: DecodeReport | None = None,
@@ -120,7 +120,7 @@ def read_frames(
     or after it, decoding from the keyframe before it (from the start when the file cannot
     seek there). Raises InputError when no frame decodes (from the start).
     """
-    path = Path(path)
+    path = place(path)
     report = report if report is not None else DecodeReport()
     if is_still_image(path):
         yield from _still(path, report)
@@ -223,7 +223,7 @@ def _turned(size: tuple[int, int], turns: int) -> tuple[int, int]:
     return (size[1], size[0]) if turns % 2 else size
 
 
-def _still(path: Path, report: DecodeReport) -> Iterator[DecodedFrame]:
+def _still(path: Place, report: DecodeReport) -> Iterator[DecodedFrame]:
     for rgb, pts in read_still(path):
         report.frames += 1
         yield DecodedFrame(rgb=rgb, pts=pts)

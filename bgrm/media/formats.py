@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
+from bgrm.storage import Location, Place
+
 KEEP_NEGATIVE = {"avoid_negative_ts": "disabled"}
 """Matroska / WebM muxer option: timestamps are written as given, never shifted."""
 
@@ -192,9 +194,9 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".
 """Inputs with these suffixes are still images: a still image comes out."""
 
 
-def is_still_image(path: str | Path) -> bool:
+def is_still_image(path: str | Path | Location) -> bool:
     """Whether an input is a still image (decided by its suffix, here only)."""
-    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+    return Location.of(path).suffix.lower() in IMAGE_SUFFIXES
 
 
 STILL_OUTPUTS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
@@ -203,7 +205,7 @@ STILL_OUTPUTS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"
 STILL_ALPHA_SUFFIXES = (".png", ".webp")
 
 
-def composite_encoding(path: Path, codec: str | None = None, crf: int | None = None) -> Encoding:
+def composite_encoding(path: Place, codec: str | None = None, crf: int | None = None) -> Encoding:
     """The composite's encoding for the suffix of ``path``, in ``codec`` (None: the container's
     default) at ``crf`` (None: the codec's default); both checked by Job."""
     suffix = path.suffix.lower()
@@ -301,12 +303,12 @@ MEDIA_SUFFIXES = frozenset({*BACKGROUND_VIDEO_SUFFIXES, *IMAGE_SUFFIXES, ".gif"}
 """Suffixes that name a file, not a folder: refused as the folder of PNG frames."""
 
 
-def matte_encoding(path: Path) -> Encoding:
+def matte_encoding(path: Place) -> Encoding:
     """The matte's encoding for the suffix of ``path`` (checked by Job)."""
     return MATTES[path.suffix.lower()]
 
 
-def default_output(source: Path, alpha: str | None) -> Path:
+def default_output(source: Place, alpha: str | None) -> Place:
     """<stem>.bgrm<ext> beside the input: the input's suffix for a composite (.mkv when bgrm
     cannot write the input's container, e.g. .ts or .avi: Matroska takes every audio codec as
     it is), .mov for ProRes, .webm for VP9; PNG frames go to the folder <stem>.bgrm-frames.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 
 from bgrm.media.formats import Colour
+from bgrm.storage import Place
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class AudioTrack:
 class VideoInfo:
     """The first video stream of a file, and the audio streams beside it."""
 
-    path: Path
+    path: Place  # a local Path, or the Location of an object
     width: int
     height: int
     time_base: Fraction

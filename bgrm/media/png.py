@@ -10,7 +10,6 @@ The times keep a variable frame rate: an editor or script can place each frame w
 from __future__ import annotations
 
 import json
-import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -19,10 +18,12 @@ import av
 import numpy as np
 from PIL import Image
 
+from bgrm import storage
 from bgrm.errors import OutputError
 from bgrm.media.formats import PNG_AUDIO
 from bgrm.media.info import VideoInfo
 from bgrm.media.tracks import AudioMuxer
+from bgrm.storage import Place
 
 SIDECAR = "frames.json"
 FRAME_NAME = "frame_{:06d}.png"
@@ -30,9 +31,10 @@ PNG_COMPRESS_LEVEL = 3
 """zlib level. On a 1080p frame: twice as fast as Pillow's default 6, files a quarter larger."""
 
 
-def is_frame_folder(folder: Path) -> bool:
-    """Whether ``folder`` holds a PNG frame folder (so -y may replace it) and nothing else."""
-    names = {path.name for path in folder.iterdir()}
+def is_frame_folder(folder: Place) -> bool:
+    """Whether ``folder`` (local or in a bucket) holds a PNG frame folder (so -y may replace
+    it) and nothing else."""
+    names = {path.name for path in storage.children(folder)}
     if SIDECAR not in names:
         return False
     return all(
@@ -97,16 +99,16 @@ class PngFolderWriter:
             raise _output_error(error, path) from error
 
 
-def join_frame_folders(parts: list[Path], folder: Path, info: VideoInfo) -> None:
-    """Move the frames of the frame folders ``parts`` (written with ``audio=False``), in order,
-    into the empty ``folder``, numbered on from one part to the next; then write the audio and
-    one sidecar for them all."""
+def join_frame_folders(parts: list[Place], folder: Path, info: VideoInfo) -> None:
+    """Move the frames of the frame folders ``parts`` (written with ``audio=False``; local or
+    in a bucket), in order, into the empty ``folder``, numbered on from one part to the next;
+    then write the audio and one sidecar for them all."""
     frames: list[dict] = []
     try:
         for part in parts:
-            for frame in json.loads((part / SIDECAR).read_text())["frames"]:
+            for frame in json.loads(storage.read_bytes(part / SIDECAR))["frames"]:
                 name = FRAME_NAME.format(len(frames))
-                os.replace(part / frame["file"], folder / name)
+                storage.take(part / frame["file"], folder / name)
                 frames.append({**frame, "file": name})
     except OSError as error:
         raise _output_error(error, folder) from error

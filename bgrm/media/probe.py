@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from pathlib import Path
+from typing import BinaryIO
 
 import av
 
+from bgrm import storage
 from bgrm.errors import InputError
 from bgrm.media.formats import colour_of, is_still_image
 from bgrm.media.info import AudioTrack, VideoInfo
 from bgrm.media.still import probe_still
+from bgrm.storage import Location, Place, Where, place
 
 MIN_RATE = Fraction(1, 60)
 """Average frame rates below one frame a minute are taken for damage."""
@@ -20,16 +22,24 @@ MAX_READ_ERRORS_IN_A_ROW = 32
 """The demuxer failing this often without a packet in between means the rest is unreadable."""
 
 
-def open_input(path: Path) -> av.container.InputContainer:
-    """Open ``path`` for reading, or raise InputError naming it."""
+def open_input(where: Where) -> av.container.InputContainer:
+    """Open a local file or an object for reading, or raise InputError naming it. An object is
+    decoded straight from ranged reads (storage.open_read): only the bytes PyAV asks for."""
+    path = place(where)
+    if isinstance(path, Location):
+        return _open(storage.open_read(path), path)
     if not path.exists():
         raise InputError(f"input file not found: {path}")
     if path.is_dir():
         raise InputError(f"input is a folder, not a video file: {path}")
     if not path.is_file():
         raise InputError(f"input is not a regular file: {path}")
+    return _open(str(path), path)
+
+
+def _open(source: str | BinaryIO, path: Place) -> av.container.InputContainer:
     try:
-        return av.open(str(path), mode="r", metadata_errors="replace")
+        return av.open(source, mode="r", metadata_errors="replace")
     except PermissionError as error:
         raise InputError(f"cannot read the input (permission denied): {path}") from error
     except (av.FFmpegError, OSError, ValueError) as error:
@@ -37,7 +47,7 @@ def open_input(path: Path) -> av.container.InputContainer:
         raise InputError(f"{problem}: {path}") from error
 
 
-def video_stream(container: av.container.InputContainer, path: Path) -> av.video.VideoStream:
+def video_stream(container: av.container.InputContainer, path: Place) -> av.video.VideoStream:
     """The first video stream that is a moving picture (cover art is skipped)."""
     pictures = [
         stream
@@ -52,13 +62,14 @@ def video_stream(container: av.container.InputContainer, path: Path) -> av.video
     raise InputError(f"no video stream in: {path}")
 
 
-def probe(path: Path) -> VideoInfo:
-    """Describe the video at ``path``; InputError when it is missing or holds no video.
+def probe(where: Where) -> VideoInfo:
+    """Describe the video at ``where`` (a path or a URL); InputError when it is missing or
+    holds no video.
 
     ``width`` and ``height`` are the size as shown: for a phone video stored sideways with a
     display rotation, they are the upright size, which is what ``read_frames`` yields.
     """
-    path = Path(path)
+    path = place(where)
     if is_still_image(path):
         return probe_still(path)
     with open_input(path) as container:

@@ -14,20 +14,22 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from bgrm import storage
 from bgrm.errors import InputError, OutputError
 from bgrm.media.formats import STILL_OUTPUTS, Colour
 from bgrm.media.info import VideoInfo
+from bgrm.storage import Place
 
 SRGB_AS_VIDEO = Colour(1, 1, 13, 1)
 """A still's colour as the pipeline records it: BT.709 primaries, sRGB transfer (its pixels
 are never converted to YUV)."""
 
 
-def probe_still(path: Path) -> VideoInfo:
+def probe_still(path: Place) -> VideoInfo:
     """A still image as a one-frame video (upright size); InputError if it cannot be read."""
     image = _open(path)
     return VideoInfo(
-        path=Path(path),
+        path=path,
         width=image.width,
         height=image.height,
         time_base=Fraction(1),
@@ -42,18 +44,17 @@ def probe_still(path: Path) -> VideoInfo:
     )
 
 
-def read_still(path: Path) -> Iterator[tuple[np.ndarray, int]]:
+def read_still(path: Place) -> Iterator[tuple[np.ndarray, int]]:
     """The one frame: uint8 [H, W, 3] RGB, upright, at pts 0."""
     yield np.asarray(_open(path).convert("RGB")), 0
 
 
-def _open(path: Path) -> Image.Image:
-    """The image at ``path``, loaded and turned upright."""
-    path = Path(path)
-    if not path.is_file():
+def _open(path: Place) -> Image.Image:
+    """The image at ``path`` (a file or an object), loaded and turned upright."""
+    if isinstance(path, Path) and not path.is_file():
         raise InputError(f"input file not found: {path}")
     try:
-        with Image.open(path) as opened:
+        with storage.open_read(path) as file, Image.open(file) as opened:
             image = ImageOps.exif_transpose(opened)
             image.load()
     except (OSError, ValueError, Image.DecompressionBombError):
@@ -77,7 +78,7 @@ class StillWriter:
     def close(self) -> None:
         if self._frame is None:
             return
-        with Image.open(self._info.path) as source:
+        with storage.open_read(self._info.path) as file, Image.open(file) as source:
             profile = source.info.get("icc_profile")
         image = Image.fromarray(np.ascontiguousarray(self._frame))
         options = {"icc_profile": profile} if profile else {}

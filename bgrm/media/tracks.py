@@ -13,12 +13,12 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import av
 
 from bgrm.media.formats import STARTS_WITH_VIDEO, SUBTITLES, AudioPolicy
 from bgrm.media.probe import MAX_READ_ERRORS_IN_A_ROW, open_input, video_stream
+from bgrm.storage import Place
 
 
 class AudioMuxer:
@@ -31,7 +31,7 @@ class AudioMuxer:
 
     def __init__(
         self,
-        source: Path,
+        source: Place,
         output: av.container.OutputContainer,
         policy: AudioPolicy,
         on_notice: Callable[[str], None],
@@ -127,7 +127,7 @@ class AudioMuxer:
                 errors_in_a_row += 1
 
 
-def _say_dropped(container, source: Path, on_notice: Callable[[str], None]) -> None:
+def _say_dropped(container, source: Place, on_notice: Callable[[str], None]) -> None:
     """One notice per stream that is neither the video, audio nor subtitles (data, extra video)."""
     kept_video = video_stream(container, source).index
     for stream in container.streams:

@@ -16,9 +16,10 @@ import numpy as np
 from bgrm.errors import EnvironmentProblem, InputError, OutputError
 from bgrm.media.display import write_display_size
 from bgrm.media.formats import CHANNELS, ENCODER_ENVIRONMENT, Encoding
-from bgrm.media.probe import VideoInfo
+from bgrm.media.probe import VideoInfo, open_input
 from bgrm.media.scheduling import normal_scheduling
 from bgrm.media.tracks import AudioMuxer
+from bgrm.storage import Place
 
 
 class _Container:
@@ -244,7 +245,7 @@ class FrameWriter:
 
 
 def join_videos(
-    parts: list[Path],
+    parts: list[Place],
     path: Path,
     info: VideoInfo,
     encoding: Encoding,
@@ -261,13 +262,13 @@ def join_videos(
     part's last, it is moved just after it (never past its own presentation time), so decode
     times keep rising across the joins.
     """
-    with av.open(str(parts[0])) as first:
+    with open_input(parts[0]) as first:
         header = first.streams.video[0].codec_context.extradata
     writer = FrameWriter(path, info, encoding, on_notice, global_header=header or b"")
     try:
         last_dts: int | None = None
         for part in parts:
-            with av.open(str(part)) as source:
+            with open_input(part) as source:
                 for packet in source.demux(source.streams.video[0]):
                     if not packet.size:
                         continue

@@ -1,0 +1,287 @@
+"""Jobs on a bucket: `bgrm process` and `bgrm submit` with s3:// inputs, backgrounds and
+outputs, against a real S3 server (moto's, tests/s3.py), real workers and the real model.
+
+A farm without a shared disk: the workers share only Redis and the bucket, each runs in an
+empty folder of its own, and afterwards the bucket holds the inputs and the outputs, nothing
+else (no parts, no markers, no half-uploaded objects).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import bgrm
+from tests.cli import bgrm as run_bgrm
+from tests.media import audio_packets, loop_clip, video_frames
+from tests.test_queue import SEND_EACH_KIND, SLOW, Worker, submit, wait_until
+
+FAST = ["--downsample", "0.25"]
+
+
+def keys(s3, bucket: str) -> list[str]:
+    """Every key in the bucket (s3://name), and fail if a multipart upload was left open."""
+    client, name = s3.client(), bucket.removeprefix("s3://")
+    assert client.list_multipart_uploads(Bucket=name).get("Uploads", []) == []
+    return sorted(o["Key"] for o in client.list_objects_v2(Bucket=name).get("Contents", []))
+
+
+def upload(s3, source: Path, url: str) -> str:
+    name, _, key = url.removeprefix("s3://").partition("/")
+    s3.client().upload_file(str(source), name, key)
+    return url
+
+
+def download(s3, url: str, target: Path) -> Path:
+    name, _, key = url.removeprefix("s3://").partition("/")
+    s3.client().download_file(name, key, str(target))
+    return target
+
+
+@pytest.fixture
+def scratch(tmp_path, monkeypatch) -> Path:
+    """TMPDIR of this test and of the processes it starts: where uploads are staged."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setenv("TMPDIR", str(folder))
+    return folder
+
+
+@pytest.mark.slow
+def test_process_reads_and_writes_the_bucket_like_files(s3, bucket, samples, tmp_path, scratch):
+    """Input, background image, output and matte all in the bucket: the input's frames, times
+    and audio; then the same command without -y is refused and touches nothing."""
+    talk = upload(s3, samples["talk"], f"{bucket}/in/talk.mp4")
+    room = upload(s3, samples["background"], f"{bucket}/in/room.jpg")
+    out, matte = f"{bucket}/out/talk.mp4", f"{bucket}/out/talk.matte.mkv"
+    args = ["process", talk, "--bg", room, "-o", out, "--matte", matte, *FAST, "-q"]
+    mark = s3.mark()
+    done = run_bgrm(*args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert keys(s3, bucket) == ["in/room.jpg", "in/talk.mp4", "out/talk.matte.mkv", "out/talk.mp4"]
+    got = download(s3, out, tmp_path / "out.mp4")
+    source_times, _ = video_frames(samples["talk"])
+    times, _ = video_frames(got)
+    assert times == pytest.approx(source_times, abs=1e-6) and len(times) == 120
+    assert audio_packets(got) == audio_packets(samples["talk"])
+    input_path = "/" + talk.removeprefix("s3://")
+    reads = [r for r in s3.requests(mark) if r.path == input_path and r.method == "GET"]
+    assert reads and all(r.range for r in reads)  # ranged reads, never a whole download
+    assert list(scratch.iterdir()) == []  # the staged uploads are gone
+
+    tag = s3.client().head_object(Bucket=bucket[5:], Key="out/talk.mp4")["ETag"]
+    again = run_bgrm(*args, cwd=tmp_path)
+    assert again.returncode == 1
+    assert again.stderr == f"bgrm: error: output exists (pass -y to replace it): {out}\n"
+    assert s3.client().head_object(Bucket=bucket[5:], Key="out/talk.mp4")["ETag"] == tag
+
+
+@pytest.mark.slow
+def test_default_output_frames_folder_and_video_background_in_the_bucket(
+    s3, bucket, samples, tmp_path, scratch
+):
+    still = upload(s3, samples["background"], f"{bucket}/photo.jpg")
+    talk = upload(s3, samples["talk"], f"{bucket}/talk.mp4")
+    bikes = upload(s3, samples["bikes"], f"{bucket}/bikes.mp4")
+    for args in (
+        [still, *FAST],  # -> photo.bgrm.png beside it
+        [talk, "--bg", bikes, *FAST],  # -> talk.bgrm.mp4 beside it
+        [talk, "--alpha", "png", "-o", f"{bucket}/frames/", *FAST],
+    ):
+        done = run_bgrm("process", *args, "-q", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+    found = keys(s3, bucket)
+    frames = [key for key in found if key.startswith("frames/")]
+    assert sorted(set(found) - set(frames)) == [
+        "bikes.mp4",
+        "photo.bgrm.png",
+        "photo.jpg",
+        "talk.bgrm.mp4",
+        "talk.mp4",
+    ]
+    assert len(frames) == 122 and "frames/frames.json" in frames and "frames/audio.m4a" in frames
+    sidecar = json.loads(
+        s3.client().get_object(Bucket=bucket[5:], Key="frames/frames.json")["Body"].read()
+    )
+    assert len(sidecar["frames"]) == 120 and sidecar["source"] == "talk.mp4"
+    times, _ = video_frames(download(s3, f"{bucket}/talk.bgrm.mp4", tmp_path / "bg.mp4"))
+    assert len(times) == 120
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_missing_object_or_an_unreachable_store_is_one_line(s3, bucket, tmp_path):
+    done = run_bgrm("process", f"{bucket}/nothing.mp4", "-o", f"{bucket}/x.mp4", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"bgrm: error: input not found: {bucket}/nothing.mp4\n",
+    )
+    with socket.socket() as closed:  # a port that nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    done = run_bgrm("process", f"{bucket}/in.mp4", env={"AWS_ENDPOINT_URL": endpoint}, cwd=tmp_path)
+    assert done.returncode == 3
+    assert done.stderr.startswith(f"bgrm: error: cannot reach the object store at {endpoint}")
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert keys(s3, bucket) == []
+
+
+@pytest.mark.slow
+def test_a_job_stopped_midway_leaves_nothing_in_the_bucket(s3, bucket, samples, model, scratch):
+    """Stopped after its first frames (as Ctrl-C or a cancel stops it): no object, no open
+    multipart upload, no staged file."""
+    talk = upload(s3, samples["talk"], f"{bucket}/talk.mp4")
+
+    def stop(done: int, total: int | None) -> None:
+        if done >= 40:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        bgrm.process(
+            talk, f"{bucket}/out.mov", alpha="prores", matte=f"{bucket}/m.mkv",
+            downsample=0.25, model=model, on_progress=stop,
+        )  # fmt: skip
+    assert keys(s3, bucket) == ["talk.mp4"]
+    assert list(scratch.iterdir()) == []
+
+
+# --- the queue on a bucket ---------------------------------------------------------------
+
+
+def farm_env(redis_url: str, s3, bucket: str, queue: str, **extra: str) -> dict[str, str]:
+    """A worker's (and a submitter's) environment: Redis, the bucket's roots, the S3 settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BGRM_")}
+    env.update(s3.environment())
+    env.update(
+        BGRM_HOME=os.environ.get("BGRM_HOME", ""),
+        BGRM_BROKER_URL=redis_url,
+        BGRM_QUEUE=queue,
+        BGRM_INPUT_ROOTS=f"{bucket}/in",
+        BGRM_OUTPUT_ROOT=f"{bucket}/out",
+        **extra,
+    )
+    return {k: v for k, v in env.items() if v}
+
+
+@pytest.fixture
+def workers(tmp_path):
+    """start(name, env) -> a Worker in an empty folder of its own; all stopped at the end."""
+    started: list[Worker] = []
+
+    def start(name: str, env: dict[str, str]) -> Worker:
+        home = tmp_path / f"{name}-cwd"
+        home.mkdir()
+        worker = Worker(name, env, tmp_path / f"{name}.log", cwd=home)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.mark.slow
+def test_a_split_job_on_two_workers_sharing_only_the_bucket_survives_a_kill(
+    s3, bucket, samples, redis_url, workers, tmp_path, weights_file
+):
+    """Two workers in different empty folders; the one running part 0 is killed midway: the
+    other runs that part again (only that part) and removes the killed run's staged upload,
+    the join writes the output object and removes the parts, and the folders stay empty."""
+    staging = tmp_path / "tmp"  # the machine's TMPDIR, where uploads are staged
+    staging.mkdir()
+    settings = {"BGRM_VISIBILITY_TIMEOUT": "5", "BGRM_LOCK_TTL": "4", "TMPDIR": str(staging)}
+    env = farm_env(redis_url, s3, bucket, "s3-split", **settings)
+    pair = [workers(name, env) for name in ("e", "f")]
+    for each in pair:
+        each.wait_for(f"{each.name} ready.")
+    long = loop_clip(samples["talk"], tmp_path / "long.mp4", times=2)
+    talk = upload(s3, long, f"{bucket}/in/long.mp4")
+    out = f"{bucket}/out/long.mp4"
+    submitter = subprocess.Popen(
+        [sys.executable, "-m", "bgrm", "submit", talk, "--split", "2", "-o", out, *SLOW, "--wait"],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    job_id = submitter.stdout.readline().strip()
+    first = f"part {job_id}.part-0 started"
+    deadline = time.monotonic() + 120
+    while not any(first in w.log() for w in pair):
+        assert time.monotonic() < deadline and submitter.poll() is None, "part 0 never started"
+        time.sleep(0.2)
+    runner = next(w for w in pair if first in w.log())
+    other = next(w for w in pair if w is not runner)
+    time.sleep(2)  # well into its frames
+    runner.process.send_signal(signal.SIGKILL)
+    runner.process.wait()
+
+    _, stderr = submitter.communicate(timeout=300)
+    assert submitter.returncode == 0, stderr
+    assert f"wrote {out} (240 frames" in stderr
+    assert other.log().count(first) == 1
+    assert sum(w.log().count(f"part {job_id}.part-1 started") for w in pair) == 1
+    assert keys(s3, bucket) == ["in/long.mp4", "out/long.mp4"]  # no parts, no markers
+    times, _ = video_frames(download(s3, out, tmp_path / "joined.mp4"))
+    assert times == pytest.approx(video_frames(long)[0], abs=1e-6)
+    assert [list((tmp_path / f"{n}-cwd").iterdir()) for n in ("e", "f")] == [[], []]
+    assert list(staging.iterdir()) == []
+    assert "removed a stale temp file of an interrupted run" in other.log()
+
+
+@pytest.mark.slow
+def test_cancel_removes_the_parts_from_the_bucket(
+    s3, bucket, samples, redis_url, workers, tmp_path, weights_file
+):
+    env = farm_env(redis_url, s3, bucket, "s3-cancel")
+    worker = workers("h", env)
+    long = upload(s3, loop_clip(samples["talk"], tmp_path / "long.mp4", 2), f"{bucket}/in/long.mp4")
+    worker.wait_for(f"{worker.name} ready.")
+    job_id = submit(env, long, "--split", "2", "-o", f"{bucket}/out/cut.mp4", *SLOW)
+    wait_until(env, job_id, lambda r: (r["parts"] or {}).get("done", 0) > 0)  # one uploaded
+    assert any(key.startswith("out/.cut.mp4.") for key in keys(s3, bucket))
+    cancelled = run_bgrm("cancel", job_id, env=env)
+    assert cancelled.returncode == 0, cancelled.stderr
+    wait_until(env, job_id, lambda r: r["state"] == "REVOKED", timeout=60)
+    deadline = time.monotonic() + 60
+    while keys(s3, bucket) != ["in/long.mp4"]:
+        assert time.monotonic() < deadline, keys(s3, bucket)
+        time.sleep(0.5)
+
+
+@pytest.mark.slow
+def test_every_task_kind_refuses_another_bucket_or_prefix(
+    s3, bucket, samples, redis_url, workers, tmp_path, weights_file
+):
+    """A client with access to Redis sends each task kind a job reading and writing outside
+    the worker's URL roots: each fails before it reads or writes (or removes) an object."""
+    env = farm_env(redis_url, s3, bucket, "s3-confine")
+    worker = workers("g", env)
+    other = f"s3://{bucket[5:]}-other"
+    s3.client().create_bucket(Bucket=other[5:])
+    parts = f"{other}/out/.x.mp4.probe-job-1.parts/keep.txt"
+    for url in (f"{other}/in/t.mp4", f"{bucket}/in2/t.mp4", parts):
+        upload(s3, samples["talk"], url)
+    part = json.dumps({"index": 0, "count": 2, "start_pts": None, "end_pts": 1000})
+    worker.wait_for(f"{worker.name} ready.")
+    for source, target in (
+        (f"{other}/in/t.mp4", f"{other}/out/x.mp4"),  # another bucket
+        (f"{bucket}/in2/t.mp4", f"{bucket}/in/x.mp4"),  # a prefix beside the roots, and in/
+    ):
+        job = json.dumps({"input": source, "output": target})
+        done = subprocess.run(
+            [sys.executable, "-c", SEND_EACH_KIND, job, part],
+            capture_output=True, text=True, env=env, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        reports = [json.loads(line) for line in done.stdout.splitlines()]
+        assert len(reports) == 5
+        for name, state, error in reports:
+            assert state == "FAILURE", (name, state, error)
+            assert "outside the folder" in error and "may read" in error, (name, error)
+    assert keys(s3, other) == ["in/t.mp4", "out/.x.mp4.probe-job-1.parts/keep.txt"]
+    assert keys(s3, bucket) == ["in2/t.mp4"]
