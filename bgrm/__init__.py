@@ -13,7 +13,7 @@ on first use, so that a program that only builds jobs (a queue client) starts fa
 
 One recording on many machines (what the queue's workers use): :mod:`bgrm.parts`
 (plan_parts, run_part, join_parts, parts_folder, remove_leftovers). The CPU threads a job
-should use on a shared machine: :mod:`bgrm.threads` (fit_threads, quiet_waiting).
+should use on a shared machine: :mod:`bgrm.threads` (fit_threads, choose_waiting).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """How many CPU threads a job's model may use: the cores this process may run on, less the
-ones other processes keep busy, with OpenMP's idle threads asleep rather than spinning.
+ones other processes keep busy; and, on a busy machine, OpenMP's idle threads asleep rather
+than spinning.
 
-    quiet_waiting()                  # before torch is imported: OMP_WAIT_POLICY=PASSIVE
     plan = fit_threads()             # e.g. ThreadPlan(threads=1, usable=2, busy=0.98)
+    choose_waiting()                 # alone, before torch loads (a worker's start)
 
 $BGRM_THREADS fixes the number instead (results then repeat to the last bit from run to run:
 a different thread count sums in another order, ~1e-6 apart).
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,25 +43,43 @@ class ThreadPlan:
         )
 
 
-def quiet_waiting() -> None:
-    """Tell OpenMP (read once, when torch loads it) to put waiting threads to sleep at once,
-    unless the user chose otherwise. Call before ``import torch``."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+BUSY_FOR_SLEEPING = 0.5
+"""Cores that other work keeps busy from which OpenMP's idle threads sleep instead of spin."""
+
+
+def choose_waiting(busy: float | None = None) -> None:
+    """Before torch loads OpenMP (which reads the policy once): on a machine that other work
+    keeps busy (``busy`` cores, sampled now if not given), idle OpenMP threads sleep at once
+    (OMP_WAIT_POLICY=PASSIVE) rather than spin on the cores that work needs; on a quiet one
+    they spin, as by default, which is faster there (bench/baseline.py; README). A policy the
+    user set stays, and once torch is loaded nothing changes. With $BGRM_THREADS nothing is
+    measured and they spin."""
+    if "OMP_WAIT_POLICY" in os.environ or "torch" in sys.modules or _fixed_threads():
+        return
+    if (busy_cores() if busy is None else busy) >= BUSY_FOR_SLEEPING:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 
 def fit_threads(sample_s: float = SAMPLE_S) -> ThreadPlan:
     """Set torch's threads to the cores that are free (at least one), measured now; or to
-    $BGRM_THREADS where that is set (then nothing is measured)."""
-    import torch
-
+    $BGRM_THREADS where that is set (then nothing is measured). The first call in a process,
+    before torch loads, also chooses how OpenMP's idle threads wait (``choose_waiting``)."""
     usable = usable_cores()
-    chosen = os.environ.get("BGRM_THREADS", "")
-    if chosen.isdigit() and int(chosen) > 0:
-        plan = ThreadPlan(threads=int(chosen), usable=usable, busy=0.0)
+    if chosen := _fixed_threads():
+        plan = ThreadPlan(threads=chosen, usable=usable, busy=0.0)
     else:
         plan = plan_threads(usable, busy_cores(sample_s))
+    choose_waiting(plan.busy)
+    import torch
+
     torch.set_num_threads(plan.threads)
     return plan
+
+
+def _fixed_threads() -> int | None:
+    """$BGRM_THREADS, where it is a whole number above 0."""
+    chosen = os.environ.get("BGRM_THREADS", "")
+    return int(chosen) if chosen.isdigit() and int(chosen) > 0 else None
 
 
 def plan_threads(usable: int, busy: float) -> ThreadPlan:

@@ -208,6 +208,34 @@ def test_an_av1_encoder_leaves_every_thread_in_the_normal_class(clip, tmp_path):
     assert len(video_frames(target)[0]) == 3
 
 
+@pytest.mark.parametrize(
+    ("busy", "setting", "first", "policy"),
+    [
+        (1.0, {}, "", "PASSIVE"),  # another process keeps a core busy: idle threads sleep
+        (0.1, {}, "", "None"),  # a quiet machine: OpenMP's own spinning, which is faster
+        (1.0, {}, "import torch;", "None"),  # too late: OpenMP has read its setting
+        (1.0, {"OMP_WAIT_POLICY": "ACTIVE"}, "", "ACTIVE"),  # the user's choice stays
+        (1.0, {"BGRM_THREADS": "1"}, "", "None"),  # a fixed thread count measures nothing
+    ],
+)
+def test_idle_openmp_threads_sleep_only_on_a_busy_machine(busy, setting, first, policy):
+    code = (
+        f"import os; {first} from bgrm.threads import choose_waiting; "
+        f"choose_waiting({busy}); print(os.environ.get('OMP_WAIT_POLICY'))"
+    )
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("BGRM_THREADS", "OMP_WAIT_POLICY")
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=environment | setting,
+        check=True,
+    )
+    assert done.stdout.strip() == policy
+
+
 def test_thread_plans_leave_busy_cores_alone():
     assert plan_threads(2, 0.0).threads == 2
     assert plan_threads(2, 0.9).threads == 1

@@ -5,6 +5,6 @@ bgrm's public API. The library never imports it; the CLI's queue commands do, in
 command. Settings are read from the environment when a worker or client first needs them.
 """
 
-from bgrm.threads import quiet_waiting
+from bgrm.threads import choose_waiting
 
-quiet_waiting()  # before a worker loads torch: idle OpenMP threads sleep, not spin
+choose_waiting()  # before a worker loads torch: on a busy machine idle OpenMP threads sleep

@@ -20,7 +20,6 @@ from bgrm._cli.flags import with_optional_values
 from bgrm._cli.help import PlainCommand, PlainGroup
 from bgrm._cli.preview import preview
 from bgrm._cli.process import process
-from bgrm.threads import quiet_waiting
 
 app = typer.Typer(
     help="Remove or replace the background of recorded video.",
@@ -54,7 +53,6 @@ app.add_typer(models.app, name="models")
 def main() -> None:
     """Run the command line; a parse error (an unknown option, a value of the wrong kind, a
     missing argument) is one line on stderr naming the flag, exit code 2."""
-    quiet_waiting()  # before any command loads torch
     command = typer.main.get_command(app)
     try:
         code = command.main(

@@ -15,6 +15,7 @@ from bgrm._cli.flags import with_job_flags
 from bgrm._cli.progress import ProgressBar
 from bgrm.errors import UsageError
 from bgrm.storage import Place, is_url, place
+from bgrm.threads import choose_waiting
 
 
 @with_job_flags()
@@ -49,6 +50,7 @@ def process(
     Several inputs or a folder: each is processed in turn into the -o folder (or beside
     itself), a bad one is reported and the others still run; exit 1 if any failed.
     """
+    choose_waiting()  # before the job's checks load torch
     if len(inputs) == 1 and (is_url(inputs[0]) or not Path(inputs[0]).is_dir()):
         _one(inputs[0], device, quiet, skip_existing, job)
     else:
