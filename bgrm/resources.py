@@ -150,7 +150,7 @@ def large_frame_notice(height: int, width: int, ratio: float, batch: int) -> str
 LONG_INPUT_S = 120.0
 """Recordings longer than this, run through RVM on a CPU, get a note on the faster model."""
 
-SELFIE_SPEEDUP = 1.6
+SELFIE_SPEEDUP = 2.4
 """End-to-end frames/s of ``model="selfie"`` over RVM's, 1080p to H.264 on two CPU cores
 (bench/models.py; the README's Performance section)."""
 
