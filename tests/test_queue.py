@@ -20,12 +20,20 @@ import av
 import pytest
 
 from tests.media import loop_clip
+from tests.queue import (
+    SEND_EACH_KIND,
+    SLOW,
+    Worker,
+    bgrm,
+    kill_the_worker_running,
+    status,
+    submit,
+    wait_until,
+)
 
-BGRM = [sys.executable, "-m", "bgrm"]
 pytestmark = pytest.mark.slow  # real workers, started per module
 
 LONG_FRAMES = 240  # the talk sample twice
-SLOW = ["--downsample", "1.0", "--batch", "1"]  # long enough to watch (~14 s on one thread)
 FAST = ["--downsample", "0.25"]
 
 
@@ -54,41 +62,6 @@ def queue_env(redis_url, roots) -> dict[str, str]:
     return {k: v for k, v in env.items() if v}
 
 
-class Worker:
-    """A `bgrm worker` child process with its log in a file."""
-
-    def __init__(self, name: str, env: dict[str, str], log: Path, cwd: Path | None = None):
-        self.name = f"{name}@test"
-        self.log_path = log
-        with open(log, "wb") as sink:
-            self.process = subprocess.Popen(
-                [*BGRM, "worker", "--name", self.name, "--threads", "1"],
-                env=env,
-                cwd=cwd,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-            )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_for(self, text: str, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.log():
-            assert self.process.poll() is None, f"worker died:\n{self.log()}"
-            assert time.monotonic() < deadline, f"no {text!r} in the log:\n{self.log()}"
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
 @pytest.fixture
 def start_worker(queue_env, tmp_path):
     """start_worker(name, cwd=None, **env) -> a started Worker (env "" unsets a variable);
@@ -115,33 +88,6 @@ def worker(queue_env, weights_file, tmp_path_factory):
         yield shared
     finally:
         shared.stop()
-
-
-def bgrm(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([*BGRM, *args], capture_output=True, text=True, env=env, timeout=timeout)
-
-
-def submit(env: dict[str, str], *args: str) -> str:
-    done = bgrm(env, "submit", *args)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-1]
-
-
-def status(env: dict[str, str], job_id: str) -> dict:
-    done = bgrm(env, "status", job_id, "--json")
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
-def wait_until(env: dict[str, str], job_id: str, ready, timeout: float = 240) -> dict:
-    """Poll `bgrm status --json` until ready(report) is true; returns that report."""
-    deadline = time.monotonic() + timeout
-    report = status(env, job_id)
-    while not ready(report):
-        assert time.monotonic() < deadline, f"gave up waiting: {report}"
-        time.sleep(0.3)
-        report = status(env, job_id)
-    return report
 
 
 def frame_count(path: Path) -> int:
@@ -290,24 +236,6 @@ def test_confinement_refuses_paths_outside_the_roots(worker, queue_env, roots, c
     assert line.startswith("bgrm: error: ") and "outside the folder" in line and reason in line
     assert leftovers(roots["outside"]) == ["secret.jpg", "secret.mp4"]  # nothing written there
     assert not (roots["out"] / "x.mp4").exists()
-
-
-SEND_EACH_KIND = """
-import json, sys
-from bgrm_worker.app import app
-job, part = sys.argv[1], sys.argv[2]
-sent = {
-    "bgrm.process": [job],
-    "bgrm.split": [job, json.dumps({"count": 2})],
-    "bgrm.part": [job, part, "probe-job-1"],
-    "bgrm.join": [[], job],
-    "bgrm.cleanup": [job, "probe-job-1"],
-}
-results = {name: app.send_task(name, args=args) for name, args in sent.items()}
-for name, result in results.items():
-    result.get(timeout=120, propagate=False)
-    print(json.dumps([name, result.state, str(result.result)]))
-"""
 
 
 def test_every_task_kind_refuses_a_job_outside_the_roots(worker, queue_env, roots):
@@ -499,15 +427,7 @@ def test_a_worker_killed_mid_part_costs_only_that_part(start_worker, queue_env, 
     out = roots["out"] / "whole.mp4"
     job_id = submit(env, str(roots["in"] / "long.mp4"), "--split", "2", "-o", str(out), *SLOW)
     first = f"part {job_id}.part-0 started"
-    deadline = time.monotonic() + 120
-    while not any(first in w.log() for w in workers):
-        assert time.monotonic() < deadline, "part 0 never started"
-        time.sleep(0.2)
-    runner = next(w for w in workers if first in w.log())
-    other = next(w for w in workers if w is not runner)
-    time.sleep(2)  # well into its frames
-    runner.process.send_signal(signal.SIGKILL)
-    runner.process.wait()
+    runner, other = kill_the_worker_running(workers, first)
 
     report = wait_until(env, job_id, lambda r: r["ended"], timeout=300)
     assert report["state"] == "SUCCESS", report

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import pytest
 import bgrm
 from tests.cli import bgrm as run_bgrm
 from tests.media import audio_packets, loop_clip, video_frames
-from tests.test_queue import SEND_EACH_KIND, SLOW, Worker, submit, wait_until
+from tests.queue import SEND_EACH_KIND, SLOW, Worker, kill_the_worker_running, submit, wait_until
 
 FAST = ["--downsample", "0.25"]
 
@@ -210,15 +209,7 @@ def test_a_split_job_on_two_workers_sharing_only_the_bucket_survives_a_kill(
     )  # fmt: skip
     job_id = submitter.stdout.readline().strip()
     first = f"part {job_id}.part-0 started"
-    deadline = time.monotonic() + 120
-    while not any(first in w.log() for w in pair):
-        assert time.monotonic() < deadline and submitter.poll() is None, "part 0 never started"
-        time.sleep(0.2)
-    runner = next(w for w in pair if first in w.log())
-    other = next(w for w in pair if w is not runner)
-    time.sleep(2)  # well into its frames
-    runner.process.send_signal(signal.SIGKILL)
-    runner.process.wait()
+    _, other = kill_the_worker_running(pair, first, alive=lambda: submitter.poll() is None)
 
     _, stderr = submitter.communicate(timeout=300)
     assert submitter.returncode == 0, stderr

@@ -1,0 +1,110 @@
+"""The queue as its users see it, for the tests: `bgrm worker` child processes with their logs,
+the queue's commands run as a user runs them, and a message of every task kind."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BGRM = [sys.executable, "-m", "bgrm"]
+SLOW = ["--downsample", "1.0", "--batch", "1"]  # long enough to watch (~14 s on one thread)
+
+
+class Worker:
+    """A `bgrm worker` child process with its log in a file."""
+
+    def __init__(self, name: str, env: dict[str, str], log: Path, cwd: Path | None = None):
+        self.name = f"{name}@test"
+        self.log_path = log
+        with open(log, "wb") as sink:
+            self.process = subprocess.Popen(
+                [*BGRM, "worker", "--name", self.name, "--threads", "1"],
+                env=env,
+                cwd=cwd,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for(self, text: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            assert self.process.poll() is None, f"worker died:\n{self.log()}"
+            assert time.monotonic() < deadline, f"no {text!r} in the log:\n{self.log()}"
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def bgrm(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([*BGRM, *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def submit(env: dict[str, str], *args: str) -> str:
+    done = bgrm(env, "submit", *args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def status(env: dict[str, str], job_id: str) -> dict:
+    done = bgrm(env, "status", job_id, "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def wait_until(env: dict[str, str], job_id: str, ready, timeout: float = 240) -> dict:
+    """Poll `bgrm status --json` until ready(report) is true; returns that report."""
+    deadline = time.monotonic() + timeout
+    report = status(env, job_id)
+    while not ready(report):
+        assert time.monotonic() < deadline, f"gave up waiting: {report}"
+        time.sleep(0.3)
+        report = status(env, job_id)
+    return report
+
+
+def kill_the_worker_running(
+    workers: list[Worker], line: str, alive=lambda: True, timeout: float = 120
+) -> tuple[Worker, Worker]:
+    """Wait until one of two workers logs ``line`` (while ``alive()``), let it work two seconds
+    more, then SIGKILL it; returns (the killed worker, the other)."""
+    deadline = time.monotonic() + timeout
+    while not any(line in w.log() for w in workers):
+        assert time.monotonic() < deadline and alive(), f"no worker logged {line!r}"
+        time.sleep(0.2)
+    runner = next(w for w in workers if line in w.log())
+    other = next(w for w in workers if w is not runner)
+    time.sleep(2)  # well into its frames
+    runner.process.kill()
+    runner.process.wait()
+    return runner, other
+
+
+SEND_EACH_KIND = """
+import json, sys
+from bgrm_worker.app import app
+job, part = sys.argv[1], sys.argv[2]
+sent = {
+    "bgrm.process": [job],
+    "bgrm.split": [job, json.dumps({"count": 2})],
+    "bgrm.part": [job, part, "probe-job-1"],
+    "bgrm.join": [[], job],
+    "bgrm.cleanup": [job, "probe-job-1"],
+}
+results = {name: app.send_task(name, args=args) for name, args in sent.items()}
+for name, result in results.items():
+    result.get(timeout=120, propagate=False)
+    print(json.dumps([name, result.state, str(result.result)]))
+"""
