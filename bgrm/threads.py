@@ -5,6 +5,11 @@ than spinning.
     plan = fit_threads()             # e.g. ThreadPlan(threads=1, usable=2, busy=0.98)
     choose_waiting()                 # alone, before torch loads (a worker's start)
 
+Every job fits its threads itself when its model session opens (bgrm/matting/session.py), so a
+library call runs like the CLI whatever its caller imported first: a script that loaded torch
+before bgrm missed ``choose_waiting`` and spins, but on a busy two-core machine it gets one
+thread, and one thread never waits for another.
+
 $BGRM_THREADS fixes the number instead (results then repeat to the last bit from run to run:
 a different thread count sums in another order, ~1e-6 apart).
 
@@ -30,11 +35,18 @@ SAMPLE_S = 0.25
 @dataclass(frozen=True)
 class ThreadPlan:
     """threads: for torch's intra-op pool; usable: the cores this process may run on; busy:
-    how many of the machine's cores other processes kept busy while it was sampled."""
+    how many of the machine's cores other processes kept busy while it was sampled; fixed:
+    the count came from $BGRM_THREADS (nothing was measured)."""
 
     threads: int
     usable: int
     busy: float
+    fixed: bool = False
+
+    @property
+    def leaves_cores(self) -> bool:
+        """Whether cores were left to other work because the machine was found busy."""
+        return not self.fixed and self.threads < self.usable
 
     def describe(self) -> str:
         return (
@@ -66,7 +78,7 @@ def fit_threads(sample_s: float = SAMPLE_S) -> ThreadPlan:
     before torch loads, also chooses how OpenMP's idle threads wait (``choose_waiting``)."""
     usable = usable_cores()
     if chosen := _fixed_threads():
-        plan = ThreadPlan(threads=chosen, usable=usable, busy=0.0)
+        plan = ThreadPlan(threads=chosen, usable=usable, busy=0.0, fixed=True)
     else:
         plan = plan_threads(usable, busy_cores(sample_s))
     choose_waiting(plan.busy)

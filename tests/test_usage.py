@@ -193,6 +193,40 @@ def test_a_busy_machine_gets_fewer_torch_threads_and_is_told(clip, tmp_path, wei
     assert 1 <= threads < usable_cores()
 
 
+LIBRARY_AFTER_TORCH = """
+import sys, torch  # loaded first, as a user's script may: bgrm cannot choose OpenMP's wait
+import bgrm
+result = bgrm.process(sys.argv[1], sys.argv[2], background="white", downsample=0.5)
+print(torch.get_num_threads())
+print("\\n".join(result.notices))
+"""
+
+
+def test_a_library_call_fits_its_threads_like_the_cli(clip, tmp_path, weights_file):
+    """A script that imported torch before bgrm, on a machine with a core busy: the call itself
+    measures the load, gives torch the cores left and tells ``on_notice`` (it ran 4x slower
+    than the CLI when it kept one thread per core)."""
+    if usable_cores() < 2:
+        pytest.skip("one core: nothing to leave to the other process")
+    environment = {k: v for k, v in os.environ.items() if k != "BGRM_THREADS"}
+    with subprocess.Popen([sys.executable, "-c", "while True: pass"]) as spinner:
+        try:
+            time.sleep(0.5)  # under way before bgrm samples the load
+            done = subprocess.run(
+                [sys.executable, "-c", LIBRARY_AFTER_TORCH, str(clip), str(tmp_path / "o.mp4")],
+                capture_output=True,
+                text=True,
+                env=environment,
+            )
+        finally:
+            spinner.kill()
+    assert done.returncode == 0, done.stderr
+    threads, *notices = done.stdout.splitlines()
+    assert 1 <= int(threads) < usable_cores()
+    busy = [line for line in notices if line.startswith("the machine is busy")]
+    assert len(busy) == 1 and f"{threads} torch thread(s)" in busy[0], notices
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="SVT-AV1 raises its threads only for root")
 def test_an_av1_encoder_leaves_every_thread_in_the_normal_class(clip, tmp_path):
     """SVT-AV1, opened by root, makes the opening thread and its own realtime (SCHED_FIFO 99);

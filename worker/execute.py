@@ -68,7 +68,6 @@ def _process(task: Task, job: bgrm.Job, store: JobStore) -> dict:
     for leftover in parts.remove_leftovers(job, older_than=settings().lock_ttl / 2):
         log.info("removed a stale temp file of an interrupted run: %s", leftover)
     log.info("job %s started: %s -> %s", job_id, job.input, job.output_path())
-    runtime.fit_threads()
     try:
         result = bgrm.run(
             job,
@@ -144,7 +143,6 @@ def part(task: Task, job_json: str, part_json: str, job_id: str) -> dict:
         log.info(
             "part %s started: %s, part %d of %d", part_id, job.input, piece.index + 1, piece.count
         )
-        runtime.fit_threads()
         try:
             result = parts.run_part(
                 job,

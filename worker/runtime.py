@@ -12,19 +12,10 @@ import logging
 import torch
 
 import bgrm
-from bgrm import threads
 
 from .config import settings
 
 log = logging.getLogger("bgrm.worker")
-
-
-def fit_threads() -> None:
-    """Before each job: torch's threads fitted to the cores other work leaves free, unless
-    the worker was given --threads (BGRM_THREADS)."""
-    plan = threads.fit_threads()
-    if plan.threads < plan.usable and not settings().threads:
-        log.info("the machine is busy: %s", plan.describe())
 
 
 @functools.cache

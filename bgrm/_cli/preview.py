@@ -10,7 +10,6 @@ from bgrm._cli.errors import say, shown, user_errors
 from bgrm._cli.flags import with_job_flags
 from bgrm.errors import UsageError
 from bgrm.storage import place
-from bgrm.threads import fit_threads
 
 
 @with_job_flags(output_help="The picture, a .png (default: <stem>.preview.png beside the input).")
@@ -49,7 +48,6 @@ def preview(
         source = place(input)
         output = job["output"] or source.with_name(f"{source.stem}.preview.png")
         times = [parse_time(text) for text in at.split(",")] if at else None
-        fit_threads()  # silently: a preview takes seconds, and an error must stay one line
         bgrm.preview(
             input,
             output,

@@ -72,7 +72,6 @@ def _one(source: str, device: str, quiet: bool, skip_existing: bool, job: dict) 
                 say(f"skipped {shown(source)}: {shown(planned.output_path())} is there")
                 return
         bgrm.check(planned)  # a bad job fails with its one line, before any note
-        fit_threads_and_say(quiet)
         progress = ProgressBar(quiet)
         try:
             result = bgrm.run(planned, on_progress=progress, on_notice=None if quiet else say)
@@ -86,15 +85,6 @@ def _one(source: str, device: str, quiet: bool, skip_existing: bool, job: dict) 
             say(f"wrote {shown(result.output)} ({result.frames} frames, {result.fps:.1f} frames/s)")
         if result.matte is not None:
             say(f"wrote the matte {shown(result.matte)}")
-
-
-def fit_threads_and_say(quiet: bool) -> None:
-    """torch's threads fitted to the cores other work leaves free; said when that is fewer."""
-    from bgrm.threads import fit_threads
-
-    plan = fit_threads()
-    if plan.threads < plan.usable and not quiet:
-        say(f"the machine is busy: {plan.describe()}")
 
 
 def names_folder(output: str | None) -> bool:
@@ -135,7 +125,6 @@ def _many(
     def start(index: int, count: int, source: Path) -> None:
         if not quiet:
             say(f"[{index + 1}/{count}] {shown(source)}")
-        fit_threads_and_say(quiet)  # the load may have changed since the last file
         bars.append(ProgressBar(quiet))
 
     def progress(done: int, total: int | None) -> None:

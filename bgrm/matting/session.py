@@ -32,6 +32,7 @@ from bgrm.resources import (
     plan_batch,
     resolve_device,
 )
+from bgrm.threads import fit_threads
 
 
 class MattingSession:
@@ -63,7 +64,11 @@ class MattingSession:
 def open_session(
     job: Job, info: VideoInfo, model: Model | None, notice: Callable[[str], None]
 ) -> tuple[MattingSession, int]:
-    """The model ready for this job (loaded if not given) and the batch size to use."""
+    """The model ready for this job (loaded if not given), torch's CPU threads fitted to the
+    cores other work leaves free (said when that is fewer than usable), and the batch size."""
+    threads = fit_threads()
+    if threads.leaves_cores:
+        notice(f"the machine is busy: {threads.describe()}")
     if model is None:
         model = load_model(job.device, job.precision, model=job.model, on_notice=notice)
     else:
