@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import av
 import numpy as np
@@ -128,6 +129,17 @@ def test_random_bytes_are_rejected(tmp_path, weights_file):
 def test_version():
     done = bgrm("--version")
     assert done.returncode == 0 and done.stdout.startswith("bgrm 0.")
+
+
+def test_models_path_prints_the_folder_or_one_models_file(tmp_path):
+    """The README's promise: the folder of the weights; with --model, that model's file in it."""
+    environment = {"BGRM_HOME": str(tmp_path / "weights")}
+    folder = bgrm("models", "path", env=environment)
+    assert folder.returncode == 0 and folder.stdout.strip() == str(tmp_path / "weights")
+    one = bgrm("models", "path", "--model", "selfie", env=environment)
+    assert one.returncode == 0
+    assert Path(one.stdout.strip()).parent == tmp_path / "weights"
+    assert Path(one.stdout.strip()).name.startswith("selfie")
 
 
 @pytest.mark.slow

@@ -77,7 +77,9 @@ def test_port_matches_mediapipe_runtime(samples, selfie, selection, size):
     network is the identity: the raw network output is compared."""
     solutions = pytest.importorskip(
         "mediapipe.python.solutions.selfie_segmentation",
-        reason="MediaPipe's runtime is the reference: pip install -e '.[selfie-check]'",
+        reason="MediaPipe's runtime is the reference, in a venv of its own (it needs numpy < 2): "
+        "bash scripts/setup.sh .venv-mediapipe selfie-check,test, then run this test with "
+        ".venv-mediapipe/bin/python (scripts/test.sh does both)",
         exc_type=ModuleNotFoundError,
     )
     packaged = Path(solutions.__file__).parents[2] / "modules" / "selfie_segmentation"

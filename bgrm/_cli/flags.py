@@ -143,7 +143,7 @@ def job_flags(
             "--model",
             metavar="NAME",
             help="rvm (Robust Video Matting: fine edges, held objects) or selfie (MediaPipe's "
-            "selfie segmenter: several times faster on a CPU, coarser edges).",
+            "selfie segmenter: about 2.4x faster on a CPU, coarser edges).",
         ),
     ] = "rvm",
     crf: Annotated[

@@ -78,10 +78,13 @@ def _pull_from(sources: list[Path], names: list[str]) -> Path:
 
 @app.command("path", cls=PlainCommand)
 def path(
-    model: Annotated[str, typer.Option("--model", metavar="NAME", help="rvm or selfie.")] = "rvm",
+    model: Annotated[
+        str | None,
+        typer.Option("--model", metavar="NAME", help="rvm or selfie: that model's file."),
+    ] = None,
 ) -> None:
-    """Print where the converted weights live ($BGRM_HOME overrides)."""
+    """Print the folder of the converted weights ($BGRM_HOME overrides), or one model's file."""
     from bgrm.matting import weights
 
     with user_errors():
-        typer.echo(str(weights.weights_path(model)))
+        typer.echo(str(weights.home() if model is None else weights.weights_path(model)))
