@@ -1,6 +1,6 @@
 """The README demo: a real talking-head clip, its background replaced, and a before/after picture.
 
-python samples/demo.py                 # writes samples/media/talk.bgrm.mp4, .blur.mp4, demo.png
+python samples/demo.py                 # writes samples/media/talk.photo.mp4, .blur.mp4, demo.png
 python samples/demo.py --update-docs   # also replaces the README's picture, docs/demo.png
 """
 
@@ -24,6 +24,9 @@ MEDIA = ROOT / "samples" / "media"
 PICTURE = MEDIA / "demo.png"
 DOCS_PICTURE = ROOT / "docs" / "demo.png"
 FRAME = 40
+OUTPUTS = {"image": "talk.photo.mp4", "blur": "talk.blur.mp4"}
+"""What the demo writes into samples/media, by kind. Not the default output name (talk.bgrm.mp4),
+which the README's first example writes after it."""
 
 
 def _frame(path: Path, index: int) -> Image.Image:
@@ -41,10 +44,7 @@ def main() -> None:
     )
     update_docs = parser.parse_args().update_docs
     files = fetch_samples(MEDIA)
-    outputs = {
-        "image": MEDIA / "talk.bgrm.mp4",
-        "blur": MEDIA / "talk.blur.mp4",
-    }
+    outputs = {kind: MEDIA / name for kind, name in OUTPUTS.items()}
     bgrm = [sys.executable, "-m", "bgrm"]
     subprocess.run(
         [
