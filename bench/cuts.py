@@ -3,9 +3,9 @@
     python bench/cuts.py                      # the sample upscaled to 1280x720, both models
     python bench/cuts.py --size 1920x1080 --frames 16
 
-1. Cost, in one run: ms per frame of the cut detector (the model's small frames, their hue,
-   saturation and value, the score against the frame before) and of each model's own work on
-   the same frames (its coefficients: what runs per frame before the full-resolution tail).
+1. Cost, in one run: ms per frame of the cut detector (its small frames, their hue, saturation
+   and value, the score against the frame before) and of each model's own work on the same
+   frames (its coefficients: what runs per frame before the full-resolution tail).
 2. False cuts on talking heads (want none): the sample, looped forward 4 times (a jump at each
    loop, not a cut), and played forwards and backwards 4 times.
 3. A real edited recording: the cuts found in bikes.mp4 against the five seen by eye.
@@ -20,19 +20,28 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bgrm.threads import fit_threads  # noqa: E402
+
+THREADS = fit_threads()  # before torch loads: on a busy machine idle threads sleep, not spin
+
+import torch  # noqa: E402
+
 import bgrm  # noqa: E402
-from bench.harness import rate  # noqa: E402
 from bgrm.batches import batches_of  # noqa: E402
 from bgrm.composite import from_uint8_hwc  # noqa: E402
-from bgrm.cuts import CutDetector  # noqa: E402
+from bgrm.cuts import CutDetector, detector_frames  # noqa: E402
 from bgrm.matting.session import MattingSession, matte_batches  # noqa: E402
 from bgrm.shots import PERSON, judged  # noqa: E402
+from bgrm_bench.harness import rate  # noqa: E402
 from tests.media import sample_clips, slide_frame, video_frames, walk_out_frames  # noqa: E402
+
+STREET = 150
+"""A frame of bikes.mp4 without a person: a street behind a railing."""
 
 BIKES_CUTS = [30, 76, 137, 187, 242]
 """The frames of bikes.mp4 that start a shot, as seen by eye (a car passing close at 101 is
@@ -63,7 +72,7 @@ def cost(size: tuple[int, int], frames: int, batch: int) -> None:
 def _detect(session: MattingSession, chunks: tuple[torch.Tensor, ...]) -> None:
     """What the pipeline adds per batch to find cuts: the small frames, the detector."""
     for chunk in chunks:
-        session.cuts.starts(session.small(chunk))
+        session.cuts.starts(detector_frames(chunk))
 
 
 def false_cuts() -> None:
@@ -89,7 +98,7 @@ def _starts(frames: np.ndarray) -> list[int]:
     found = []
     for batch in batches_of(frames, 16):
         src = from_uint8_hwc(torch.from_numpy(np.ascontiguousarray(batch.rgb)))
-        found += [batch.pts[0] + index for index in detector.starts(src)]
+        found += [batch.pts[0] + index for index in detector.starts(detector_frames(src))]
     return found
 
 
@@ -101,8 +110,9 @@ def coverage(model_name: str) -> None:
     height, width = talk.shape[1:3]
     slide = np.stack([slide_frame(width, height)] * 45)
     first = next(iter(bgrm.mattes(clips["talk"], model=model)))
-    _, room = video_frames(clips["bikes"])
-    room = room[200, : height * 2 : 2, 100 : 100 + width * 2 : 2]
+    room = np.asarray(
+        Image.fromarray(video_frames(clips["bikes"])[1][STREET]).resize((width, height))
+    )
     recordings = {
         "camera -> slide -> camera": np.concatenate([talk[:45], slide, talk[45:90]]),
         "a person walks out of one shot": np.stack(walk_out_frames(first.image, first.alpha, room)),
@@ -135,6 +145,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     args = parser.parse_args()
     width, height = map(int, args.size.split("x"))
+    print(f"torch threads: {THREADS.describe()}")
     cost((width, height), args.frames, args.batch)
     print("false cuts")
     false_cuts()

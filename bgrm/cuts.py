@@ -1,7 +1,8 @@
-"""Cuts found on the way: a streaming shot-boundary detector over the model's small frames.
+"""Cuts found on the way: a streaming shot-boundary detector over small frames on the device.
 
     detector = CutDetector()
-    starts = detector.starts(small)   # small [T, 3, h, w] in [0, 1], batch after batch
+    small = detector_frames(src)      # src [T, 3, H, W] in [0, 1], the frames the model gets
+    starts = detector.starts(small)   # batch after batch
 
 A content detector in the manner of PySceneDetect's: each frame is turned into hue, saturation
 and value (on OpenCV's 8-bit scales: hue 0-180, the others 0-255), and its content score is the
@@ -27,8 +28,8 @@ MIN_SHOT = 15
 """Frames a shot has at least; a cut sooner after the last is not one (PySceneDetect's default)."""
 
 LONG_SIDE = 256
-"""The detector's frames are the model's, halved until the long side is at most this many
-pixels (PySceneDetect's automatic downscale aims at a width of 256 too)."""
+"""The detector's frames have a long side of about this many pixels (PySceneDetect's automatic
+downscale aims at a width of 256 too)."""
 
 
 class CutDetector:
@@ -45,9 +46,10 @@ class CutDetector:
         self._since = 0  # frames since the last shot started
 
     def scores(self, small: Tensor) -> list[float]:
-        """small [T, 3, h, w] float in [0, 1], the next T frames -> each one's content score
-        against the frame before it (inf for the first frame of a video). Moves the state on."""
-        hsv = hsv_of(detector_frames(small))
+        """small [T, 3, h, w] float in [0, 1] (``detector_frames``), the next T frames -> each
+        one's content score against the frame before it (inf for the first frame of a video).
+        Moves the state on."""
+        hsv = hsv_of(small)
         before = hsv[:-1] if self._last is None else torch.cat([self._last[None], hsv[:-1]])
         changes = (hsv[len(hsv) - len(before) :] - before).abs().mean(dim=(1, 2, 3)).tolist()
         first = [math.inf] if self._last is None else []
@@ -55,8 +57,9 @@ class CutDetector:
         return first + changes
 
     def starts(self, small: Tensor) -> list[int]:
-        """small [T, 3, h, w] float in [0, 1], the next T frames -> the indices (rising) of
-        those that start a shot: the first frame of a video, and every cut."""
+        """small [T, 3, h, w] float in [0, 1] (``detector_frames``), the next T frames -> the
+        indices (rising) of those that start a shot: the first frame of a video, and every
+        cut."""
         found = []
         for index, score in enumerate(self.scores(small)):
             if score == math.inf or (score >= self.threshold and self._since >= self.min_shot):
@@ -66,24 +69,24 @@ class CutDetector:
         return found
 
 
-def detector_frames(small: Tensor) -> Tensor:
-    """[T, 3, h, w] -> the same halved (2x2 means) until the long side is at most LONG_SIDE."""
-    while max(small.shape[-2:]) > LONG_SIDE:
-        small = F.avg_pool2d(small, 2, ceil_mode=True)
-    return small
+def detector_frames(src: Tensor) -> Tensor:
+    """src [T, 3, H, W] -> [T, 3, h, w], the long side at most about LONG_SIDE: every s-th
+    pixel of every s-th row, then means of 2x2 of those. It reads a few pixels in a hundred of
+    a large frame (a full downscale cost several times more than the whole detector)."""
+    step = max(1, math.ceil(max(src.shape[-2:]) / (2 * LONG_SIDE)))
+    return F.avg_pool2d(src[:, :, ::step, ::step], 2, ceil_mode=True)
 
 
 def hsv_of(rgb: Tensor) -> Tensor:
     """rgb [T, 3, h, w] in [0, 1] -> hue (0-180), saturation and value (0-255) [T, 3, h, w], as
     OpenCV computes them for 8-bit pictures."""
-    value, top = rgb.max(dim=1)
-    low = rgb.min(dim=1).values
-    spread = value - low
-    safe = spread.clamp_min(1e-6)
+    value = rgb.amax(dim=1)
+    spread = value - rgb.amin(dim=1)
+    safe = spread.clamp_min(1e-6)  # a gray pixel: spread 0, hue and saturation 0
     r, g, b = rgb.unbind(1)
-    hue = torch.where(
-        top == 0, (g - b) / safe, torch.where(top == 1, 2 + (b - r) / safe, 4 + (r - g) / safe)
+    sector = torch.where(
+        r == value, (g - b) / safe, torch.where(g == value, 2 + (b - r) / safe, 4 + (r - g) / safe)
     )
-    hue = torch.where(spread > 0, torch.remainder(hue * 60, 360) / 2, torch.zeros_like(hue))
-    saturation = torch.where(value > 0, spread / value.clamp_min(1e-6), torch.zeros_like(value))
+    hue = torch.remainder(sector * 60, 360) / 2
+    saturation = spread / value.clamp_min(1e-6)
     return torch.stack([hue, saturation * 255, value * 255], dim=1)

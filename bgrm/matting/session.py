@@ -7,7 +7,7 @@
 The model stops at the refiner's low-resolution coefficients; ``Matted.fgr``/``pha`` (eager)
 or the fused kernels of bgrm/finish make the full-resolution mattes from them.
 
-Cuts are found on the way (bgrm/cuts.py, on the model's small frames): the state is forgotten
+Cuts are found on the way (bgrm/cuts.py, on small frames made on the device): the state is forgotten
 at every cut, exactly at the frame that starts the new shot (a batch is run in two calls where
 a cut falls inside it), so a shot's frames are those of a fresh start whatever the batch size.
 """
@@ -23,7 +23,7 @@ from torch import Tensor
 
 from bgrm.batches import Batch
 from bgrm.composite import from_uint8_hwc
-from bgrm.cuts import CutDetector
+from bgrm.cuts import CutDetector, detector_frames
 from bgrm.errors import UsageError
 from bgrm.job import Job
 from bgrm.matting.build import Model, load_model
@@ -61,18 +61,6 @@ class MattingSession:
     def cut(self) -> None:
         """Forget the recurrent state (start of a new shot): the next frame is a fresh start."""
         self._state = ()
-
-    def small(self, src: Tensor) -> Tensor:
-        """src [T, 3, H, W] -> the model's small frames [T, 3, h, w] (RVM's own downsampling)."""
-        if self.downsample_ratio == 1.0:
-            return src
-        return F.interpolate(
-            src,
-            scale_factor=self.downsample_ratio,
-            mode="bilinear",
-            align_corners=False,
-            recompute_scale_factor=False,
-        )
 
     @torch.inference_mode()
     def coefficients(self, src: Tensor) -> tuple[Tensor, Tensor]:
@@ -176,13 +164,13 @@ class Matted:
 
 def matte_batches(session: MattingSession, batches: Iterable[Batch]) -> Iterator[Matted]:
     """The model over ``batches`` in order, the recurrent state carried: upload the uint8
-    frames, make them float on the device, find the cuts on the model's small frames, run the
+    frames, make them float on the device, find the cuts on small frames of them, run the
     model to the refiner's coefficients, its state forgotten at each cut (a batch with a cut
     inside comes out as two). The only place the model is run over a video."""
     device = session.model.device
     for batch in batches:
         src = _upload(batch, device)
-        small = session.small(src)
+        small = detector_frames(src)
         starts = session.cuts.starts(small)
         edges = sorted({0, *starts, len(batch.pts)})
         for low, high in zip(edges, edges[1:], strict=False):
@@ -195,12 +183,13 @@ def matte_batches(session: MattingSession, batches: Iterable[Batch]) -> Iterator
 
 
 def person_coverage(a: Tensor, b: Tensor, small: Tensor) -> list[float]:
-    """The coefficients a, b [T, C, h, w] and the model's small frames [T, 3, h', w'] -> the
-    mean alpha of each frame at the model's resolution (the share the person covers)."""
-    guide = small.mean(1, keepdim=True)
-    if guide.shape[-2:] != a.shape[-2:]:
-        guide = F.interpolate(guide, size=a.shape[-2:], mode="bilinear", align_corners=False)
-    alpha = torch.addcmul(b[:, -1:], a[:, -1:], guide).clamp_(0.0, 1.0)
+    """The coefficients a, b [T, C, h, w] and small frames [T, 3, h', w'] -> the mean alpha of
+    each frame at the small frames' size (the share of the frame the person covers)."""
+    size = small.shape[-2:]
+    a, b = (
+        F.interpolate(x[:, -1:], size=size, mode="bilinear", align_corners=False) for x in (a, b)
+    )
+    alpha = torch.addcmul(b, a, small.mean(1, keepdim=True)).clamp_(0.0, 1.0)
     return alpha.mean(dim=(1, 2, 3)).tolist()
 
 
