@@ -152,6 +152,11 @@ def _difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(a.astype(int) - b.astype(int)).reshape(len(a), -1).mean(axis=1)
 
 
+def _worst(a: np.ndarray, b: np.ndarray) -> int:
+    """The largest |a - b| of any pixel, in 1/255."""
+    return int(np.abs(a.astype(int) - b.astype(int)).max())
+
+
 def _room(frames: np.ndarray) -> np.ndarray:
     """The mean colour of the car's ceiling (top left) over ``frames``."""
     return frames[:, 2:20, 2:40].reshape(-1, 3).mean(axis=0)
@@ -159,29 +164,27 @@ def _room(frames: np.ndarray) -> np.ndarray:
 
 @pytest.mark.slow
 def test_a_slide_between_two_camera_shots_comes_out_as_it_went_in(clips, model, tmp_path):
-    """RVM: the slide's frames are the input's, the camera's have the new background, the
-    matte after the cut back is that of a clip starting there, and batch size (a cut inside a
-    batch) changes nothing."""
-    results = {}
-    for size in (7, 16):
-        results[size] = bgrm.process(
-            clips["meeting"],
-            tmp_path / f"out{size}.mp4",
-            background=GREEN,
-            matte=tmp_path / f"matte{size}.mkv",
-            batch=size,
-            compile="off",
-            model=model,
-        )
+    """RVM: the slide's frames are the input's, the camera's have the new background, and the
+    matte after the cut back is that of a clip starting there (a cut inside a batch of 7)."""
+    result = bgrm.process(
+        clips["meeting"],
+        tmp_path / "out7.mp4",
+        background=GREEN,
+        matte=tmp_path / "matte7.mkv",
+        batch=7,
+        downsample=0.5,
+        compile="off",
+        model=model,
+    )
     fresh = bgrm.process(
         clips["camera_again"],
         tmp_path / "fresh.mp4",
         background=GREEN,
         matte=tmp_path / "fresh.mkv",
+        downsample=0.5,
         compile="off",
         model=model,
     )
-    result = results[7]
     assert [shot.passed_through for shot in result.shots] == [False, True, False]
     assert [shot.frames for shot in result.shots] == [SHOT] * 3
     assert [shot.start for shot in result.shots] == pytest.approx([0, 1.5015, 3.003])
@@ -198,9 +201,22 @@ def test_a_slide_between_two_camera_shots_comes_out_as_it_went_in(clips, model, 
     _, matte = gray_frames(tmp_path / "matte7.mkv")
     _, again = gray_frames(tmp_path / "fresh.mkv")
     assert (matte[slide] == 255).all()  # opaque: the slide is the foreground
-    assert _difference(matte[2 * SHOT :], again).max() <= 1
-    _, other = gray_frames(tmp_path / "matte16.mkv")
-    assert _difference(matte, other).max() <= 1 / 255
+    assert _worst(matte[2 * SHOT :], again) <= 1  # every pixel
+
+
+@pytest.mark.slow
+def test_the_batch_size_never_moves_a_cut_or_changes_the_matte(clips, model):
+    """Cuts inside a batch (7: at frames 45 and 90) or on its edge (15): the same alphas."""
+    alphas = {
+        size: np.stack(
+            [
+                f.alpha
+                for f in bgrm.mattes(clips["meeting"], batch=size, downsample=0.5, model=model)
+            ]
+        )
+        for size in (7, 15)
+    }
+    assert _worst(alphas[7], alphas[15]) <= 1
 
 
 @pytest.mark.slow
@@ -209,7 +225,6 @@ def test_the_selfie_models_smoothing_starts_afresh_and_a_slide_is_opaque(clips, 
     opaque; the camera's room is transparent; after the cut its smoothing starts afresh."""
     selfie = bgrm.load_model("cpu", model="selfie")
     bgrm.process(clips["meeting"], tmp_path / "frames", alpha="png", model=selfie)
-    bgrm.process(clips["meeting"], tmp_path / "m.mkv", model=selfie, background=GREEN)
     _, source = video_frames(clips["meeting"])
     pngs = sorted((tmp_path / "frames").glob("*.png"))
     rgba = np.stack([np.asarray(Image.open(png)) for png in pngs])
@@ -220,7 +235,7 @@ def test_the_selfie_models_smoothing_starts_afresh_and_a_slide_is_opaque(clips, 
     bgrm.process(clips["camera_again"], tmp_path / "fresh", alpha="png", model=selfie)
     fresh = sorted((tmp_path / "fresh").glob("*.png"))
     again = np.stack([np.asarray(Image.open(png)) for png in fresh])
-    assert _difference(rgba[2 * SHOT :, ..., 3], again[..., 3]).max() <= 1
+    assert _worst(rgba[2 * SHOT :, ..., 3], again[..., 3]) <= 1  # every pixel
 
 
 @pytest.mark.slow
@@ -231,6 +246,7 @@ def test_two_speakers_cut_together_each_start_afresh(clips, model, tmp_path):
         tmp_path / "o.mp4",
         background=GREEN,
         matte=tmp_path / "m.mkv",
+        downsample=0.5,
         compile="off",
         model=model,
     )
@@ -238,6 +254,7 @@ def test_two_speakers_cut_together_each_start_afresh(clips, model, tmp_path):
         clips["second_speaker"],
         tmp_path / "fresh.mp4",
         matte=tmp_path / "fresh.mkv",
+        downsample=0.5,
         compile="off",
         model=model,
     )
@@ -249,7 +266,7 @@ def test_two_speakers_cut_together_each_start_afresh(clips, model, tmp_path):
     assert _room(out[:60]) == pytest.approx([0, 255, 0], abs=6)
     _, matte = gray_frames(tmp_path / "m.mkv")
     _, fresh = gray_frames(tmp_path / "fresh.mkv")
-    assert _difference(matte[60:], fresh).max() <= 1
+    assert _worst(matte[60:], fresh) <= 1  # every pixel
 
 
 @pytest.mark.slow
@@ -265,7 +282,9 @@ def test_a_person_walking_out_of_a_shot_leaves_a_room_that_is_still_replaced(
     )
     frames = walk_out_frames(first.image, first.alpha, street)
     clip = encode_frames(tmp_path / "walk.mp4", frames)
-    result = bgrm.process(clip, tmp_path / "o.mp4", background=GREEN, compile="off", model=model)
+    result = bgrm.process(
+        clip, tmp_path / "o.mp4", background=GREEN, downsample=0.5, compile="off", model=model
+    )
     assert [(shot.frames, shot.passed_through) for shot in result.shots] == [(95, False)]
     _, out = video_frames(tmp_path / "o.mp4")
     empty = out[-30:].reshape(-1, 3).mean(axis=0)
@@ -300,6 +319,12 @@ def test_the_preview_marks_a_moment_kept_as_recorded(clips):
     row = sheet.shape[0] // 2
     width = sheet.shape[1] // 3
     label, panels = sheet[row : row + 22], sheet[row + 22 :]
-    assert ((label == [255, 210, 80]).all(axis=-1)).any()
+    assert _yellow(label).any()
     assert _difference(panels[None, :, 2 * width :], panels[None, :, :width]).max() < 1
-    assert not ((sheet[:22] == [255, 210, 80]).all(axis=-1)).any()
+    assert not _yellow(sheet[:22]).any()
+
+
+def _yellow(picture: np.ndarray) -> np.ndarray:
+    """Where ``picture`` [H, W, 3] is yellowish (the mark's text, antialiased over gray)."""
+    r, g, b = (picture[..., channel].astype(int) for channel in range(3))
+    return (r > 150) & (g > 120) & (b < r - 70)
