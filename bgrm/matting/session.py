@@ -7,9 +7,10 @@
 The model stops at the refiner's low-resolution coefficients; ``Matted.fgr``/``pha`` (eager)
 or the fused kernels of bgrm/finish make the full-resolution mattes from them.
 
-Cuts are found on the way (bgrm/cuts.py, on small frames made on the device): the state is forgotten
-at every cut, exactly at the frame that starts the new shot (a batch is run in two calls where
-a cut falls inside it), so a shot's frames are those of a fresh start whatever the batch size.
+Cuts are found on the way (bgrm/cuts.py, on small frames made on the device): the state is
+forgotten at every cut, exactly at the frame that starts the new shot (a batch is run in two
+calls where a cut falls inside it), so a shot's frames are those of a fresh start whatever the
+batch size.
 """
 
 from __future__ import annotations
