@@ -107,8 +107,10 @@ class ShotLog:
 def shots_notice(shots: list[Shot], screens: Screens) -> str | None:
     """What the end of a run says of its shots (None for one shot with a person)."""
     passed = sum(shot.passed_through for shot in shots)
-    if len(shots) < 2 and not passed:
+    if len(shots) < 2 and (not passed or screens == "replace"):
         return None
+    if len(shots) < 2:
+        return "no person found: kept as recorded (`screens` replace to replace the background)"
     found = f"{len(shots)} shots (the model started afresh at each cut)"
     if screens == "replace":
         return f"{found}; every shot's background replaced (`screens` replace)"
