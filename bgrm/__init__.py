@@ -22,7 +22,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from bgrm.errors import BgrmError, EnvironmentProblem, InputError, OutputError, UsageError
-from bgrm.job import Alpha, Codec, CompileMode, Job, ModelName, Precision
+from bgrm.job import Alpha, Codec, CompileMode, Job, ModelName, Precision, Screens
 
 if TYPE_CHECKING:
     from bgrm import parts, threads
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from bgrm.matting.build import Model, load_model
     from bgrm.pipeline import check, process, run
     from bgrm.preview import preview
-    from bgrm.results import MatteFrame, Result
+    from bgrm.results import MatteFrame, Result, Shot
     from bgrm.streaming import mattes
 
 __version__ = "0.1.0"
@@ -47,6 +47,7 @@ _LOADED_ON_USE = {
     "run": "bgrm.pipeline",
     "MatteFrame": "bgrm.results",
     "Result": "bgrm.results",
+    "Shot": "bgrm.results",
 }
 
 __all__ = [
@@ -64,6 +65,8 @@ __all__ = [
     "OutputError",
     "Precision",
     "Result",
+    "Screens",
+    "Shot",
     "UsageError",
     "__version__",
     "check",

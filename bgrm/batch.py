@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bgrm.errors import BgrmError, InputError, OutputError, UsageError
-from bgrm.job import Alpha, Codec, CompileMode, Job, ModelName, Precision
+from bgrm.job import Alpha, Codec, CompileMode, Job, ModelName, Precision, Screens
 from bgrm.matting.build import Model, load_model, name_and_model
 from bgrm.media.formats import BACKGROUND_VIDEO_SUFFIXES, MEDIA_SUFFIXES
 from bgrm.outputs import complete, remove_leftovers
@@ -87,6 +87,7 @@ def process_many(
     light_wrap: float | None = None,
     compile: CompileMode = "auto",
     model: ModelName | Model | None = "rvm",
+    screens: Screens = "keep",
     on_start: Callable[[int, int, Path], None] | None = None,
     on_end: Callable[[BatchItem], None] | None = None,
     on_progress: ProgressCallback | None = None,
@@ -102,7 +103,7 @@ def process_many(
         recursive: look in the subfolders of the folders named too.
         skip_existing: skip an input whose output is already there (complete: outputs
             appear only by a rename).
-        background ... compile: as for ``process``.
+        background ... compile, screens: as for ``process``.
         model: "rvm" or "selfie" (loaded once for all inputs), or one from ``load_model()``.
         on_start: ``on_start(index, count, input)`` before each input.
         on_end: ``on_end(item)`` after each input.
@@ -128,6 +129,7 @@ def process_many(
         crf=crf,
         light_wrap=light_wrap,
         compile=compile,
+        screens=screens,
     )
     inputs = list(inputs)
     if any(map(is_url, [*inputs, output_folder or ""])):

@@ -23,6 +23,10 @@ class Batch:
     pts: list[int]
     warmup: bool = False
 
+    def frames(self, start: int, stop: int) -> Batch:
+        """Frames ``start`` up to ``stop`` of this batch (a view, no copy)."""
+        return Batch(self.rgb[start:stop], self.pts[start:stop], self.warmup)
+
 
 def decode_batches(
     info: VideoInfo, size: int, report: DecodeReport, part: Part | None = None

@@ -39,6 +39,10 @@ Precision = Literal["auto", "fp32", "fp16"]
 CompileMode = Literal["auto", "on", "off"]
 """Whether the full-resolution tail is compiled into one pass: "auto" where it pays."""
 
+Screens = Literal["keep", "replace"]
+"""A shot in which the model finds no person (a shared screen, a slide): "keep" it as
+recorded, or "replace" its background like any other."""
+
 ModelName = Literal["rvm", "selfie"]
 """The matting model: Robust Video Matting, or MediaPipe's selfie segmenter (faster on a
 CPU, coarser edges, no held objects)."""
@@ -46,6 +50,7 @@ CPU, coarser edges, no held objects)."""
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 COMPILE_MODES: tuple[str, ...] = get_args(CompileMode)
 MODEL_NAMES: tuple[str, ...] = get_args(ModelName)
+SCREENS: tuple[str, ...] = get_args(Screens)
 
 
 def resolve_precision(precision: str) -> str:
@@ -80,6 +85,8 @@ class Job:
     compile: the full-resolution tail compiled into one pass: "auto" (where it pays), "on"
         or "off".
     model: "rvm" (Robust Video Matting) or "selfie" (MediaPipe's selfie segmenter).
+    screens: a shot without a person (a shared screen): "keep" it as recorded (opaque in
+        alpha and matte outputs), or "replace" its background like any other.
     """
 
     input: str
@@ -97,6 +104,7 @@ class Job:
     light_wrap: float | None = None
     compile: CompileMode = "auto"
     model: ModelName = "rvm"
+    screens: Screens = "keep"
 
     def __post_init__(self) -> None:
         for name in ("input", "output", "background", "matte"):
@@ -113,6 +121,9 @@ class Job:
         if self.model not in MODEL_NAMES:
             choices = ", ".join(MODEL_NAMES)
             raise UsageError(f"`model` must be one of {choices}, got {self.model!r}")
+        if self.screens not in SCREENS:
+            choices = ", ".join(SCREENS)
+            raise UsageError(f"`screens` must be one of {choices}, got {self.screens!r}")
         self._check_light_wrap()
         self._check_outputs()
 

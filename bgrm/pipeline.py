@@ -6,9 +6,11 @@
 Frames are decoded in a thread (bgrm/batches.py), run through the model in batches on the
 device with the recurrent state carried (bgrm/matting/session.py), finished into what the
 outputs need as uint8 (bgrm/finish) and handed to the outputs (bgrm/outputs.py), each encoding
-in its own thread; every output is written under a hidden temp name and renamed only when all
-are complete. A run goes to a :class:`~bgrm.outputs.Target`: a whole job, or one part of a
-split job (bgrm/parts.py). The frames and mattes without outputs: bgrm/streaming.py.
+in its own thread. The state is forgotten at every cut found on the way, and a shot without a
+person is written as recorded (bgrm/shots.py). Every output is written under a hidden temp
+name and renamed only when all are complete. A run goes to a
+:class:`~bgrm.outputs.Target`: a whole job, or one part of a split job (bgrm/parts.py). The
+frames and mattes without outputs: bgrm/streaming.py.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from bgrm.backgrounds import (
 )
 from bgrm.batches import Batch, decode_batches
 from bgrm.errors import OutputError
-from bgrm.finish import FusedTail, choose_tail, finish
-from bgrm.job import Alpha, Codec, CompileMode, Job, ModelName, Precision
+from bgrm.finish import FusedTail, as_recorded, choose_tail, finish
+from bgrm.job import Alpha, Codec, CompileMode, Job, ModelName, Precision, Screens
 from bgrm.matting import weights
 from bgrm.matting.build import Model, name_and_model
 from bgrm.matting.session import MattingSession, matte_batches, open_session
@@ -40,6 +42,7 @@ from bgrm.media.writer import WriteError
 from bgrm.outputs import Sink, Target, WholeJob, check_targets
 from bgrm.resources import keep_freed_memory
 from bgrm.results import NoticeCallback, ProgressCallback, Result
+from bgrm.shots import ShotLog, judged, lookahead_frames, shots_notice
 from bgrm.stages import Consumer, Prefetcher
 
 
@@ -60,6 +63,7 @@ def process(
     light_wrap: float | None = None,
     compile: CompileMode = "auto",
     model: ModelName | Model | None = "rvm",
+    screens: Screens = "keep",
     on_progress: ProgressCallback | None = None,
     on_notice: NoticeCallback | None = None,
 ) -> Result:
@@ -94,12 +98,16 @@ def process(
         model: "rvm" (Robust Video Matting) or "selfie" (MediaPipe's selfie segmenter: about
             2.4x faster on a CPU, coarser edges, no held objects); or a model from
             ``load_model()``, to load the weights once for many calls.
+        screens: a shot (cut to cut) in which the model finds no person, such as a shared
+            screen or a slide: "keep" writes it as recorded (opaque in ``alpha`` and
+            ``matte`` outputs), "replace" replaces its background like any other. The model
+            starts afresh at every cut either way.
         on_progress: called with (frames done, total or None) after every batch; an exception
             it raises stops the job, and nothing is left behind.
         on_notice: called with each notice as it happens (also kept in ``Result.notices``).
 
     Returns:
-        Result(output, frames, seconds, fps, notices, matte).
+        Result(output, frames, seconds, fps, notices, matte, shots).
 
     Raises:
         InputError: the input or the background is missing or unusable.
@@ -124,6 +132,7 @@ def process(
         light_wrap=light_wrap,
         compile=compile,
         model=name,
+        screens=screens,
     )
     return run(job, model=loaded, on_progress=on_progress, on_notice=on_notice)
 
@@ -193,6 +202,9 @@ def run_target(
             ),
             total=frames_expected,
             on_progress=on_progress,
+            screens=job.screens,
+            lookahead=lookahead_frames(info.average_rate),
+            shots=ShotLog(),
         )
         sinks = target.open(info, notice)
         frames = _write(run, decode_batches(info, size, report, target.part), sinks, job)
@@ -201,6 +213,11 @@ def run_target(
             background.close()
     for message in report.warnings(info, whole_file=target.part is None):
         notice(message)
+    frame_s = 1 / float(info.average_rate) if info.average_rate else 0.0
+    shots = run.shots.shots(info.start_pts, info.time_base, frame_s)
+    said = shots_notice(shots, job.screens)
+    if said:
+        notice(said)
     seconds = time.perf_counter() - started
     target.finished({"frames": frames, "seconds": seconds, "notices": notices})
     return Result(
@@ -210,6 +227,7 @@ def run_target(
         fps=frames / seconds if seconds > 0 else 0.0,
         notices=notices,
         matte=target.matte,
+        shots=shots,
     )
 
 
@@ -239,6 +257,9 @@ class _Run:
     tail: FusedTail | None  # the fused tail, or None for the eager one
     total: int | None  # frames expected, for progress
     on_progress: ProgressCallback | None
+    screens: Screens  # what becomes of a shot without a person
+    lookahead: int  # frames of a new shot seen before it is judged
+    shots: ShotLog  # the shots written so far
 
 
 def _write(run: _Run, source: Iterator[Batch], sinks: list[Sink], job: Job) -> int:
@@ -264,7 +285,8 @@ def _write(run: _Run, source: Iterator[Batch], sinks: list[Sink], job: Job) -> i
 
 def _stream(run: _Run, source: Iterator[Batch], sinks: list[Sink]) -> int:
     """Matte, finish and encode every frame; returns the number of frames (warm-up frames
-    only go through the model). Background times run from the input's first frame."""
+    only go through the model). Background times run from the input's first frame. A shot
+    without a person is written as recorded (unless ``screens`` is "replace")."""
     needs = {sink.pixels for sink in sinks}
     decoded = Prefetcher(source, depth=2, name="decode")
     encoders = [Consumer(sink.write, depth=2, name=f"encode-{sink.pixels}") for sink in sinks]
@@ -272,14 +294,19 @@ def _stream(run: _Run, source: Iterator[Batch], sinks: list[Sink]) -> int:
     origin = run.info.start_pts
     try:
         with torch.inference_mode():
-            for matted in matte_batches(run.session, decoded):
+            shots = judged(matte_batches(run.session, decoded), run.screens, run.lookahead)
+            for matted, passed in shots:
                 if matted.batch.warmup:  # reported, so that a caller may stop it meanwhile
                     _report(run, done, run.total)
                     continue
+                run.shots.add(matted, passed)
                 pts = matted.batch.pts
                 origin = pts[0] if origin is None else origin
                 times = [float((p - origin) * run.info.time_base) for p in pts]
-                host = finish(matted, needs, run.background, times, run.light, run.tail)
+                if passed:
+                    host = as_recorded(matted.batch, needs)
+                else:
+                    host = finish(matted, needs, run.background, times, run.light, run.tail)
                 for encoder in encoders:
                     encoder.put(host)
                 done += len(pts)

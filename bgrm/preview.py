@@ -3,9 +3,11 @@
     sheet = preview("talk.mp4", "sheet.png", at=[5, 750, 3480], background="beach.jpg")
 
 One row per moment: the original frame, the matte and the result, each at the frame's
-display aspect, the time written above. For each moment the model warms its recurrent state
-up on the couple of seconds before it (the file is entered at the keyframe before them, never
-decoded from the start), so three moments of an hour take as long as a few seconds of video.
+display aspect, the time written above (and "kept as recorded" where the moment falls in a
+shot without a person, which ``process`` passes through). For each moment the model warms its
+recurrent state up on the couple of seconds before it (the file is entered at the keyframe
+before them, never decoded from the start), so three moments of an hour take as long as a few
+seconds of video.
 """
 
 from __future__ import annotations
@@ -20,14 +22,15 @@ from bgrm import storage
 from bgrm.backgrounds import open_background, parse_background
 from bgrm.batches import decode_batches
 from bgrm.errors import OutputError, UsageError
-from bgrm.finish import finish
-from bgrm.job import Alpha, Job, ModelName, Part, Precision
+from bgrm.finish import as_recorded, finish
+from bgrm.job import Alpha, Job, ModelName, Part, Precision, Screens
 from bgrm.matting.build import Model, name_and_model
 from bgrm.matting.session import matte_batches, open_session
 from bgrm.media.decode import DecodeReport
 from bgrm.media.info import VideoInfo
 from bgrm.media.probe import probe
 from bgrm.outputs import check_file_target
+from bgrm.shots import judged, lookahead_frames
 from bgrm.storage import Place, place
 
 WARMUP_SECONDS = 2.0
@@ -54,6 +57,7 @@ def preview(
     precision: Precision = "auto",
     overwrite: bool = False,
     model: ModelName | Model | None = "rvm",
+    screens: Screens = "keep",
 ) -> Image.Image:
     """The preview sheet of ``input`` at the times ``at`` (seconds; None: 10%, 50% and 90% of
     the duration), written to ``output`` (a .png) if given. Parameters are those of
@@ -73,6 +77,7 @@ def preview(
         downsample=downsample,
         device=device,
         precision=precision,
+        screens=screens,
     )
     target = place(output) if output is not None else None
     if target is not None:
@@ -91,7 +96,7 @@ def preview(
         with torch.inference_mode():
             for seconds in times:
                 session.reset()
-                rows.append((seconds, _moment(job, info, session, background_room, seconds)))
+                rows.append((seconds, *_moment(job, info, session, background_room, seconds)))
     finally:
         if background_room is not None:
             background_room.close()
@@ -131,23 +136,30 @@ def _times(info: VideoInfo, at: list[float] | None) -> list[float]:
     return sorted(at)
 
 
-def _moment(job, info, session, background, seconds: float) -> tuple[np.ndarray, ...]:
+def _moment(job, info, session, background, seconds: float) -> tuple[tuple[np.ndarray, ...], bool]:
     """(original, matte, result) uint8 arrays of the first frame shown at or after
-    ``seconds``, the model warmed up on the WARMUP_SECONDS before it."""
+    ``seconds``, the model warmed up on the WARMUP_SECONDS before it; and whether its shot is
+    passed through (judged as ``process`` judges it, from the shot's start when that falls in
+    the warm-up)."""
     start = (info.start_pts or 0) + round(seconds / info.time_base)
     warmup = max(info.start_pts or 0, start - round(WARMUP_SECONDS / info.time_base))
     moment = Part(index=0, count=1, start_pts=start, end_pts=None, warmup_pts=warmup)
     needs = {"matte", "rgba" if job.alpha else "rgb"}
     batches = matte_batches(session, decode_batches(info, 8, DecodeReport(), moment))
+    shots = judged(batches, job.screens, lookahead_frames(info.average_rate))
     try:
-        for matted in batches:
+        for matted, passed in shots:
             if matted.batch.warmup:
                 continue
             shown = float((matted.batch.pts[0] - (info.start_pts or 0)) * info.time_base)
-            host = finish(matted, needs, background, [shown], job.light_wrap)
+            if passed:
+                host = as_recorded(matted.batch, needs)
+            else:
+                host = finish(matted, needs, background, [shown], job.light_wrap)
             result = host.rgb if host.rgb is not None else _over_checkerboard(host.rgba)
-            return matted.batch.rgb[0], host.matte[0], result[0]
+            return (matted.batch.rgb[0], host.matte[0], result[0]), passed
     finally:
+        shots.close()
         batches.close()
     raise UsageError(f"no frame at or after {seconds:g} s: {info.path}")
 
@@ -161,15 +173,19 @@ def _over_checkerboard(rgba: np.ndarray) -> np.ndarray:
     return (rgba[..., :3] * alpha + board * (1 - alpha)).round().astype(np.uint8)
 
 
-def _sheet(rows: list[tuple[float, tuple[np.ndarray, ...]]], info: VideoInfo) -> Image.Image:
-    """One row per moment: original, matte, result, at the display aspect, time above."""
+def _sheet(rows: list[tuple[float, tuple[np.ndarray, ...], bool]], info: VideoInfo) -> Image.Image:
+    """One row per moment: original, matte, result, at the display aspect, time above (and
+    whether the moment's shot, without a person, is kept as recorded)."""
     height = min(PANEL_HEIGHT, info.height)
     width = round(height * info.width * float(info.sample_aspect) / info.height)
     sheet = Image.new("RGB", (3 * width, len(rows) * (LABEL_HEIGHT + height)), (24, 24, 24))
     draw = ImageDraw.Draw(sheet)
-    for number, (seconds, panels) in enumerate(rows):
+    for number, (seconds, panels, passed) in enumerate(rows):
         top = number * (LABEL_HEIGHT + height)
-        draw.text((6, top + 5), f"{format_time(seconds)}   original | matte | result", fill="white")
+        label = f"{format_time(seconds)}   original | matte | result"
+        if passed:
+            label += "   (no person in this shot: kept as recorded)"
+        draw.text((6, top + 5), label, fill=(255, 210, 80) if passed else "white")
         for column, panel in enumerate(panels):
             picture = Image.fromarray(panel).convert("RGB").resize((width, height), Image.LANCZOS)
             sheet.paste(picture, (column * width, top + LABEL_HEIGHT))

@@ -17,8 +17,24 @@ NoticeCallback = Callable[[str], None]
 
 
 @dataclass(frozen=True)
+class Shot:
+    """One shot of the output: from one cut to the next.
+
+    start, end: seconds from the input's first frame (end: where the next shot starts, or the
+    end of the last frame). frames: how many. passed_through: no person was found in it, so
+    its frames were written as recorded (opaque in alpha and matte outputs).
+    """
+
+    start: float
+    end: float
+    frames: int
+    passed_through: bool
+
+
+@dataclass(frozen=True)
 class Result:
-    """What ``process`` wrote: the output (file or PNG folder), the matte, and how fast."""
+    """What ``process`` wrote: the output (file or PNG folder), the matte, how fast, and the
+    shots found on the way (cut to cut)."""
 
     output: Place  # a Path, or the Location of an object in a bucket
     frames: int
@@ -26,6 +42,7 @@ class Result:
     fps: float
     notices: list[str] = field(default_factory=list)
     matte: Place | None = None
+    shots: list[Shot] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@
         ...
 
 The same loop as ``process`` (bgrm/matting/session.py's matte_batches), without outputs: the
-alpha is exactly the matte ``process`` writes with the same settings.
+alpha is exactly the matte ``process`` writes with the same settings and ``screens="replace"``
+(the model's own matte everywhere, started afresh at every cut; with "keep" ``process`` writes
+255 over a shot without a person).
 """
 
 from __future__ import annotations

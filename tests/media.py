@@ -323,3 +323,57 @@ def matte_agreement(split: Path, single: Path) -> tuple[float, float]:
     _, b = gray_frames(single)
     difference = np.abs(a.astype(int) - b.astype(int))
     return float(difference.mean()), float(difference.mean(axis=(1, 2)).max())
+
+
+def slide_frame(width: int, height: int) -> np.ndarray:
+    """A shared-screen slide, uint8 [H, W, 3]: a dark title bar with its title, three bars of a
+    chart on axes, and lines of text beside it, on white."""
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("RGB", (width, height), (250, 250, 247))
+    draw = ImageDraw.Draw(picture)
+    bar = height // 6
+    draw.rectangle((0, 0, width, bar), fill=(31, 56, 100))
+    draw.text((width // 20, bar // 3), "Quarterly results", fill=(255, 255, 255))
+    left, bottom, top = width // 12, height * 9 // 10, height * 3 // 10
+    draw.line((left, top, left, bottom, left + width // 2, bottom), fill=(60, 60, 60), width=2)
+    for number, (share, colour) in enumerate(
+        [(0.45, (220, 90, 40)), (0.7, (60, 140, 200)), (0.9, (90, 170, 80))]
+    ):
+        x = left + (number + 1) * width // 10
+        draw.rectangle(
+            (x - width // 30, bottom - share * (bottom - top), x + width // 30, bottom), fill=colour
+        )
+    for line in range(5):
+        y = top + line * (bottom - top) // 6
+        draw.text((width * 3 // 5, y), f"- point {line + 1} of the talk", fill=(40, 40, 40))
+    return np.asarray(picture)
+
+
+def walk_out_frames(
+    frame: np.ndarray,
+    alpha: np.ndarray,
+    room: np.ndarray,
+    *,
+    still: int = 20,
+    leaving: int = 30,
+    empty: int = 45,
+) -> list[np.ndarray]:
+    """One continuous shot of a static room, uint8 [H, W, 3] each: the person of ``frame``
+    (cut out by ``alpha`` [H, W]) stands in ``room`` for ``still`` frames, walks out to the
+    right over ``leaving`` frames, and the room stays empty for ``empty`` frames."""
+    width = frame.shape[1]
+    person = frame.astype(np.float32)
+    cover = alpha.astype(np.float32)[..., None] / 255
+    frames = []
+    for index in range(still + leaving + empty):
+        step = min(max(index - still + 1, 0), leaving)
+        shift = round(step * width / leaving)
+        moved_person = np.zeros_like(person)
+        moved_cover = np.zeros_like(cover)
+        if shift < width:
+            moved_person[:, shift:] = person[:, : width - shift]
+            moved_cover[:, shift:] = cover[:, : width - shift]
+        mixed = moved_person * moved_cover + room.astype(np.float32) * (1 - moved_cover)
+        frames.append(mixed.round().astype(np.uint8))
+    return frames

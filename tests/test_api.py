@@ -196,6 +196,7 @@ def test_the_public_api_is_what_a_program_uses():
         *("Alpha", "Codec", "CompileMode", "Precision"),
         *("BgrmError", "EnvironmentProblem", "InputError", "OutputError", "UsageError"),
         *("BatchItem", "Job", "MatteFrame", "Model", "ModelName", "Result", "__version__"),
+        *("Screens", "Shot"),
         *("parts", "threads"),
         *("check", "load_model", "mattes", "preview", "process", "process_many", "run"),
     }

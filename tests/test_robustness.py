@@ -39,9 +39,10 @@ from tests.media import (
 
 
 def run(source: Path, output: Path, **options) -> tuple[pipeline.Result, list[str]]:
-    """Process ``source`` in-process over white at downsample 0.25; returns result and notices."""
+    """Process ``source`` in-process over white at downsample 0.25; returns result and notices.
+    The made clips have no person: their background is replaced all the same (``screens``)."""
     notices: list[str] = []
-    settings = {"background": "white", "downsample": 0.25, **options}
+    settings = {"background": "white", "downsample": 0.25, "screens": "replace", **options}
     return pipeline.process(source, output, on_notice=notices.append, **settings), notices
 
 

@@ -45,6 +45,7 @@ FLAGS = {
     "light_wrap": "--light-wrap",
     "compile": "--compile",
     "model": "--model",
+    "screens": "--screens",
 }
 """Each job parameter's flag."""
 

@@ -146,6 +146,16 @@ def job_flags(
             "selfie segmenter: about 2.4x faster on a CPU, coarser edges).",
         ),
     ] = "rvm",
+    screens: Annotated[
+        str,
+        typer.Option(
+            "--screens",
+            metavar="MODE",
+            help="A shot (cut to cut) in which no person is found, such as a shared screen: "
+            "keep it as recorded (opaque with --alpha and --matte), or replace its background "
+            "like any other.",
+        ),
+    ] = "keep",
     crf: Annotated[
         int | None,
         typer.Option(
@@ -172,6 +182,7 @@ def job_flags(
         "light_wrap": light_wrap,
         "compile": compile,
         "model": model,
+        "screens": screens,
     }
 
 

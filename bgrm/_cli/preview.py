@@ -60,6 +60,7 @@ def preview(
             precision=job["precision"],
             overwrite=job["overwrite"],
             model=job["model"],
+            screens=job["screens"],
         )
         if not quiet:
             say(f"wrote {shown(output)}")

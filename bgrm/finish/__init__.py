@@ -2,6 +2,7 @@
 
     tail = choose_tail("auto", frames, height, width, device, notice)   # fused, or None: eager
     host = finish(matted, {"rgb", "matte"}, background, times, light, tail)
+    host = as_recorded(batch, {"rgb", "matte"})   # a shot without a person: as it came in
 
 Each kind is one compiled pass where the fused tail runs (bgrm/finish/fused.py), and the eager
 reference (bgrm/finish/blend.py and bgrm/composite.py) otherwise or wherever it cannot; both
@@ -13,17 +14,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from bgrm.backgrounds import Background
+from bgrm.batches import Batch
 from bgrm.composite import matte_to_uint8, to_rgba_uint8, to_uint8_hwc
 from bgrm.finish.blend import over_background
 from bgrm.finish.fused import FusedTail, open_tail
 from bgrm.matting.session import Matted
 from bgrm.outputs import HostFrames, Pixels
 
-__all__ = ["FusedTail", "choose_tail", "finish", "over_background"]
+__all__ = ["FusedTail", "as_recorded", "choose_tail", "finish", "over_background"]
 
 
 def choose_tail(
@@ -68,6 +71,20 @@ def finish(
     if "matte" in needs:
         matte = _fused(tail, "matte", matted.a, matted.b, matted.src)
         host.matte = (matte_to_uint8(matted.pha) if matte is None else matte).cpu().numpy()
+    return host
+
+
+def as_recorded(batch: Batch, needs: set[Pixels]) -> HostFrames:
+    """A batch as it was recorded (a shot without a person): the decoded frames themselves for
+    the composite and the RGBA person, fully opaque; the matte all 255."""
+    host = HostFrames(batch.pts)
+    opaque = np.full(batch.rgb.shape[:3], 255, dtype=np.uint8)
+    if "rgb" in needs:
+        host.rgb = batch.rgb
+    if "rgba" in needs:
+        host.rgba = np.concatenate([batch.rgb, opaque[..., None]], axis=-1)
+    if "matte" in needs:
+        host.matte = opaque
     return host
 
 

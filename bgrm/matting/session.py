@@ -6,19 +6,25 @@
 
 The model stops at the refiner's low-resolution coefficients; ``Matted.fgr``/``pha`` (eager)
 or the fused kernels of bgrm/finish make the full-resolution mattes from them.
+
+Cuts are found on the way (bgrm/cuts.py, on small frames made on the device): the state is
+forgotten at every cut, exactly at the frame that starts the new shot (a batch is run in two
+calls where a cut falls inside it), so a shot's frames are those of a fresh start whatever the
+batch size.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from functools import cached_property
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from bgrm.batches import Batch
 from bgrm.composite import from_uint8_hwc
+from bgrm.cuts import CutDetector, detector_frames
 from bgrm.errors import UsageError
 from bgrm.job import Job
 from bgrm.matting.build import Model, load_model
@@ -46,10 +52,16 @@ class MattingSession:
     def __init__(self, model: Model, downsample_ratio: float):
         self.model = model
         self.downsample_ratio = downsample_ratio
+        self.cuts = CutDetector()
         self._state: tuple[Tensor, ...] = ()  # the start of a video, for every network
 
     def reset(self) -> None:
-        """Forget the recurrent state (start of a new video)."""
+        """Forget the recurrent state and the frames seen (start of a new video)."""
+        self.cut()
+        self.cuts.reset()
+
+    def cut(self) -> None:
+        """Forget the recurrent state (start of a new shot): the next frame is a fresh start."""
         self._state = ()
 
     @torch.inference_mode()
@@ -105,17 +117,42 @@ def _as_asked(model: Model, job: Job) -> Model:
     return model if job.precision == "auto" else model.with_precision(job.precision)
 
 
-@dataclass
 class Matted:
-    """A batch through the model: src [T, 3, H, W] float in [0, 1] on the device, and the
-    refiner's coefficients a, b [T, 4, h, w] (or [T, 1, h, w]: alpha only). ``fgr``
-    [T, 3, H, W] and ``pha`` [T, 1, H, W] are computed from them (eagerly) on first use; the
-    fused kernels read a and b instead."""
+    """A batch through the model: src [T, 3, H, W] float in [0, 1] on the device (made again
+    from the batch's frames after ``park``), and the refiner's coefficients a, b [T, 4, h, w]
+    (or [T, 1, h, w]: alpha only). ``fgr`` [T, 3, H, W] and ``pha`` [T, 1, H, W] are computed
+    from them (eagerly) on first use; the fused kernels read a and b instead. ``coverage``: the
+    share of each frame the person covers (its mean alpha at the model's resolution);
+    ``new_shot``: the batch's first frame starts a shot (the state was forgotten before it)."""
 
-    batch: Batch
-    src: Tensor
-    a: Tensor
-    b: Tensor
+    def __init__(
+        self,
+        batch: Batch,
+        src: Tensor | None,
+        a: Tensor,
+        b: Tensor,
+        coverage: list[float] | None = None,
+        new_shot: bool = False,
+    ) -> None:
+        self.batch = batch
+        self._src = src
+        self.a = a
+        self.b = b
+        self.coverage = coverage or []
+        self.new_shot = new_shot
+
+    @property
+    def src(self) -> Tensor:
+        if self._src is None:
+            self._src = _upload(self.batch, self.a.device)
+        return self._src
+
+    def park(self) -> Matted:
+        """Let go of the full-resolution float frames while the batch waits (they are made
+        again from its uint8 frames when needed)."""
+        self._src = None
+        self.__dict__.pop("refined", None)
+        return self
 
     @cached_property
     def refined(self) -> tuple[Tensor, Tensor]:
@@ -133,10 +170,35 @@ class Matted:
 
 def matte_batches(session: MattingSession, batches: Iterable[Batch]) -> Iterator[Matted]:
     """The model over ``batches`` in order, the recurrent state carried: upload the uint8
-    frames, make them float on the device, run the model to the refiner's coefficients. The
-    only place the model is run over a video."""
+    frames, make them float on the device, find the cuts on small frames of them, run the
+    model to the refiner's coefficients, its state forgotten at each cut (a batch with a cut
+    inside comes out as two). The only place the model is run over a video."""
     device = session.model.device
     for batch in batches:
-        src = from_uint8_hwc(torch.from_numpy(batch.rgb).to(device))
-        a, b = session.coefficients(src)
-        yield Matted(batch, src, a, b)
+        src = _upload(batch, device)
+        small = detector_frames(src)
+        starts = session.cuts.starts(small)
+        edges = sorted({0, *starts, len(batch.pts)})
+        for low, high in zip(edges, edges[1:], strict=False):
+            if low in starts:
+                session.cut()
+            a, b = session.coefficients(src[low:high])
+            piece = batch if high - low == len(batch.pts) else batch.frames(low, high)
+            coverage = person_coverage(a, b, small[low:high])
+            yield Matted(piece, src[low:high], a, b, coverage, low in starts)
+
+
+def person_coverage(a: Tensor, b: Tensor, small: Tensor) -> list[float]:
+    """The coefficients a, b [T, C, h, w] and small frames [T, 3, h', w'] -> the mean alpha of
+    each frame at the small frames' size (the share of the frame the person covers)."""
+    size = small.shape[-2:]
+    a, b = (
+        F.interpolate(x[:, -1:], size=size, mode="bilinear", align_corners=False) for x in (a, b)
+    )
+    alpha = torch.addcmul(b, a, small.mean(1, keepdim=True)).clamp_(0.0, 1.0)
+    return alpha.mean(dim=(1, 2, 3)).tolist()
+
+
+def _upload(batch: Batch, device: torch.device) -> Tensor:
+    """The batch's uint8 frames -> float [T, 3, H, W] in [0, 1] on ``device``."""
+    return from_uint8_hwc(torch.from_numpy(batch.rgb).to(device))
