@@ -94,13 +94,16 @@ class S3Server:
         """The file the server reads its faults from at each request (JSON)."""
         return self.log.with_name(self.log.name + ".faults.json")
 
-    def fail(self, path: str, *, status: int = 0, query: str = "", hold: float = 0.0) -> None:
+    def fail(
+        self, path: str, *, status: int = 0, query: str = "", method: str = "", hold: float = 0.0
+    ) -> None:
         """Answer the requests of ``path`` (/bucket/key, or a prefix of it ending in "/")
-        whose query string contains ``query`` with ``status`` (403: S3's AccessDenied, 500:
-        InternalError), after holding each for ``hold`` seconds; ``status`` 0 only holds."""
+        whose query string contains ``query`` (and whose method is ``method``, if given) with
+        ``status`` (403: S3's AccessDenied, 500: InternalError), after holding each for
+        ``hold`` seconds; ``status`` 0 only holds, then lets the server answer."""
         rules = self._faults()
         rules.setdefault("rules", []).append(
-            {"path": path, "query": query, "status": status, "hold": hold}
+            {"path": path, "query": query, "method": method, "status": status, "hold": hold}
         )
         self.faults.write_text(json.dumps(rules))
 
@@ -175,10 +178,10 @@ with storage.write(sys.argv[1], overwrite=True) as temp:
 def kill_mid_upload(server: S3Server, url: str, env: dict[str, str]) -> None:
     """Leave what a writer SIGKILLed while it uploads ``url`` leaves: a process (with ``env``:
     TMPDIR, the server's variables) stages a 15 MiB file and uploads it in three parts; the
-    second is held by the server, and the process is killed once the first is in. Its
-    multipart upload stays open and its staged file stays in TMPDIR."""
+    second is held by the server (then refused), and the process is killed once the first is
+    in. Its multipart upload stays open and its staged file stays in TMPDIR."""
     path = "/" + url.removeprefix("s3://")
-    server.fail(path, query="partNumber=2", hold=30)
+    server.fail(path, query="partNumber=2", hold=30, status=500)
     mark = server.mark()
     writer = subprocess.Popen([sys.executable, "-c", _UPLOADER, url], cwd=ROOT, env=env)
     deadline = time.monotonic() + 60
@@ -205,7 +208,7 @@ _ERRORS = {
 """The error answers a fault rule can give: status line and S3 error code."""
 
 
-def _fault(faults: Path, path: str, query: str) -> dict | None:
+def _fault(faults: Path, method: str, path: str, query: str) -> dict | None:
     """The first fault rule of the file that matches a request, if any."""
     try:
         rules = json.loads(faults.read_text()).get("rules", [])
@@ -214,7 +217,7 @@ def _fault(faults: Path, path: str, query: str) -> dict | None:
     for rule in rules:
         prefix = rule["path"].endswith("/")
         matches = path.startswith(rule["path"]) if prefix else path == rule["path"]
-        if matches and rule["query"] in query:
+        if matches and rule["query"] in query and rule["method"] in ("", method):
             return rule
     return None
 
@@ -237,7 +240,8 @@ class _LoggedApp:
             return start_response(code, headers, *args)
 
         path = unquote(environ.get("PATH_INFO", ""))
-        rule = _fault(self._faults, path, environ.get("QUERY_STRING", ""))
+        query = environ.get("QUERY_STRING", "")
+        rule = _fault(self._faults, environ["REQUEST_METHOD"], path, query)
         if rule and rule["hold"]:
             time.sleep(rule["hold"])
         if rule and rule["status"]:

@@ -463,7 +463,10 @@ def test_a_name_too_long_to_write_is_refused_before_any_work(s3, bucket, tmp_pat
     long for its staged file in TMPDIR, a local name too long for its temp file beside it."""
     talk = str(samples["talk"])
     cases = [
-        (f"{bucket}/out/{'k/' * 520}a.mp4", "key is too long (1049 bytes; a bucket takes at most 1024)"),
+        (
+            f"{bucket}/out/{'k/' * 520}a.mp4",
+            "key is too long (1049 bytes; a bucket takes at most 1024)",
+        ),
         (f"{bucket}/out/{'a' * 252}.mp4", "temp file in TMPDIR would have 256 bytes"),
         (f"{tmp_path}/{'b' * 236}.mp4", "temp file beside it would have"),
     ]
