@@ -393,7 +393,7 @@ def check_name(where: Where, role: str = "output") -> None:
         temp, folder = location.name, _staging().parent
     else:
         temp, folder = files.temp_path(location.path).name, location.path.parent
-    size, limit = len(os.fsencode(temp)), _longest_name(folder)
+    size, limit = len(os.fsencode(temp)), longest_name(folder)
     if size > limit:
         where_made = "in TMPDIR" if location.is_url else "beside it"
         raise OutputError(
@@ -402,7 +402,7 @@ def check_name(where: Where, role: str = "output") -> None:
         )
 
 
-def _longest_name(folder: Path) -> int:
+def longest_name(folder: Path) -> int:
     """The longest file name the file system of ``folder`` takes (255 where it cannot say)."""
     try:
         return os.pathconf(folder, "PC_NAME_MAX")

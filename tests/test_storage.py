@@ -14,6 +14,7 @@ import re
 import socket
 import subprocess
 import sys
+import uuid
 from datetime import timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -25,7 +26,7 @@ import pytest
 import bgrm
 from bgrm import buckets, storage
 from bgrm.errors import EnvironmentProblem, InputError, OutputError, UsageError
-from bgrm.parts import remove_leftovers
+from bgrm.parts import parts_folder, remove_leftovers
 from bgrm.storage import Location
 from bgrm_bench.process import make_clip
 from tests.s3 import S3Server, bytes_sent, kill_mid_upload
@@ -477,6 +478,9 @@ def test_a_name_too_long_to_write_is_refused_before_any_work(s3, bucket, tmp_pat
         with pytest.raises(OutputError, match=re.escape(problem)):
             bgrm.check(bgrm.Job(input=talk, output=f"{tmp_path}/ok.mp4", matte=output))
     bgrm.check(bgrm.Job(input=talk, output=f"{bucket}/out/{'a' * 251}.mp4"))  # 255: fits
+    split = bgrm.Job(input=talk, output=f"{tmp_path}/{'c' * 208}.mp4")  # its temp file fits
+    with pytest.raises(OutputError, match="too long to split: its parts folder would have 256"):
+        parts_folder(split, str(uuid.uuid4()))  # what a worker's split checks first
     assert list(tmp_path.iterdir()) == []
 
 

@@ -106,6 +106,7 @@ def split(task: Task, job_json: str, split_json: str) -> dict:
     job_id = task.request.id
 
     def plan(task: Task, job: bgrm.Job, store: JobStore) -> NoReturn:
+        _parts_folder(job, job_id)  # a name too long for it is refused before any part runs
         recorded = store.plan(job_id)
         if recorded is None:  # a redelivered copy reuses the plan, so part ids stay the same
             pieces = parts.plan_parts(job, **json.loads(split_json))
