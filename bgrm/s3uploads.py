@@ -27,11 +27,7 @@ _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 class UploadsError(Exception):
-    """A request about uploads failed; ``status`` is the HTTP status (0: no answer)."""
-
-    def __init__(self, message: str, status: int = 0) -> None:
-        super().__init__(message)
-        self.status = status
+    """A request about uploads failed (no answer, an error status, an answer not understood)."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +36,6 @@ class Upload:
 
     key: str
     upload_id: str
-    initiated: str  # ISO 8601, as the store gives it
 
 
 def signable() -> bool:
@@ -54,15 +49,14 @@ def list_uploads(bucket: str, prefix: str) -> list[Upload]:
     markers: dict[str, str] = {}
     while True:
         answer = _request("GET", bucket, "", {"uploads": "", "prefix": prefix, **markers})
-        root = ElementTree.fromstring(answer)
+        try:
+            root = ElementTree.fromstring(answer)
+        except ElementTree.ParseError as error:
+            raise UploadsError(f"the list of uploads in {bucket} is not XML: {error}") from error
         for upload in root.iter(f"{_NS}Upload"):
-            found.append(
-                Upload(
-                    key=upload.findtext(f"{_NS}Key", ""),
-                    upload_id=upload.findtext(f"{_NS}UploadId", ""),
-                    initiated=upload.findtext(f"{_NS}Initiated", ""),
-                )
-            )
+            key, upload_id = upload.findtext(f"{_NS}Key"), upload.findtext(f"{_NS}UploadId")
+            if key is not None and upload_id:
+                found.append(Upload(key, upload_id))
         if root.findtext(f"{_NS}IsTruncated") != "true":
             return found
         markers = {
@@ -88,10 +82,10 @@ def _request(method: str, bucket: str, key: str, query: dict[str, str]) -> bytes
     for name, value in headers.items():
         request.add_header(name, value)
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as answer:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as answer:
             return answer.read()
     except urllib.error.HTTPError as error:
-        raise UploadsError(f"{method} {path} answered {error.code}", error.code) from error
+        raise UploadsError(f"{method} {path} answered {error.code}") from error
     except (OSError, ValueError) as error:
         raise UploadsError(f"{method} {path} failed: {error}") from error
 

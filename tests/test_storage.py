@@ -126,6 +126,15 @@ def test_a_local_write_appears_only_on_success(tmp_path):
 # ---- reading from the server ----
 
 
+@pytest.fixture
+def few_retries(monkeypatch):
+    """The store's retries cut to one quick one: for tests of what happens when they run out."""
+    monkeypatch.setattr(buckets, "RETRIES", {"max_retries": 1, "retry_timeout": timedelta(1)})
+    buckets._store_for.cache_clear()
+    yield
+    buckets._store_for.cache_clear()
+
+
 def _frames(source) -> list[tuple[int, np.ndarray]]:
     with av.open(source) as container:
         return [(f.pts, f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
@@ -177,7 +186,7 @@ def test_a_missing_bucket_is_named_as_such(s3, bucket):
         temp.write_bytes(b"1")
 
 
-def test_an_unreachable_endpoint_names_it(s3, monkeypatch):
+def test_an_unreachable_endpoint_names_it(s3, monkeypatch, few_retries):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
@@ -194,7 +203,9 @@ def test_missing_credentials_are_an_environment_problem(s3, bucket, monkeypatch)
         storage.open_read(f"{bucket}/in.mp4")
 
 
-def test_a_store_lost_mid_read_is_an_environment_problem(tmp_path, monkeypatch, samples):
+def test_a_store_lost_mid_read_is_an_environment_problem(
+    tmp_path, monkeypatch, samples, few_retries
+):
     """Not damage to step over: the decoder sees the error, the worker retries the job."""
     server = S3Server(tmp_path / "requests.jsonl").start()
     try:
@@ -394,15 +405,6 @@ def _put(url: str, size: int) -> None:
     """Write ``size`` random bytes to ``url`` through storage.write."""
     with storage.write(url) as temp:
         temp.write_bytes(os.urandom(size))
-
-
-@pytest.fixture
-def few_retries(monkeypatch):
-    """The store's retries cut to one quick one, for tests of what happens when they run out."""
-    monkeypatch.setattr(buckets, "RETRIES", {"max_retries": 1, "retry_timeout": timedelta(1)})
-    buckets._store_for.cache_clear()
-    yield
-    buckets._store_for.cache_clear()
 
 
 def test_a_failed_part_aborts_the_upload_and_a_stale_one_is_aborted_later(
