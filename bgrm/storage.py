@@ -207,12 +207,13 @@ def exists(where: Where) -> bool:
     return _exists(Location.of(where), "file", writing=False)
 
 
-def is_folder(where: Where) -> bool:
-    """Whether ``where`` is a folder: locally a directory, in a bucket a prefix with keys."""
+def is_folder(where: Where, *, role: str = "output") -> bool:
+    """Whether ``where`` is a folder: locally a directory, in a bucket a prefix with keys
+    (asked of outputs: an error names the ``role`` being written)."""
     location = Location.of(where)
     if not location.is_url:
         return location.path.is_dir()
-    return _url_call(location, "folder", "any_under", location.key)
+    return _url_call(location, role, "any_under", location.key, writing=True)
 
 
 def _exists(location: Location, role: str, *, writing: bool) -> bool:

@@ -133,6 +133,25 @@ def test_a_missing_object_or_an_unreachable_store_is_one_line(s3, bucket, tmp_pa
     assert keys(s3, bucket) == []
 
 
+def test_access_denied_or_a_missing_bucket_is_one_line_at_once(s3, bucket, samples, tmp_path):
+    """A 403 (here to the listing that looks for an existing output) fails before any work,
+    exit 1, naming the output: not the exit 3 of a passing fault that a worker retries."""
+    out = f"{bucket}/out/talk.mp4"
+    s3.fail(f"/{bucket[5:]}", status=403)
+    done = run_bgrm("process", str(samples["talk"]), "-o", out, cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"bgrm: error: access denied writing the output: {out}\n",
+    )
+    s3.heal()
+    done = run_bgrm("process", "s3://bgrm-none-here/in.mp4", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (
+        1,
+        "bgrm: error: the input's bucket does not exist: s3://bgrm-none-here/in.mp4\n",
+    )
+    assert keys(s3, bucket) == [] and list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.slow
 def test_a_job_stopped_midway_leaves_nothing_in_the_bucket(s3, bucket, samples, model, scratch):
     """Stopped after its first frames (as Ctrl-C or a cancel stops it): no object, no open
