@@ -28,6 +28,7 @@ from obstore.exceptions import (
     UnauthenticatedError,
 )
 
+from bgrm import s3uploads
 from bgrm.errors import BgrmError, EnvironmentProblem, InputError, OutputError
 
 READ_BLOCK = 1 << 20
@@ -47,16 +48,19 @@ UPLOAD_THREADS = 8
 """Concurrent requests for a folder's files and a multipart upload's parts."""
 
 RETRIES = {
-    "max_retries": 4,
+    "max_retries": 6,
     "retry_timeout": timedelta(seconds=30),
     "backoff": {
-        "init_backoff": timedelta(milliseconds=100),
-        "max_backoff": timedelta(seconds=5),
+        "init_backoff": timedelta(milliseconds=500),
+        "max_backoff": timedelta(seconds=4),
         "base": 2,
     },
 }
-"""The store's own retries of 5xx and connection errors; the worker retries a job that still
-fails (EnvironmentProblem) with its own backoff."""
+"""The store's own retries of 5xx and connection errors, each request (a multipart upload's
+part too) on its own. Each wait is drawn between the first and twice the last, so six wait
+at least 3 s in all and about 7 s on average: a network cut of a few seconds is ridden out
+(the tests cut it for 2 s mid-upload). The worker retries a job that still fails
+(EnvironmentProblem) with its own backoff."""
 
 
 CREDENTIALS = {
@@ -102,7 +106,21 @@ def errors(url: str, scheme: str, role: str, *, writing: bool = False) -> Iterat
     try:
         yield
     except (BaseError, FileNotFoundError) as error:
+        if isinstance(error, FileNotFoundError) and not _bucket_exists(scheme, url):
+            raise (OutputError if writing else InputError)(
+                f"the {role}'s bucket does not exist: {url}"
+            ) from error
         raise _translated(error, url, scheme, role, writing) from error
+
+
+def _bucket_exists(scheme: str, url: str) -> bool:
+    """After a 404 (a HEAD's has no body to say why): whether the bucket itself is there."""
+    bucket = url.split("://", 1)[1].split("/", 1)[0]
+    try:
+        any_under(scheme, bucket, "")
+    except BaseError as error:
+        return "NoSuchBucket" not in str(error)
+    return True
 
 
 def _translated(error: Exception, url: str, scheme: str, role: str, writing: bool) -> BgrmError:
@@ -114,11 +132,11 @@ def _translated(error: Exception, url: str, scheme: str, role: str, writing: boo
     if isinstance(error, AlreadyExistsError | PreconditionError):
         return OutputError(f"{role} exists (pass `overwrite` to replace it): {url}")
     if "NoSuchBucket" in text:
-        return wrong(f"the bucket of the {role} does not exist: {url}")
+        return wrong(f"the {role}'s bucket does not exist: {url}")
     if isinstance(error, FileNotFoundError):
         return wrong(f"{role} not found: {url}")
+    action = "writing" if writing else "reading"
     if isinstance(error, PermissionDeniedError):
-        action = "writing" if writing else "reading"
         return wrong(f"access denied {action} the {role}: {url}")
     if isinstance(error, UnauthenticatedError):
         return EnvironmentProblem(f"the object store at {endpoint} rejected the credentials: {url}")
@@ -127,6 +145,8 @@ def _translated(error: Exception, url: str, scheme: str, role: str, writing: boo
             f"no credentials for the object store at {endpoint} (set {CREDENTIALS[scheme]}): {url}"
         )
     status = re.search(r"status code: (\d{3}[^:]*)", text)
+    if status and status.group(1).startswith("403"):  # a LIST's 403 comes as a plain status
+        return wrong(f"access denied {action} the {role}: {url}")  # never retried as transient
     if status:
         return EnvironmentProblem(
             f"the object store at {endpoint} answered {status.group(1)}: {url}"
@@ -263,14 +283,37 @@ def upload_file(scheme: str, bucket: str, key: str, path: Path, *, overwrite: bo
         return
     # obstore sends the "create" precondition with single PUTs only: the caller checked the
     # key just before; a writer racing in between is overwritten (as a rename would).
-    obstore.put(
-        store,
-        key,
-        Path(path),
-        use_multipart=True,
-        chunk_size=UPLOAD_PART,
-        max_concurrency=UPLOAD_THREADS,
-    )
+    try:
+        obstore.put(
+            store,
+            key,
+            Path(path),
+            use_multipart=True,
+            chunk_size=UPLOAD_PART,
+            max_concurrency=UPLOAD_THREADS,
+        )
+    except BaseException:
+        # obstore does not abort after a failed part, and its abort may not have got through:
+        # abort what is open at the key (what cannot be reached now, the next run aborts).
+        abort_uploads(scheme, bucket, key)
+        raise
+
+
+def abort_uploads(scheme: str, bucket: str, key: str, *, below: bool = False) -> list[str]:
+    """Abort the incomplete multipart uploads of ``key`` (with ``below``, of every key under
+    the folder ``key`` too); returns their keys. S3 only, with a key in the environment (see
+    bgrm/s3uploads.py); best effort: a store that cannot be asked is no error here (the
+    upload that failed, or the next run, says what is wrong)."""
+    if scheme != "s3" or not s3uploads.signable():
+        return []
+    try:
+        found = s3uploads.list_uploads(bucket, key)
+        stale = [u for u in found if u.key == key or (below and u.key.startswith(key + "/"))]
+        for upload in stale:
+            s3uploads.abort(bucket, upload)
+    except s3uploads.UploadsError:
+        return []
+    return [upload.key for upload in stale]
 
 
 def upload_files(scheme: str, bucket: str, pairs: list[tuple[str, Path]]) -> None:

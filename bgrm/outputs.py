@@ -228,8 +228,10 @@ def _check_target(target: Place, job: Job, *, folder: bool) -> None:
 
 
 def check_file_target(target: Place, overwrite: bool) -> None:
-    """Refuse a file output that exists (without ``overwrite``), is a folder, or whose local
-    folder is missing or read-only (a bucket has no folders to make)."""
+    """Refuse a file output whose name is too long to write, that exists (without
+    ``overwrite``), is a folder, or whose local folder is missing or read-only (a bucket has
+    no folders to make)."""
+    storage.check_name(target)
     storage.refuse_existing(target, overwrite)
     if storage.is_folder(target):
         raise OutputError(f"output is a directory: {target}")
@@ -246,6 +248,7 @@ def _check_folder(parent: Path) -> None:
 
 def _check_frame_folder(target: Place, overwrite: bool) -> None:
     """A PNG folder may be new, empty, or (with overwrite) an earlier frame folder; nothing else."""
+    storage.check_name(target)
     if isinstance(target, Path):
         _check_folder(target.parent)
         if target.exists() and not target.is_dir():
@@ -271,19 +274,23 @@ def _complete(target: Place) -> bool:
     return storage.exists(target)
 
 
-def remove_leftovers(job: Job, older_than: float, folder: Place | None = None) -> list[Path]:
+def remove_leftovers(job: Job, older_than: float, folder: Place | None = None) -> list[Place]:
     """Delete the temp files and folders that interrupted runs of ``job`` left beside its
     local outputs (and, for a part, in a local parts ``folder``): at once where their writer
     is gone, else when untouched for ``older_than`` seconds (a live run keeps touching its
-    own); returns what was removed. A bucket holds no temp objects (uploads appear whole);
-    for an object, the local scratch folders in TMPDIR of uploads whose writer is gone are."""
+    own). For an object: the local scratch folders in TMPDIR of uploads whose writer is gone,
+    and every incomplete multipart upload of the output's key (a killed or cut-off upload's;
+    another writer of the same key would race with this run anyway). Returns what was
+    removed: local paths, and the objects whose uploads were aborted."""
     targets = list(job.writes().values())
     found = files.leftovers(_local(targets))
     if isinstance(folder, Path) and folder.is_dir():
         found += folder.glob(".*")
-    removed = files.remove_leftovers(found, older_than)
+    removed: list[Place] = list(files.remove_leftovers(found, older_than))
     if len(_local(targets)) < len(targets):  # only a gone writer's: a live one's is not touched
         removed += files.remove_leftovers(storage.staged_leftovers(), float("inf"))
+    for target in targets:
+        removed += storage.abort_uploads(target)
     return removed
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -113,9 +114,21 @@ def plan_parts(
 
 def parts_folder(job: Job, key: str) -> Place:
     """The hidden folder beside the output where the parts of a split job (named ``key``) go
-    (in a bucket: a hidden prefix beside the output's key)."""
+    (in a bucket: a hidden prefix beside the output's key).
+
+    Raises:
+        OutputError: a local folder's name would be longer than its file system takes.
+    """
     target = job.output_path()
-    return target.with_name(f".{target.name}.{key}.parts")
+    folder = target.with_name(f".{target.name}.{key}.parts")
+    if isinstance(folder, Path):
+        size, limit = len(os.fsencode(folder.name)), storage.longest_name(folder.parent)
+        if size > limit:
+            raise OutputError(
+                f"the output's name is too long to split: its parts folder would have {size} "
+                f"bytes, the file system takes {limit}: {target}"
+            )
+    return folder
 
 
 def run_part(

@@ -28,6 +28,9 @@ SCHEMES = ("s3", "gs", "az")
 
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$")
 
+MAX_KEY_BYTES = 1024
+"""The longest key S3 takes (UTF-8 bytes); GCS takes as long, Azure longer."""
+
 
 def is_url(text: str | os.PathLike | Location) -> bool:
     """Whether ``text`` names an object store (``scheme://...``) rather than a local path."""
@@ -204,12 +207,13 @@ def exists(where: Where) -> bool:
     return _exists(Location.of(where), "file", writing=False)
 
 
-def is_folder(where: Where) -> bool:
-    """Whether ``where`` is a folder: locally a directory, in a bucket a prefix with keys."""
+def is_folder(where: Where, *, role: str = "output") -> bool:
+    """Whether ``where`` is a folder: locally a directory, in a bucket a prefix with keys
+    (asked of outputs: an error names the ``role`` being written)."""
     location = Location.of(where)
     if not location.is_url:
         return location.path.is_dir()
-    return _url_call(location, "folder", "any_under", location.key)
+    return _url_call(location, role, "any_under", location.key, writing=True)
 
 
 def _exists(location: Location, role: str, *, writing: bool) -> bool:
@@ -248,6 +252,19 @@ def remove(where: Where) -> None:
     below = _url_call(location, "folder", "keys_under", location.key, writing=True)
     keys = below + ([location.key] if location.key else [])
     _url_call(location, "folder", "delete", keys, writing=True)
+    abort_uploads(location)
+
+
+def abort_uploads(where: Where) -> list[Location]:
+    """Abort the incomplete multipart uploads of an object and of every key below it (what a
+    killed or cut-off upload leaves: invisible, but stored and billed until aborted); returns
+    the objects whose uploads were aborted. Nothing to do for a local path; best effort for
+    a URL (s3:// only: see bgrm/buckets.py)."""
+    location = Location.of(where)
+    if not location.is_url or not location.key:
+        return []
+    keys = _buckets().abort_uploads(location.scheme, location.bucket, location.key, below=True)
+    return [Location(location.scheme, location.bucket, key) for key in keys]
 
 
 def write_bytes(where: Where, data: bytes, *, overwrite: bool = True, role: str = "file") -> None:
@@ -359,6 +376,39 @@ def _staging() -> Path:
 def staged_leftovers() -> list[Path]:
     """The local scratch folders of uploads in TMPDIR (this run's and crashed runs')."""
     return files.leftovers([_staging()])
+
+
+def check_name(where: Where, role: str = "output") -> None:
+    """Refuse a target whose name cannot be written, before any work (OutputError, one line):
+    a key longer than a bucket takes, or a name whose temp file is too long for the file
+    system it is made on (a local target's hidden temp beside it is ~45 bytes longer than
+    its name; an object is staged under its own name in TMPDIR)."""
+    location = Location.of(where)
+    if location.is_url:
+        size = len(location.key.encode())
+        if size > MAX_KEY_BYTES:
+            raise OutputError(
+                f"the {role}'s key is too long ({size} bytes; a bucket takes at most "
+                f"{MAX_KEY_BYTES}): {location}"
+            )
+        temp, folder = location.name, _staging().parent
+    else:
+        temp, folder = files.temp_path(location.path).name, location.path.parent
+    size, limit = len(os.fsencode(temp)), longest_name(folder)
+    if size > limit:
+        where_made = "in TMPDIR" if location.is_url else "beside it"
+        raise OutputError(
+            f"the {role}'s name is too long: its temp file {where_made} would have {size} "
+            f"bytes, the file system takes {limit}: {location}"
+        )
+
+
+def longest_name(folder: Path) -> int:
+    """The longest file name the file system of ``folder`` takes (255 where it cannot say)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
 
 
 def refuse_existing(

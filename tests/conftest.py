@@ -98,7 +98,8 @@ def s3(s3_server: S3Server, monkeypatch) -> S3Server:
     AWS_REGION pointing this test (and the processes it starts) at it."""
     for name, value in s3_server.environment().items():
         monkeypatch.setenv(name, value)
-    return s3_server
+    yield s3_server
+    s3_server.heal()  # the faults a test asked for end with it
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ import bgrm
 from tests.cli import bgrm as run_bgrm
 from tests.media import audio_packets, loop_clip, video_frames
 from tests.queue import SEND_EACH_KIND, SLOW, Worker, kill_the_worker_running, submit, wait_until
+from tests.s3 import kill_mid_upload
 
 FAST = ["--downsample", "0.25"]
 
@@ -132,6 +133,25 @@ def test_a_missing_object_or_an_unreachable_store_is_one_line(s3, bucket, tmp_pa
     assert keys(s3, bucket) == []
 
 
+def test_access_denied_or_a_missing_bucket_is_one_line_at_once(s3, bucket, samples, tmp_path):
+    """A 403 (here to the listing that looks for an existing output) fails before any work,
+    exit 1, naming the output: not the exit 3 of a passing fault that a worker retries."""
+    out = f"{bucket}/out/talk.mp4"
+    s3.fail(f"/{bucket[5:]}", status=403)
+    done = run_bgrm("process", str(samples["talk"]), "-o", out, cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"bgrm: error: access denied writing the output: {out}\n",
+    )
+    s3.heal()
+    done = run_bgrm("process", "s3://bgrm-none-here/in.mp4", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (
+        1,
+        "bgrm: error: the input's bucket does not exist: s3://bgrm-none-here/in.mp4\n",
+    )
+    assert keys(s3, bucket) == [] and list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.slow
 def test_a_job_stopped_midway_leaves_nothing_in_the_bucket(s3, bucket, samples, model, scratch):
     """Stopped after its first frames (as Ctrl-C or a cancel stops it): no object, no open
@@ -222,6 +242,53 @@ def test_a_split_job_on_two_workers_sharing_only_the_bucket_survives_a_kill(
     assert [list((tmp_path / f"{n}-cwd").iterdir()) for n in ("e", "f")] == [[], []]
     assert list(staging.iterdir()) == []
     assert "removed a stale temp file of an interrupted run" in other.log()
+
+
+@pytest.mark.slow
+def test_a_join_killed_while_it_uploads_leaves_nothing_once_the_job_is_done(
+    s3, bucket, samples, redis_url, workers, tmp_path, weights_file
+):
+    """The worker running a split job's join is SIGKILLed while the output's upload hangs;
+    its multipart upload (as a killed multipart upload leaves it) stays open and its staged
+    files stay in TMPDIR. The join, handed to the other worker, aborts the upload, removes
+    the staged files of the dead worker and writes the output."""
+    staging = tmp_path / "tmp"
+    staging.mkdir()
+    # Redelivered 20 s after it was taken: the killed join's leftovers are all made by then.
+    settings = {"BGRM_VISIBILITY_TIMEOUT": "20", "BGRM_LOCK_TTL": "4", "TMPDIR": str(staging)}
+    env = farm_env(redis_url, s3, bucket, "s3-killed-join", **settings)
+    pair = [workers(name, env) for name in ("j", "k")]
+    for each in pair:
+        each.wait_for(f"{each.name} ready.")
+    long = loop_clip(samples["talk"], tmp_path / "long.mp4", times=2)
+    talk = upload(s3, long, f"{bucket}/in/long.mp4")
+    out = f"{bucket}/out/long.mp4"
+    s3.fail(f"/{out[5:]}", method="PUT", hold=120, status=500)  # the join's upload hangs
+    submitter = subprocess.Popen(
+        [sys.executable, "-m", "bgrm", "submit", talk, "--split", "2", "-o", out, *SLOW, "--wait"],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not (staged := list(staging.glob("*/long.mp4"))):
+        assert time.monotonic() < deadline and submitter.poll() is None, "no join started"
+        time.sleep(0.1)
+    time.sleep(1)  # the joined file is written in a moment (packets copied); then the PUT
+    writer = int(staged[0].parent.name.split("part-")[1].split("@")[0])
+    joiner = next(w for w in pair if w.process.pid == writer)
+    joiner.process.kill()
+    joiner.process.wait()
+    s3.heal()
+    kill_mid_upload(s3, out, env)  # what a join killed in a multipart upload leaves as well
+    assert len(list(staging.iterdir())) == 2
+
+    _, stderr = submitter.communicate(timeout=300)
+    assert submitter.returncode == 0, stderr
+    other = next(w for w in pair if w is not joiner)
+    assert keys(s3, bucket) == ["in/long.mp4", "out/long.mp4"]  # and no upload open
+    assert list(staging.iterdir()) == []
+    assert f"aborted the incomplete upload of an interrupted run: {out}" in other.log()
+    times, _ = video_frames(download(s3, out, tmp_path / "joined.mp4"))
+    assert len(times) == 240
 
 
 @pytest.mark.slow

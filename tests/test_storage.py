@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
+import uuid
+from datetime import timedelta
 from fractions import Fraction
 from pathlib import Path
 
@@ -20,11 +23,13 @@ import av
 import numpy as np
 import pytest
 
+import bgrm
 from bgrm import buckets, storage
 from bgrm.errors import EnvironmentProblem, InputError, OutputError, UsageError
+from bgrm.parts import parts_folder, remove_leftovers
 from bgrm.storage import Location
 from bgrm_bench.process import make_clip
-from tests.s3 import S3Server, bytes_sent
+from tests.s3 import S3Server, bytes_sent, kill_mid_upload
 
 # ---- names and confinement (no server) ----
 
@@ -121,6 +126,15 @@ def test_a_local_write_appears_only_on_success(tmp_path):
 # ---- reading from the server ----
 
 
+@pytest.fixture
+def few_retries(monkeypatch):
+    """The store's retries cut to one quick one: for tests of what happens when they run out."""
+    monkeypatch.setattr(buckets, "RETRIES", {"max_retries": 1, "retry_timeout": timedelta(1)})
+    buckets._store_for.cache_clear()
+    yield
+    buckets._store_for.cache_clear()
+
+
 def _frames(source) -> list[tuple[int, np.ndarray]]:
     with av.open(source) as container:
         return [(f.pts, f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
@@ -155,12 +169,24 @@ def test_a_missing_object_is_one_input_error(s3, bucket):
     with pytest.raises(InputError) as error:
         storage.open_read(f"{bucket}/in/missing.mp4")
     assert str(error.value) == f"input not found: {bucket}/in/missing.mp4"
-    with pytest.raises(InputError, match="^background not found: s3://bgrm-none-here/room.jpg$"):
-        storage.open_read("s3://bgrm-none-here/room.jpg", role="background")
     assert not storage.exists(f"{bucket}/in/missing.mp4")
 
 
-def test_an_unreachable_endpoint_names_it(s3, monkeypatch):
+def test_a_missing_bucket_is_named_as_such(s3, bucket):
+    """Not "not found": a 404 in a bucket that does not exist says so (reading or writing)."""
+    none = "s3://bgrm-none-here"
+    with pytest.raises(InputError, match=f"^the background's bucket does not exist: {none}/r"):
+        storage.open_read(f"{none}/room.jpg", role="background")
+    with pytest.raises(InputError, match=f"^the input's bucket does not exist: {none}/in.mp4$"):
+        storage.size(f"{none}/in.mp4")
+    with (
+        pytest.raises(OutputError, match=f"^the output's bucket does not exist: {none}/o.mp4$"),
+        storage.write(f"{none}/o.mp4") as temp,
+    ):
+        temp.write_bytes(b"1")
+
+
+def test_an_unreachable_endpoint_names_it(s3, monkeypatch, few_retries):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
@@ -177,7 +203,9 @@ def test_missing_credentials_are_an_environment_problem(s3, bucket, monkeypatch)
         storage.open_read(f"{bucket}/in.mp4")
 
 
-def test_a_store_lost_mid_read_is_an_environment_problem(tmp_path, monkeypatch, samples):
+def test_a_store_lost_mid_read_is_an_environment_problem(
+    tmp_path, monkeypatch, samples, few_retries
+):
     """Not damage to step over: the decoder sees the error, the worker retries the job."""
     server = S3Server(tmp_path / "requests.jsonl").start()
     try:
@@ -349,6 +377,113 @@ def test_a_multipart_upload_the_server_refuses_is_aborted(s3, bucket, scratch, m
     assert _keys(s3, bucket) == []
     assert _uploads_in_progress(s3, bucket) == []
     assert list(scratch.iterdir()) == []
+
+
+def test_a_network_cut_of_two_seconds_mid_upload_is_ridden_out(tmp_path, scratch, monkeypatch):
+    """Every connection reset for 2 s once 7 MiB of a 16 MiB multipart upload went through:
+    the parts cut off are sent again, the object is complete and no upload stays open."""
+    server = S3Server(tmp_path / "requests.jsonl", cuttable=True).start()
+    try:
+        for name, value in server.environment().items():
+            monkeypatch.setenv(name, value)
+        server.client().create_bucket(Bucket="media")
+        monkeypatch.setattr(buckets, "UPLOAD_PART", 5 << 20)
+        data = os.urandom(16 << 20)
+        server.cut(2, after_bytes=7 << 20)
+        with storage.write("s3://media/out/cut.mov") as temp:
+            temp.write_bytes(data)
+        assert storage.read_bytes("s3://media/out/cut.mov") == data
+        puts = [r for r in server.requests() if "partNumber" in r.query]
+        assert len(puts) > 4  # some parts went twice: the cut happened mid-upload
+        assert _uploads_in_progress(server, "s3://media") == []
+        assert list(scratch.iterdir()) == []
+    finally:
+        server.stop()
+
+
+def _put(url: str, size: int) -> None:
+    """Write ``size`` random bytes to ``url`` through storage.write."""
+    with storage.write(url) as temp:
+        temp.write_bytes(os.urandom(size))
+
+
+def test_a_failed_part_aborts_the_upload_and_a_stale_one_is_aborted_later(
+    s3, bucket, scratch, monkeypatch, few_retries, samples
+):
+    """A part that keeps failing: the upload is aborted. When the abort fails as well, the
+    upload stays open (invisible, but stored), and the next run on that output aborts it."""
+    monkeypatch.setattr(buckets, "UPLOAD_PART", 5 << 20)
+    url, path = f"{bucket}/out/a.mov", _path(bucket, "out/a.mov")
+    s3.fail(path, query="partNumber", status=500)
+    with pytest.raises(EnvironmentProblem, match=f"answered 500 .*: {url}$"):
+        _put(url, 11 << 20)
+    assert _uploads_in_progress(s3, bucket) == []
+
+    s3.fail(path, query="uploadId", status=500)  # the parts and the abort fail
+    with pytest.raises(EnvironmentProblem, match=f"answered 500 .*: {url}$"):
+        _put(url, 11 << 20)
+    assert _uploads_in_progress(s3, bucket) == ["out/a.mov"]
+    s3.heal()
+    job = bgrm.Job(input=str(samples["talk"]), output=url)
+    assert remove_leftovers(job, 0) == [Location.of(url)]  # what a run on it does first
+    assert _uploads_in_progress(s3, bucket) == [] and _keys(s3, bucket) == []
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_writer_killed_mid_upload_leaves_nothing_after_the_next_run(s3, bucket, scratch, samples):
+    """SIGKILL while a multipart upload is under way leaves the upload open and the staged
+    file in TMPDIR; the next run on that output (or the job's join or cleanup, which do the
+    same) aborts the one and removes the other."""
+    url = f"{bucket}/out/killed.mov"
+    kill_mid_upload(s3, url, os.environ | {"TMPDIR": str(scratch)})
+    assert _uploads_in_progress(s3, bucket) == ["out/killed.mov"]
+    [staged] = scratch.iterdir()
+    assert staged.name.startswith(".bgrm-upload.part-")
+    job = bgrm.Job(input=str(samples["talk"]), output=url)
+    removed = remove_leftovers(job, float("inf"))
+    assert sorted(map(str, removed)) == sorted([str(staged), url])
+    assert _uploads_in_progress(s3, bucket) == [] and _keys(s3, bucket) == []
+    assert list(scratch.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["list-type", "uploads", "partNumber", ""])
+def test_access_denied_on_an_output_is_not_a_passing_fault(s3, bucket, scratch, monkeypatch, where):
+    """A 403, to the listing that looks for an existing output, to the upload or one of its
+    parts: one OutputError naming the output (not retried, unlike an EnvironmentProblem),
+    and nothing left open."""
+    monkeypatch.setattr(buckets, "UPLOAD_PART", 5 << 20)
+    url = f"{bucket}/out/denied.mov"
+    s3.fail(f"/{url[5:]}" if where != "list-type" else f"/{bucket[5:]}", query=where, status=403)
+    with pytest.raises(OutputError) as error:
+        _put(url, 6 << 20)
+    assert str(error.value) == f"access denied writing the output: {url}"
+    s3.heal()
+    assert _uploads_in_progress(s3, bucket) == [] and _keys(s3, bucket) == []
+
+
+def test_a_name_too_long_to_write_is_refused_before_any_work(s3, bucket, tmp_path, samples):
+    """Checked with the job, before a frame is decoded: a key longer than S3 takes, a name too
+    long for its staged file in TMPDIR, a local name too long for its temp file beside it."""
+    talk = str(samples["talk"])
+    cases = [
+        (
+            f"{bucket}/out/{'k/' * 520}a.mp4",
+            "key is too long (1049 bytes; a bucket takes at most 1024)",
+        ),
+        (f"{bucket}/out/{'a' * 252}.mp4", "temp file in TMPDIR would have 256 bytes"),
+        (f"{tmp_path}/{'b' * 236}.mp4", "temp file beside it would have"),
+    ]
+    for output, problem in cases:
+        with pytest.raises(OutputError, match=re.escape(problem)) as error:
+            bgrm.check(bgrm.Job(input=talk, output=output))
+        assert str(error.value).endswith(f": {output}") and "\n" not in str(error.value)
+        with pytest.raises(OutputError, match=re.escape(problem)):
+            bgrm.check(bgrm.Job(input=talk, output=f"{tmp_path}/ok.mp4", matte=output))
+    bgrm.check(bgrm.Job(input=talk, output=f"{bucket}/out/{'a' * 251}.mp4"))  # 255: fits
+    split = bgrm.Job(input=talk, output=f"{tmp_path}/{'c' * 208}.mp4")  # its temp file fits
+    with pytest.raises(OutputError, match="too long to split: its parts folder would have 256"):
+        parts_folder(split, str(uuid.uuid4()))  # what a worker's split checks first
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_existing_key_is_refused_without_overwrite(s3, bucket, scratch):

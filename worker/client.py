@@ -11,34 +11,53 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from celery import states
 from celery.result import AsyncResult
 from kombu.exceptions import OperationalError
-from kombu.utils.url import maybe_sanitize_url
+from redis.exceptions import AuthenticationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bgrm import BgrmError, EnvironmentProblem, InputError, Job
 
 from .app import CLEANUP_TASK, PROCESS_TASK, PROGRESS, SPLIT_TASK, app, part_task_id
-from .config import settings
+from .config import redact, settings
 from .store import JobStore
 
 Call = TypeVar("Call", bound=Callable)
 
 
 def _needs_redis(call: Call) -> Call:
-    """Say which Redis could not be reached instead of a traceback (EnvironmentProblem)."""
+    """Say which Redis could not be reached, or refused the password, instead of a traceback
+    (EnvironmentProblem; the password shown as ***)."""
 
     @functools.wraps(call)
     def wrapper(*args, **kwargs):
         try:
             return call(*args, **kwargs)
         except (OperationalError, RedisConnectionError) as error:
-            url = maybe_sanitize_url(settings().broker_url)
-            raise EnvironmentProblem(f"cannot reach the queue's Redis ({error}): {url}") from error
+            config = settings()
+            urls = (config.broker_url, config.result_backend)
+            url = redact(config.broker_url, *urls)
+            if not _refused(error):
+                what = f"cannot reach the queue's Redis ({redact(str(error), *urls)})"
+            elif urlsplit(config.broker_url).password:
+                what = "the queue's Redis refused the password"
+            else:
+                what = "the queue's Redis wants a password (redis://:PASSWORD@host:port/db)"
+            raise EnvironmentProblem(f"{what}: {url}") from error
 
     return wrapper
+
+
+def _refused(error: BaseException) -> bool:
+    """Whether Redis answered, but refused the password (or wanted one)."""
+    while error is not None:
+        if isinstance(error, AuthenticationError) or "NOAUTH" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def _store() -> JobStore:
@@ -159,10 +178,13 @@ def _failed(report: dict, error: object, *, ended: bool) -> None:
 
 
 def _message(error: object) -> str:
-    """The error as the CLI prints it: the user's message, or 'internal error: ...'."""
+    """The error as the CLI prints it: the user's message, or 'internal error: ...' (a Redis
+    password in it shown as ***)."""
+    config = settings()
     if isinstance(error, BgrmError):
-        return str(error)
-    return f"internal error: {type(error).__name__}: {error}"
+        return redact(str(error), config.broker_url, config.result_backend)
+    text = f"internal error: {type(error).__name__}: {error}"
+    return redact(text, config.broker_url, config.result_backend)
 
 
 @_needs_redis

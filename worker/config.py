@@ -2,7 +2,7 @@
 
 | variable | default | meaning |
 | --- | --- | --- |
-| BGRM_BROKER_URL | redis://127.0.0.1:6379/0 | Redis broker |
+| BGRM_BROKER_URL | redis://127.0.0.1:6379/0 | Redis broker (2) |
 | BGRM_RESULT_BACKEND | the broker URL | Redis result backend (also holds job locks and flags) |
 | BGRM_QUEUE | bgrm | the queue name (separate queues for separate pools of workers) |
 | BGRM_INPUT_ROOTS | the worker's current directory | folders or URL prefixes jobs may read (1) |
@@ -17,6 +17,9 @@
 
 (1) os.pathsep-separated; a ":" followed by "//" belongs to a URL, so
 ``s3://media/in:/data/in`` is two roots.
+(2) With a password: ``redis://:PASSWORD@host:6379/0``; over TLS ``rediss://...`` with
+``?ssl_cert_reqs=required`` (and ``&ssl_ca_certs=/path/ca.crt`` for a private CA). A password
+is never shown: every message that names a Redis URL shows it as ``***`` (:func:`redact`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from bgrm import UsageError
 from bgrm.storage import Location, Place, place
@@ -36,6 +40,9 @@ DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 ROOT_SEPARATOR = re.compile(re.escape(os.pathsep) + "(?!//)")
 """Between roots: os.pathsep, except a ":" followed by "//", which is a URL's (s3://...)."""
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:@/\s]*:)[^@\s]*@")
+"""The password in a URL's user part (``scheme://user:PASSWORD@``)."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,15 @@ def from_env(env: Mapping[str, str]) -> Settings:
     backend = env.get("BGRM_RESULT_BACKEND") or broker
     for name, url in (("BGRM_BROKER_URL", broker), ("BGRM_RESULT_BACKEND", backend)):
         if not url.startswith(REDIS_SCHEMES):
-            raise UsageError(f"{name} must be a Redis URL (redis://host:port/db), got {url!r}")
+            raise UsageError(
+                f"{name} must be a Redis URL (redis://host:port/db), got {redact(url, url)!r}"
+            )
+        if url.startswith("rediss://") and "ssl_cert_reqs=required" not in url:
+            # Celery's Redis transport would otherwise use TLS without checking the server.
+            raise UsageError(
+                f"{name}: a rediss:// URL needs ?ssl_cert_reqs=required (and ssl_ca_certs="
+                f"/path/ca.crt for a private CA): {redact(url, url)}"
+            )
     inputs = [p for p in ROOT_SEPARATOR.split(env.get("BGRM_INPUT_ROOTS", "")) if p]
     output = env.get("BGRM_OUTPUT_ROOT", "")
     here = Path.cwd()
@@ -88,6 +103,16 @@ def from_env(env: Mapping[str, str]) -> Settings:
         device=env.get("BGRM_DEVICE") or "auto",
         threads=int(threads) or None,
     )
+
+
+def redact(text: str, *urls: str) -> str:
+    """``text`` (a URL, or a message that may hold one) with every URL's password, and the
+    passwords of ``urls`` wherever they appear, shown as ``***``."""
+    for url in urls:
+        password = urlsplit(url).password
+        for secret in {password, unquote(password or "")} - {None, ""}:
+            text = text.replace(secret, "***")
+    return _PASSWORD.sub(r"\1***@", text)
 
 
 def _root(text: str) -> Place:

@@ -20,6 +20,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 from celery import Task, chord, group, signature, states
@@ -63,10 +64,7 @@ def run(task: Task, job_json: str) -> dict:
 
 def _process(task: Task, job: bgrm.Job, store: JobStore) -> dict:
     job_id = task.request.id
-    # With the lock held: a killed worker's lock outlives its last write by at least two
-    # thirds of the TTL, so temp files untouched for half of it are a dead run's.
-    for leftover in parts.remove_leftovers(job, older_than=settings().lock_ttl / 2):
-        log.info("removed a stale temp file of an interrupted run: %s", leftover)
+    _remove_leftovers(job)
     log.info("job %s started: %s -> %s", job_id, job.input, job.output_path())
     try:
         result = bgrm.run(
@@ -107,6 +105,7 @@ def split(task: Task, job_json: str, split_json: str) -> dict:
     job_id = task.request.id
 
     def plan(task: Task, job: bgrm.Job, store: JobStore) -> NoReturn:
+        _parts_folder(job, job_id)  # a name too long for it is refused before any part runs
         recorded = store.plan(job_id)
         if recorded is None:  # a redelivered copy reuses the plan, so part ids stay the same
             pieces = parts.plan_parts(job, **json.loads(split_json))
@@ -138,8 +137,7 @@ def part(task: Task, job_json: str, part_json: str, job_id: str) -> dict:
 
     def work(task: Task, job: bgrm.Job, store: JobStore) -> dict:
         folder = _parts_folder(job, job_id)
-        for leftover in parts.remove_leftovers(job, settings().lock_ttl / 2, folder):
-            log.info("removed a stale temp file of an interrupted run: %s", leftover)
+        _remove_leftovers(job, folder)
         log.info(
             "part %s started: %s, part %d of %d", part_id, job.input, piece.index + 1, piece.count
         )
@@ -180,6 +178,7 @@ def join(task: Task, job_json: str) -> dict:
         if waiting:  # called early: a redelivered part counted twice in the chord
             log.info("job %s: parts %s not finished yet; joining later", job_id, waiting)
             later()
+        _remove_leftovers(job)  # a killed join's upload and staged file
         joining = time.monotonic()
         result = parts.join_parts(
             job,
@@ -210,14 +209,19 @@ def join(task: Task, job_json: str) -> dict:
 
 
 def cleanup(task: Task, job_json: str, job_id: str) -> None:
-    """Once no part of the cancelled or failed job ``job_id`` runs, remove the parts folder."""
+    """Once no part (and no join) of the cancelled or failed job ``job_id`` runs, remove the
+    parts folder (aborting the uploads open below it) and what killed runs of the job left:
+    staged uploads, incomplete uploads of its outputs."""
     store = _store(task)
-    folder = _parts_folder(_confined(job_json), job_id)
+    job = _confined(job_json)
+    folder = _parts_folder(job, job_id)
     plan = store.plan(job_id)
     count = len(plan["parts"]) if plan else 0
-    if any(store.locked(part_task_id(job_id, index)) for index in range(count)):
+    running = [job_id] + [part_task_id(job_id, index) for index in range(count)]
+    if any(store.locked(record) for record in running):
         raise task.retry(countdown=CLEANUP_POLL_S, max_retries=None)
     storage.remove(folder)
+    _remove_leftovers(job)
     if store.cancel_requested(job_id):
         task.backend.mark_as_revoked(job_id, "cancelled")
     log.info("job %s: parts removed", job_id)
@@ -268,6 +272,18 @@ def _confined(job_json: str) -> bgrm.Job:
     config = settings()
     confine.check(job, config.input_roots, config.output_root)
     return job
+
+
+def _remove_leftovers(job: bgrm.Job, folder: Place | None = None) -> None:
+    """What interrupted runs of ``job`` left (temp files, staged uploads, incomplete uploads
+    of its outputs), removed and logged. With the job's (or part's) lock held: a killed
+    worker's lock outlives its last write by at least two thirds of the TTL, so temp files
+    untouched for half of it are a dead run's."""
+    for leftover in parts.remove_leftovers(job, settings().lock_ttl / 2, folder):
+        if isinstance(leftover, Path):
+            log.info("removed a stale temp file of an interrupted run: %s", leftover)
+        else:
+            log.info("aborted the incomplete upload of an interrupted run: %s", leftover)
 
 
 def _parts_folder(job: bgrm.Job, job_id: str) -> Place:
