@@ -12,7 +12,7 @@ from pathlib import Path
 from PIL import Image, ImageColor
 
 from bgrm.errors import InputError
-from bgrm.media.formats import BACKGROUND_VIDEO_SUFFIXES
+from bgrm.media.formats import BACKGROUND_VIDEO_SUFFIXES, STILL_READERS
 from bgrm.storage import Location, Place, is_url, open_read
 
 DEFAULT_BACKGROUND = "blur"
@@ -103,7 +103,10 @@ def check_background_file(spec: BackgroundSpec) -> None:
     device, no torch); InputError naming it as the background otherwise."""
     if isinstance(spec, ImageSpec):
         try:
-            with open_read(spec.path, role="background") as file, Image.open(file) as image:
+            with (
+                open_read(spec.path, role="background") as file,
+                Image.open(file, formats=STILL_READERS) as image,
+            ):
                 image.verify()
         except (OSError, ValueError, Image.DecompressionBombError):
             raise InputError(f"cannot read background image: {spec.path}") from None
