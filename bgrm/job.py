@@ -7,8 +7,9 @@ parameters fail before any work starts. Messages name parameters in backticks.
 from __future__ import annotations
 
 import json
+import math
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Literal, get_args
 
 from bgrm.backgrounds import DEFAULT_BACKGROUND, background_file
@@ -103,6 +104,9 @@ class Job:
             value = getattr(self, name)
             if isinstance(value, os.PathLike | Location):
                 object.__setattr__(self, name, str(value))
+        _check_kinds(self, _JOB_KINDS)
+        for name in ("input", "output", "background", "matte"):
+            _check_path(name, getattr(self, name))
         object.__setattr__(self, "downsample", _downsample(self.downsample))
         if self.batch is not None and (not isinstance(self.batch, int) or self.batch < 1):
             raise UsageError(f"`batch` must be a whole number of at least 1, got {self.batch!r}")
@@ -236,12 +240,8 @@ class Job:
 
     @classmethod
     def from_json(cls, text: str) -> Job:
-        data = json.loads(text)
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise UsageError(f"unknown job parameters: {', '.join(sorted(unknown))}")
-        return cls(**data)
+        """The job in ``text`` (as ``to_json`` writes it); UsageError for anything else."""
+        return cls(**_fields_from_json(cls, text, "job"))
 
 
 @dataclass(frozen=True)
@@ -262,6 +262,20 @@ class Part:
     warmup_pts: int | None = None
     expected_frames: int | None = None
 
+    def __post_init__(self) -> None:
+        _check_kinds(self, _PART_KINDS)
+        if not 0 <= self.index < self.count:
+            raise UsageError(
+                f"a part's `index` must be 0 to `count` - 1, got {self.index} of {self.count}"
+            )
+        if self.expected_frames is not None and self.expected_frames < 0:
+            raise UsageError(f"a part's `expected_frames` must be >= 0, got {self.expected_frames}")
+        start, end, warmup = self.start_pts, self.end_pts, self.warmup_pts
+        if start is not None and end is not None and not start < end:
+            raise UsageError(f"a part must end after it starts, got {start} to {end}")
+        if warmup is not None and start is not None and warmup > start:
+            raise UsageError(f"a part's warm-up must begin by its start, got {warmup} > {start}")
+
     def owns(self, pts: int) -> bool:
         """Whether the frame shown at ``pts`` belongs to this part."""
         after_start = self.start_pts is None or pts >= self.start_pts
@@ -272,7 +286,121 @@ class Part:
 
     @classmethod
     def from_json(cls, text: str) -> Part:
-        return cls(**json.loads(text))
+        """The part in ``text`` (as ``to_json`` writes it); UsageError for anything else."""
+        return cls(**_fields_from_json(cls, text, "part"))
+
+
+@dataclass(frozen=True)
+class Split:
+    """How a job is cut in time: into ``count`` parts of equal length, or into parts of
+    ``seconds`` each (exactly one of the two)."""
+
+    count: int | None = None
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_kinds(self, _SPLIT_KINDS)
+        if (self.count is None) == (self.seconds is None):
+            raise UsageError("give either the number of parts or their length in seconds, not both")
+        if self.count is not None and self.count < 1:
+            raise UsageError(f"the number of parts must be at least 1, got {self.count}")
+        if self.seconds is not None and not 0 < self.seconds < math.inf:
+            raise UsageError(f"the length of the parts must be seconds > 0, got {self.seconds}")
+
+    def to_json(self) -> str:
+        return json.dumps({k: v for k, v in asdict(self).items() if v is not None})
+
+    @classmethod
+    def from_json(cls, text: str) -> Split:
+        """{"count": N} or {"seconds": S}; UsageError for anything else."""
+        return cls(**_fields_from_json(cls, text, "split"))
+
+
+_NUMBER = (int, float)
+_JOB_KINDS = {
+    "input": (str,),
+    "output": (str, None),
+    "background": (str, None),
+    "alpha": (str, None),
+    "matte": (str, None),
+    "downsample": (str, *_NUMBER),
+    "batch": (int, None),
+    "device": (str,),
+    "precision": (str,),
+    "overwrite": (bool,),
+    "codec": (str, None),
+    "crf": (int, None),
+    "light_wrap": (*_NUMBER, None),
+    "compile": (str,),
+    "model": (str,),
+}
+_PART_KINDS = {
+    "index": (int,),
+    "count": (int,),
+    "start_pts": (int, None),
+    "end_pts": (int, None),
+    "warmup_pts": (int, None),
+    "expected_frames": (int, None),
+}
+_SPLIT_KINDS = {"count": (int, None), "seconds": (*_NUMBER, None)}
+_KIND_WORDS = {str: "text", int: "a whole number", float: "a number", bool: "true or false"}
+
+
+def _check_kinds(value: object, kinds: dict[str, tuple]) -> None:
+    """UsageError unless every field of ``value`` is of one of its kinds (None: may be None);
+    true and false are no numbers (JSON from elsewhere may say "overwrite": "no")."""
+    for name, allowed in kinds.items():
+        field = getattr(value, name)
+        if field is None and None in allowed:
+            continue
+        if isinstance(field, bool) == (bool in allowed) and isinstance(
+            field, tuple(kind for kind in allowed if kind is not None)
+        ):
+            continue
+        words = [_KIND_WORDS[kind] for kind in allowed if kind in _KIND_WORDS]
+        if float in allowed:
+            words.remove(_KIND_WORDS[int])
+        words += ["null"] if None in allowed else []
+        raise UsageError(f"`{name}` must be {' or '.join(words)}, got {_brief(field)}")
+
+
+def _check_path(name: str, path: str | None) -> None:
+    """A file's name: not empty, no NUL character (no file is called so)."""
+    if path is not None and (not path or "\0" in path):
+        raise UsageError(f"`{name}` names no file: {_brief(path)}")
+
+
+def _fields_from_json(cls: type, text: object, what: str) -> dict:
+    """The fields of a ``cls`` in JSON ``text``: an object with known keys and every field
+    that has no default; UsageError naming ``what`` otherwise."""
+    if not isinstance(text, str | bytes):
+        raise UsageError(f"a {what} must be JSON text, got {_brief(text)}")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise UsageError(f"a {what} must be JSON, got {_brief(text)}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"a {what} must be a JSON object, got {_brief(data)}")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise UsageError(f"unknown {what} parameters: {', '.join(map(_plain, unknown))}")
+    needed = [f.name for f in fields(cls) if f.default is MISSING and f.name not in data]
+    if needed:
+        raise UsageError(f"a {what} needs {', '.join(needed)}")
+    return data
+
+
+def _brief(value: object, limit: int = 60) -> str:
+    """``repr(value)`` on one line, cut to about ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _plain(name: str) -> str:
+    """A JSON key shown on one line (control characters escaped), cut short."""
+    shown = repr(name)[1:-1] if not name.isprintable() else name
+    return shown if len(shown) <= 40 else shown[:37] + "..."
 
 
 def _downsample(value: float | str) -> float | str:
