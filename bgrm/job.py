@@ -13,7 +13,7 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Literal, get_args
 
 from bgrm.backgrounds import DEFAULT_BACKGROUND, background_file
-from bgrm.errors import UsageError
+from bgrm.errors import UsageError, brief
 from bgrm.media.formats import (
     ALPHA_FORMATS,
     ALPHA_SUFFIXES,
@@ -54,7 +54,7 @@ def resolve_precision(precision: str) -> str:
     float32) stays opt-in until its alpha error is measured on a GPU at real sizes."""
     if precision not in PRECISIONS:
         choices = ", ".join(PRECISIONS)
-        raise UsageError(f"`precision` must be one of {choices}, got {precision!r}")
+        raise UsageError(f"`precision` must be one of {choices}, got {brief(precision)}")
     return "fp32" if precision == "auto" else precision
 
 
@@ -109,14 +109,16 @@ class Job:
             _check_path(name, getattr(self, name))
         object.__setattr__(self, "downsample", _downsample(self.downsample))
         if self.batch is not None and (not isinstance(self.batch, int) or self.batch < 1):
-            raise UsageError(f"`batch` must be a whole number of at least 1, got {self.batch!r}")
+            raise UsageError(
+                f"`batch` must be a whole number of at least 1, got {brief(self.batch)}"
+            )
         resolve_precision(self.precision)
         if self.compile not in COMPILE_MODES:
             choices = ", ".join(COMPILE_MODES)
-            raise UsageError(f"`compile` must be one of {choices}, got {self.compile!r}")
+            raise UsageError(f"`compile` must be one of {choices}, got {brief(self.compile)}")
         if self.model not in MODEL_NAMES:
             choices = ", ".join(MODEL_NAMES)
-            raise UsageError(f"`model` must be one of {choices}, got {self.model!r}")
+            raise UsageError(f"`model` must be one of {choices}, got {brief(self.model)}")
         self._check_light_wrap()
         self._check_outputs()
 
@@ -172,7 +174,9 @@ class Job:
         if self.light_wrap is None:
             return
         if isinstance(self.light_wrap, bool) or not 0 < self.light_wrap <= 1:
-            raise UsageError(f"`light_wrap` must be a number in (0, 1], got {self.light_wrap!r}")
+            raise UsageError(
+                f"`light_wrap` must be a number in (0, 1], got {brief(self.light_wrap)}"
+            )
         if self.alpha is not None:
             raise UsageError(
                 "`light_wrap` lights the person with a new background; `alpha` has none"
@@ -190,7 +194,7 @@ class Job:
         suffix = self.output_path().suffix.lower()
         takes = CONTAINER_CODECS[suffix]
         if self.codec is not None and self.codec not in CODECS:
-            raise UsageError(f"`codec` must be h264, hevc, av1 or vp9, got {self.codec!r}")
+            raise UsageError(f"`codec` must be h264, hevc, av1 or vp9, got {brief(self.codec)}")
         if self.codec is not None and self.codec not in takes:
             raise UsageError(
                 f"a {suffix} file cannot hold {self.codec} (it takes {', '.join(takes)}): "
@@ -213,7 +217,7 @@ class Job:
 
     def _check_alpha(self) -> None:
         if self.alpha not in ALPHA_FORMATS:
-            raise UsageError(f"`alpha` must be prores, webm or png, got {self.alpha!r}")
+            raise UsageError(f"`alpha` must be prores, webm or png, got {brief(self.alpha)}")
         if self.background is not None:
             raise UsageError(
                 "`alpha` writes the person over transparency; it cannot be combined with "
@@ -361,26 +365,26 @@ def _check_kinds(value: object, kinds: dict[str, tuple]) -> None:
         if float in allowed:
             words.remove(_KIND_WORDS[int])
         words += ["null"] if None in allowed else []
-        raise UsageError(f"`{name}` must be {' or '.join(words)}, got {_brief(field)}")
+        raise UsageError(f"`{name}` must be {' or '.join(words)}, got {brief(field)}")
 
 
 def _check_path(name: str, path: str | None) -> None:
     """A file's name: not empty, no NUL character (no file is called so)."""
     if path is not None and (not path or "\0" in path):
-        raise UsageError(f"`{name}` names no file: {_brief(path)}")
+        raise UsageError(f"`{name}` names no file: {brief(path)}")
 
 
 def _fields_from_json(cls: type, text: object, what: str) -> dict:
     """The fields of a ``cls`` in JSON ``text``: an object with known keys and every field
     that has no default; UsageError naming ``what`` otherwise."""
     if not isinstance(text, str | bytes):
-        raise UsageError(f"a {what} must be JSON text, got {_brief(text)}")
+        raise UsageError(f"a {what} must be JSON text, got {brief(text)}")
     try:
         data = json.loads(text)
     except ValueError:
-        raise UsageError(f"a {what} must be JSON, got {_brief(text)}") from None
+        raise UsageError(f"a {what} must be JSON, got {brief(text)}") from None
     if not isinstance(data, dict):
-        raise UsageError(f"a {what} must be a JSON object, got {_brief(data)}")
+        raise UsageError(f"a {what} must be a JSON object, got {brief(data)}")
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
@@ -391,16 +395,9 @@ def _fields_from_json(cls: type, text: object, what: str) -> dict:
     return data
 
 
-def _brief(value: object, limit: int = 60) -> str:
-    """``repr(value)`` on one line, cut to about ``limit`` characters."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _plain(name: str) -> str:
-    """A JSON key shown on one line (control characters escaped), cut short."""
-    shown = repr(name)[1:-1] if not name.isprintable() else name
-    return shown if len(shown) <= 40 else shown[:37] + "..."
+    """A JSON key shown cut short."""
+    return name if len(name) <= 40 else name[:37] + "..."
 
 
 def _downsample(value: float | str) -> float | str:
@@ -412,7 +409,7 @@ def _downsample(value: float | str) -> float | str:
     except (TypeError, ValueError):
         ratio = -1.0
     if not 0.0 < ratio <= 1.0:
-        raise UsageError(f"`downsample` must be 'auto' or a number in (0, 1], got {value!r}")
+        raise UsageError(f"`downsample` must be 'auto' or a number in (0, 1], got {brief(value)}")
     return ratio
 
 

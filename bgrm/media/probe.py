@@ -43,12 +43,7 @@ def open_input(where: Where) -> av.container.InputContainer:
     path = place(where)
     if isinstance(path, Location):
         return _open(storage.open_read(path), path)
-    if not path.exists():
-        raise InputError(f"input file not found: {path}")
-    if path.is_dir():
-        raise InputError(f"input is a folder, not a video file: {path}")
-    if not path.is_file():
-        raise InputError(f"input is not a regular file: {path}")
+    storage.check_local_file(path)
     return _open(f"file:{path}", path)  # never read as a protocol's name ("concat:a|b")
 
 
@@ -96,8 +91,9 @@ def _refused_format(source: str | BinaryIO) -> str | None:
     otherwise keeps FFmpeg's log off.
     """
     with _NAMING:
-        level = av.logging.get_level()
+        level, skip = av.logging.get_level(), av.logging.get_skip_repeated()
         av.logging.set_level(av.logging.ERROR)
+        av.logging.set_skip_repeated(False)  # the same refusal as the last one is said again
         try:
             with (
                 av.logging.Capture(local=False) as logs,
@@ -105,6 +101,7 @@ def _refused_format(source: str | BinaryIO) -> str | None:
             ):
                 _av_open(source).close()
         finally:
+            av.logging.set_skip_repeated(skip)
             av.logging.set_level(level)
     for _, name, message in logs:
         if message.startswith("Format not on whitelist"):

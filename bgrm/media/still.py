@@ -51,8 +51,8 @@ def read_still(path: Place) -> Iterator[tuple[np.ndarray, int]]:
 
 def _open(path: Place) -> Image.Image:
     """The image at ``path`` (a file or an object), loaded and turned upright."""
-    if isinstance(path, Path) and not path.is_file():
-        raise InputError(f"input file not found: {path}")
+    if isinstance(path, Path):
+        storage.check_local_file(path)
     try:
         with storage.open_read(path) as file, Image.open(file, formats=STILL_READERS) as opened:
             image = ImageOps.exif_transpose(opened)
