@@ -10,10 +10,12 @@ reader opens it), and real clips where a worker would otherwise have put them in
 
 from __future__ import annotations
 
+import base64
 import functools
 import itertools
 import json
 import os
+import pickle
 import random
 import shutil
 import threading
@@ -22,6 +24,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import redis
 
 import bgrm
 from tests.cli import bgrm as run_bgrm
@@ -457,6 +460,46 @@ def hostile_messages(folders: dict[str, Path], count: int, seed: int = 26) -> li
     return [[name, kinds[name]()] for name in (rng.choice(names) for _ in range(count))]
 
 
+class _Touch:
+    """Unpickled, it would run a command: what a worker that accepted pickles would do."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.path}",))
+
+
+def raw_messages(queue: str, outside: Path) -> list[bytes]:
+    """What a client with access to Redis may push onto the queue's list besides tasks:
+    bytes that are no JSON, JSON that is no message, and a message whose body is a pickle."""
+    body = base64.b64encode(pickle.dumps(_Touch(outside / "pickled"))).decode()
+    headers = {"lang": "py", "task": "bgrm.process", "id": "raw-pickle", "retries": 0}
+    properties = {
+        "correlation_id": "raw-pickle",
+        "delivery_tag": "raw-pickle-tag",
+        "body_encoding": "base64",
+        "delivery_info": {"exchange": "", "routing_key": queue},
+        "priority": 0,
+        "delivery_mode": 2,
+    }
+    envelope = {
+        "body": body,
+        "content-encoding": "binary",
+        "content-type": "application/x-python-serialize",
+        "headers": headers,
+        "properties": properties,
+    }
+    unknown = {**envelope, "content-type": "application/json", "body": "e30="}
+    unknown["headers"] = {**headers, "task": "bgrm.evil", "id": "raw-unknown"}
+    return [
+        b"not json at all \x00\xff",
+        b"[1, 2, 3]",
+        json.dumps(envelope).encode(),
+        json.dumps(unknown).encode(),
+    ]
+
+
 def tree(folder: Path) -> dict[str, tuple]:
     """Every entry below ``folder`` (links not followed): its kind, size and modification."""
     entries = {}
@@ -468,14 +511,18 @@ def tree(folder: Path) -> dict[str, tuple]:
 
 @pytest.mark.slow
 def test_hundreds_of_hostile_messages_are_each_answered_in_one_line(local_worker):
-    """300 malformed or hostile messages of every task kind, straight to Redis: the worker
-    answers each with a user error of one line, stays up, and writes nothing anywhere (the
-    outside folder, the input root and the output root are as they were)."""
+    """300 malformed or hostile messages of every task kind, straight to Redis, after a few
+    that are not even Celery's JSON (one a pickle that would write a file outside): the
+    worker answers each task with a user error of one line, stays up, and writes nothing
+    anywhere (the outside folder, the input root and the output root are as they were)."""
     worker, env, folders = local_worker
     (folders["in"] / "junk.mp4").write_bytes(random.Random(1).randbytes(5000))
     os.mkfifo(folders["in"] / "fifo.mp4")
     base = folders["in"].parent
     before = tree(base)
+    queue = redis.Redis.from_url(env["BGRM_BROKER_URL"])
+    for raw in raw_messages(env["BGRM_QUEUE"], folders["outside"]):
+        queue.lpush(env["BGRM_QUEUE"], raw)
     messages = hostile_messages(folders, 300)
     answers = send(env, messages, timeout=120)
     assert len(answers) == len(messages)
@@ -484,5 +531,9 @@ def test_hundreds_of_hostile_messages_are_each_answered_in_one_line(local_worker
         assert kind in ("UsageError", "InputError", "OutputError"), (message, kind, text)
         assert text and "\n" not in text, (message, text)
     assert worker.process.poll() is None
-    assert tree(base) == before
-    assert "Traceback" not in worker.log()
+    assert tree(base) == before  # the pickle was never loaded either
+    log = worker.log()
+    assert log.count("dropped an entry of the queue that is not a task message") == 2
+    assert "Refusing to deserialize untrusted content of type pickle" in log
+    assert "Received unregistered task of type 'bgrm.evil'" in log
+    assert log.count("Traceback") == 2  # Celery's own word on those two; no task's
