@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Literal, get_args
@@ -108,7 +109,7 @@ class Job:
         for name in ("input", "output", "background", "matte"):
             _check_path(name, getattr(self, name))
         object.__setattr__(self, "downsample", _downsample(self.downsample))
-        if self.batch is not None and (not isinstance(self.batch, int) or self.batch < 1):
+        if self.batch is not None and self.batch < 1:
             raise UsageError(
                 f"`batch` must be a whole number of at least 1, got {brief(self.batch)}"
             )
@@ -311,16 +312,14 @@ class Split:
         if self.seconds is not None and not 0 < self.seconds < math.inf:
             raise UsageError(f"the length of the parts must be seconds > 0, got {self.seconds}")
 
-    def to_json(self) -> str:
-        return json.dumps({k: v for k, v in asdict(self).items() if v is not None})
-
     @classmethod
     def from_json(cls, text: str) -> Split:
         """{"count": N} or {"seconds": S}; UsageError for anything else."""
         return cls(**_fields_from_json(cls, text, "split"))
 
 
-_NUMBER = (int, float)
+_WHOLE, _REAL = numbers.Integral, numbers.Real  # NumPy's numbers too
+_NUMBER = (_WHOLE, _REAL)
 _JOB_KINDS = {
     "input": (str,),
     "output": (str, None),
@@ -328,26 +327,26 @@ _JOB_KINDS = {
     "alpha": (str, None),
     "matte": (str, None),
     "downsample": (str, *_NUMBER),
-    "batch": (int, None),
+    "batch": (_WHOLE, None),
     "device": (str,),
     "precision": (str,),
     "overwrite": (bool,),
     "codec": (str, None),
-    "crf": (int, None),
+    "crf": (_WHOLE, None),
     "light_wrap": (*_NUMBER, None),
     "compile": (str,),
     "model": (str,),
 }
 _PART_KINDS = {
-    "index": (int,),
-    "count": (int,),
-    "start_pts": (int, None),
-    "end_pts": (int, None),
-    "warmup_pts": (int, None),
-    "expected_frames": (int, None),
+    "index": (_WHOLE,),
+    "count": (_WHOLE,),
+    "start_pts": (_WHOLE, None),
+    "end_pts": (_WHOLE, None),
+    "warmup_pts": (_WHOLE, None),
+    "expected_frames": (_WHOLE, None),
 }
-_SPLIT_KINDS = {"count": (int, None), "seconds": (*_NUMBER, None)}
-_KIND_WORDS = {str: "text", int: "a whole number", float: "a number", bool: "true or false"}
+_SPLIT_KINDS = {"count": (_WHOLE, None), "seconds": (*_NUMBER, None)}
+_KIND_WORDS = {str: "text", _WHOLE: "a whole number", _REAL: "a number", bool: "true or false"}
 
 
 def _check_kinds(value: object, kinds: dict[str, tuple]) -> None:
@@ -362,8 +361,8 @@ def _check_kinds(value: object, kinds: dict[str, tuple]) -> None:
         ):
             continue
         words = [_KIND_WORDS[kind] for kind in allowed if kind in _KIND_WORDS]
-        if float in allowed:
-            words.remove(_KIND_WORDS[int])
+        if _REAL in allowed:
+            words.remove(_KIND_WORDS[_WHOLE])
         words += ["null"] if None in allowed else []
         raise UsageError(f"`{name}` must be {' or '.join(words)}, got {brief(field)}")
 

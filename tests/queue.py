@@ -111,14 +111,15 @@ for name, result in results.items():
 
 
 SEND_MESSAGES = """
-import json, sys
+import json, sys, time
 from celery.exceptions import TimeoutError
 from bgrm_worker.app import app
 messages = json.load(sys.stdin)
 results = [app.send_task(name, args=args) for name, args in messages]
+deadline = time.monotonic() + float(sys.argv[1])
 for (name, _), result in zip(messages, results):
     try:
-        result.get(timeout=float(sys.argv[1]), propagate=False)
+        result.get(timeout=max(0.1, deadline - time.monotonic()), propagate=False)
     except TimeoutError:
         print(json.dumps([name, "NO ANSWER", "", ""]))
         continue
@@ -129,14 +130,15 @@ for (name, _), result in zip(messages, results):
 
 def send(env: dict[str, str], messages: list, timeout: float = 120) -> list[list[str]]:
     """Send ``messages`` ([task name, args] each, as any client with access to Redis could)
-    and wait for each: [name, state, error type, message] for each, in order."""
+    and wait up to ``timeout`` seconds for all: [name, state, error type, message] for each,
+    in order (state "NO ANSWER" for those that had none by then)."""
     done = subprocess.run(
         [sys.executable, "-c", SEND_MESSAGES, str(timeout)],
         input=json.dumps(messages),
         capture_output=True,
         text=True,
         env=env,
-        timeout=timeout * len(messages) + 60,
+        timeout=timeout + 60,
     )
     assert done.returncode == 0, done.stderr
     return [json.loads(line) for line in done.stdout.splitlines()]
