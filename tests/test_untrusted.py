@@ -37,29 +37,34 @@ NAMES_OTHERS = "names other files; bgrm reads recordings only"
 
 class Witness:
     """A FIFO standing for a file no job may read: ``opened()`` tells whether anything opened
-    it for reading since it was made (its writer, waiting in a thread, is then let through)."""
+    it for reading since it was made. A thread opens it for writing, which waits for a
+    reader, and closes it at once, for every reader: each sees an empty file."""
 
     def __init__(self, path: Path) -> None:
         os.mkfifo(path)
         self.path = path
         self._opened = threading.Event()
+        self._closing = False
         self._thread = threading.Thread(target=self._write, daemon=True)
         self._thread.start()
 
     def _write(self) -> None:
-        descriptor = os.open(self.path, os.O_WRONLY)  # waits for a reader
-        self._opened.set()
-        os.close(descriptor)  # the reader sees an empty file
+        while True:
+            descriptor = os.open(self.path, os.O_WRONLY)  # waits for a reader
+            os.close(descriptor)
+            if self._closing:
+                return
+            self._opened.set()
 
     def opened(self) -> bool:
         return self._opened.wait(0.5)
 
     def close(self) -> None:
-        """Let the waiting writer go (by reading the FIFO here) and wait for its thread."""
-        if not self._opened.is_set():
-            reader = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
-            self._thread.join(5)
-            os.close(reader)
+        """Let the waiting writer go (by opening the FIFO here) and wait for its thread."""
+        self._closing = True
+        reader = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+        self._thread.join(5)
+        os.close(reader)
 
 
 def hostile_folder(base: Path, secret: Path | None = None) -> dict[str, Path]:
