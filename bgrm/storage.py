@@ -170,20 +170,20 @@ def open_read(where: Where, *, role: str = "input", block: int | None = None) ->
         raise InputError(f"cannot read the {role} (permission denied): {location}") from error
 
 
-def check_local_file(path: Path, role: str = "input") -> None:
-    """InputError unless ``path`` is a regular file that can be looked at: "{role} file not
-    found", a folder, a FIFO or device, or a name the system refuses (too long, no access)."""
+def check_local_file(path: Path) -> None:
+    """InputError unless the input ``path`` is a regular file that can be looked at: not
+    found, a folder, a FIFO or a device, or a name the system refuses (too long, no access)."""
     try:
         mode = path.stat().st_mode
     except (FileNotFoundError, NotADirectoryError):
-        raise InputError(f"{role} file not found: {path}") from None
+        raise InputError(f"input file not found: {path}") from None
     except (OSError, ValueError) as error:
         reason = getattr(error, "strerror", None) or error
-        raise InputError(f"cannot read the {role} ({reason}): {path}") from None
+        raise InputError(f"cannot read the input ({reason}): {path}") from None
     if stat.S_ISDIR(mode):
-        raise InputError(f"{role} is a folder, not a video file: {path}")
+        raise InputError(f"input is a folder, not a video file: {path}")
     if not stat.S_ISREG(mode):
-        raise InputError(f"{role} is not a regular file: {path}")
+        raise InputError(f"input is not a regular file: {path}")
 
 
 def read_bytes(where: Where, *, role: str = "input") -> bytes:

@@ -215,7 +215,9 @@ def test_a_bucket_object_that_is_a_list_is_refused_not_resolved_here(
 @pytest.mark.slow
 def test_the_library_reads_a_url_wherever_it_reads_a_path(s3, bucket, samples, model, tmp_path):
     """mattes() of an object: the same frames and alphas as of the file (it once turned the
-    URL into a Path); preview() of an object with a background object, into an object."""
+    URL into a Path); preview() of an object with a background object, into an object;
+    process_many() refuses URLs in one line, as the README says. (process(), check(), run()
+    and bgrm.parts with URLs: tests/test_s3_jobs.py, tests/test_storage.py.)"""
     url = upload(s3, samples["talk"], f"{bucket}/in/talk.mp4")
     upload(s3, samples["background"], f"{bucket}/in/room.jpg")
     local = list(itertools.islice(bgrm.mattes(samples["talk"], model=model, downsample=0.5), 3))
@@ -227,6 +229,8 @@ def test_the_library_reads_a_url_wherever_it_reads_a_path(s3, bucket, samples, m
         url, f"{bucket}/out/sheet.png", at=[1.0], background=f"{bucket}/in/room.jpg", model=model
     )
     assert sheet.height > 0 and "out/sheet.png" in keys(s3, bucket)
+    with pytest.raises(bgrm.UsageError, match="objects in a bucket are processed one at a time"):
+        bgrm.process_many([url], model=model)  # as documented: files and folders only
 
 
 # --- workers --------------------------------------------------------------------------------
