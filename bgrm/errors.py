@@ -10,9 +10,13 @@ from __future__ import annotations
 
 
 class BgrmError(Exception):
-    """Base of every error meant for the user. The message is one line."""
+    """Base of every error meant for the user. The message is one line: a control character
+    in it (a file name may hold a newline) is written as its escape."""
 
     kind = "input"
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        super().__init__(one_line(str(message)), *args)
 
 
 class InputError(BgrmError):
@@ -35,3 +39,16 @@ class EnvironmentProblem(BgrmError):
     """Something outside the inputs is missing: weights, a device, a codec."""
 
     kind = "environment"
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character that is not printable (newlines, NUL) escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def brief(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, for a value quoted in a message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

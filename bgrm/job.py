@@ -7,12 +7,14 @@ parameters fail before any work starts. Messages name parameters in backticks.
 from __future__ import annotations
 
 import json
+import math
+import numbers
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Literal, get_args
 
 from bgrm.backgrounds import DEFAULT_BACKGROUND, background_file
-from bgrm.errors import UsageError
+from bgrm.errors import UsageError, brief
 from bgrm.media.formats import (
     ALPHA_FORMATS,
     ALPHA_SUFFIXES,
@@ -58,7 +60,7 @@ def resolve_precision(precision: str) -> str:
     float32) stays opt-in until its alpha error is measured on a GPU at real sizes."""
     if precision not in PRECISIONS:
         choices = ", ".join(PRECISIONS)
-        raise UsageError(f"`precision` must be one of {choices}, got {precision!r}")
+        raise UsageError(f"`precision` must be one of {choices}, got {brief(precision)}")
     return "fp32" if precision == "auto" else precision
 
 
@@ -111,19 +113,24 @@ class Job:
             value = getattr(self, name)
             if isinstance(value, os.PathLike | Location):
                 object.__setattr__(self, name, str(value))
+        _check_kinds(self, _JOB_KINDS)
+        for name in ("input", "output", "background", "matte"):
+            _check_path(name, getattr(self, name))
         object.__setattr__(self, "downsample", _downsample(self.downsample))
-        if self.batch is not None and (not isinstance(self.batch, int) or self.batch < 1):
-            raise UsageError(f"`batch` must be a whole number of at least 1, got {self.batch!r}")
+        if self.batch is not None and self.batch < 1:
+            raise UsageError(
+                f"`batch` must be a whole number of at least 1, got {brief(self.batch)}"
+            )
         resolve_precision(self.precision)
         if self.compile not in COMPILE_MODES:
             choices = ", ".join(COMPILE_MODES)
-            raise UsageError(f"`compile` must be one of {choices}, got {self.compile!r}")
+            raise UsageError(f"`compile` must be one of {choices}, got {brief(self.compile)}")
         if self.model not in MODEL_NAMES:
             choices = ", ".join(MODEL_NAMES)
-            raise UsageError(f"`model` must be one of {choices}, got {self.model!r}")
+            raise UsageError(f"`model` must be one of {choices}, got {brief(self.model)}")
         if self.screens not in SCREENS:
             choices = ", ".join(SCREENS)
-            raise UsageError(f"`screens` must be one of {choices}, got {self.screens!r}")
+            raise UsageError(f"`screens` must be one of {choices}, got {brief(self.screens)}")
         self._check_light_wrap()
         self._check_outputs()
 
@@ -179,7 +186,9 @@ class Job:
         if self.light_wrap is None:
             return
         if isinstance(self.light_wrap, bool) or not 0 < self.light_wrap <= 1:
-            raise UsageError(f"`light_wrap` must be a number in (0, 1], got {self.light_wrap!r}")
+            raise UsageError(
+                f"`light_wrap` must be a number in (0, 1], got {brief(self.light_wrap)}"
+            )
         if self.alpha is not None:
             raise UsageError(
                 "`light_wrap` lights the person with a new background; `alpha` has none"
@@ -197,7 +206,7 @@ class Job:
         suffix = self.output_path().suffix.lower()
         takes = CONTAINER_CODECS[suffix]
         if self.codec is not None and self.codec not in CODECS:
-            raise UsageError(f"`codec` must be h264, hevc, av1 or vp9, got {self.codec!r}")
+            raise UsageError(f"`codec` must be h264, hevc, av1 or vp9, got {brief(self.codec)}")
         if self.codec is not None and self.codec not in takes:
             raise UsageError(
                 f"a {suffix} file cannot hold {self.codec} (it takes {', '.join(takes)}): "
@@ -220,7 +229,7 @@ class Job:
 
     def _check_alpha(self) -> None:
         if self.alpha not in ALPHA_FORMATS:
-            raise UsageError(f"`alpha` must be prores, webm or png, got {self.alpha!r}")
+            raise UsageError(f"`alpha` must be prores, webm or png, got {brief(self.alpha)}")
         if self.background is not None:
             raise UsageError(
                 "`alpha` writes the person over transparency; it cannot be combined with "
@@ -247,12 +256,8 @@ class Job:
 
     @classmethod
     def from_json(cls, text: str) -> Job:
-        data = json.loads(text)
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise UsageError(f"unknown job parameters: {', '.join(sorted(unknown))}")
-        return cls(**data)
+        """The job in ``text`` (as ``to_json`` writes it); UsageError for anything else."""
+        return cls(**_fields_from_json(cls, text, "job"))
 
 
 @dataclass(frozen=True)
@@ -273,6 +278,20 @@ class Part:
     warmup_pts: int | None = None
     expected_frames: int | None = None
 
+    def __post_init__(self) -> None:
+        _check_kinds(self, _PART_KINDS)
+        if not 0 <= self.index < self.count:
+            raise UsageError(
+                f"a part's `index` must be 0 to `count` - 1, got {self.index} of {self.count}"
+            )
+        if self.expected_frames is not None and self.expected_frames < 0:
+            raise UsageError(f"a part's `expected_frames` must be >= 0, got {self.expected_frames}")
+        start, end, warmup = self.start_pts, self.end_pts, self.warmup_pts
+        if start is not None and end is not None and not start < end:
+            raise UsageError(f"a part must end after it starts, got {start} to {end}")
+        if warmup is not None and start is not None and warmup > start:
+            raise UsageError(f"a part's warm-up must begin by its start, got {warmup} > {start}")
+
     def owns(self, pts: int) -> bool:
         """Whether the frame shown at ``pts`` belongs to this part."""
         after_start = self.start_pts is None or pts >= self.start_pts
@@ -283,7 +302,113 @@ class Part:
 
     @classmethod
     def from_json(cls, text: str) -> Part:
-        return cls(**json.loads(text))
+        """The part in ``text`` (as ``to_json`` writes it); UsageError for anything else."""
+        return cls(**_fields_from_json(cls, text, "part"))
+
+
+@dataclass(frozen=True)
+class Split:
+    """How a job is cut in time: into ``count`` parts of equal length, or into parts of
+    ``seconds`` each (exactly one of the two)."""
+
+    count: int | None = None
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_kinds(self, _SPLIT_KINDS)
+        if (self.count is None) == (self.seconds is None):
+            raise UsageError("give either the number of parts or their length in seconds, not both")
+        if self.count is not None and self.count < 1:
+            raise UsageError(f"the number of parts must be at least 1, got {self.count}")
+        if self.seconds is not None and not 0 < self.seconds < math.inf:
+            raise UsageError(f"the length of the parts must be seconds > 0, got {self.seconds}")
+
+    @classmethod
+    def from_json(cls, text: str) -> Split:
+        """{"count": N} or {"seconds": S}; UsageError for anything else."""
+        return cls(**_fields_from_json(cls, text, "split"))
+
+
+_WHOLE, _REAL = numbers.Integral, numbers.Real  # NumPy's numbers too
+_NUMBER = (_WHOLE, _REAL)
+_JOB_KINDS = {
+    "input": (str,),
+    "output": (str, None),
+    "background": (str, None),
+    "alpha": (str, None),
+    "matte": (str, None),
+    "downsample": (str, *_NUMBER),
+    "batch": (_WHOLE, None),
+    "device": (str,),
+    "precision": (str,),
+    "overwrite": (bool,),
+    "codec": (str, None),
+    "crf": (_WHOLE, None),
+    "light_wrap": (*_NUMBER, None),
+    "compile": (str,),
+    "model": (str,),
+    "screens": (str,),
+}
+_PART_KINDS = {
+    "index": (_WHOLE,),
+    "count": (_WHOLE,),
+    "start_pts": (_WHOLE, None),
+    "end_pts": (_WHOLE, None),
+    "warmup_pts": (_WHOLE, None),
+    "expected_frames": (_WHOLE, None),
+}
+_SPLIT_KINDS = {"count": (_WHOLE, None), "seconds": (*_NUMBER, None)}
+_KIND_WORDS = {str: "text", _WHOLE: "a whole number", _REAL: "a number", bool: "true or false"}
+
+
+def _check_kinds(value: object, kinds: dict[str, tuple]) -> None:
+    """UsageError unless every field of ``value`` is of one of its kinds (None: may be None);
+    true and false are no numbers (JSON from elsewhere may say "overwrite": "no")."""
+    for name, allowed in kinds.items():
+        field = getattr(value, name)
+        if field is None and None in allowed:
+            continue
+        if isinstance(field, bool) == (bool in allowed) and isinstance(
+            field, tuple(kind for kind in allowed if kind is not None)
+        ):
+            continue
+        words = [_KIND_WORDS[kind] for kind in allowed if kind in _KIND_WORDS]
+        if _REAL in allowed:
+            words.remove(_KIND_WORDS[_WHOLE])
+        words += ["null"] if None in allowed else []
+        raise UsageError(f"`{name}` must be {' or '.join(words)}, got {brief(field)}")
+
+
+def _check_path(name: str, path: str | None) -> None:
+    """A file's name: not empty, no NUL character (no file is called so)."""
+    if path is not None and (not path or "\0" in path):
+        raise UsageError(f"`{name}` names no file: {brief(path)}")
+
+
+def _fields_from_json(cls: type, text: object, what: str) -> dict:
+    """The fields of a ``cls`` in JSON ``text``: an object with known keys and every field
+    that has no default; UsageError naming ``what`` otherwise."""
+    if not isinstance(text, str | bytes):
+        raise UsageError(f"a {what} must be JSON text, got {brief(text)}")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise UsageError(f"a {what} must be JSON, got {brief(text)}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"a {what} must be a JSON object, got {brief(data)}")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise UsageError(f"unknown {what} parameters: {', '.join(map(_plain, unknown))}")
+    needed = [f.name for f in fields(cls) if f.default is MISSING and f.name not in data]
+    if needed:
+        raise UsageError(f"a {what} needs {', '.join(needed)}")
+    return data
+
+
+def _plain(name: str) -> str:
+    """A JSON key shown cut short."""
+    return name if len(name) <= 40 else name[:37] + "..."
 
 
 def _downsample(value: float | str) -> float | str:
@@ -295,7 +420,7 @@ def _downsample(value: float | str) -> float | str:
     except (TypeError, ValueError):
         ratio = -1.0
     if not 0.0 < ratio <= 1.0:
-        raise UsageError(f"`downsample` must be 'auto' or a number in (0, 1], got {value!r}")
+        raise UsageError(f"`downsample` must be 'auto' or a number in (0, 1], got {brief(value)}")
     return ratio
 
 

@@ -25,8 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bgrm import storage
-from bgrm.errors import InputError, OutputError, UsageError
-from bgrm.job import Job, Part
+from bgrm.errors import InputError, OutputError
+from bgrm.job import Job, Part, Split
 from bgrm.matting.build import Model
 from bgrm.media.decode import DecodeReport
 from bgrm.media.formats import SUFFIXES, Encoding, part_encoding
@@ -42,6 +42,7 @@ from bgrm.storage import Place, Where, place
 __all__ = [
     "PREROLL_SECONDS",
     "Part",
+    "Split",
     "join_parts",
     "parts_folder",
     "plan_parts",
@@ -76,10 +77,7 @@ def plan_parts(
         UsageError: neither or both of count and seconds, or not a positive number.
         OutputError: an output exists (without ``overwrite``) or cannot be written.
     """
-    if (count is None) == (seconds is None):
-        raise UsageError("give the number of parts or their length in seconds, not both")
-    if (count is not None and count < 1) or (seconds is not None and not seconds > 0):
-        raise UsageError(f"parts must be at least 1, or seconds > 0: got {count or seconds!r}")
+    Split(count, seconds)  # checked before the input is opened
     info = probe(job.input)
     check_targets(job)
     if not info.duration_s or info.start_pts is None:

@@ -14,6 +14,7 @@ import contextlib
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -170,6 +171,22 @@ def open_read(where: Where, *, role: str = "input", block: int | None = None) ->
         raise InputError(f"{role} is a folder, not a file: {location}") from error
     except PermissionError as error:
         raise InputError(f"cannot read the {role} (permission denied): {location}") from error
+
+
+def check_local_file(path: Path) -> None:
+    """InputError unless the input ``path`` is a regular file that can be looked at: not
+    found, a folder, a FIFO or a device, or a name the system refuses (too long, no access)."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise InputError(f"input file not found: {path}") from None
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise InputError(f"cannot read the input ({reason}): {path}") from None
+    if stat.S_ISDIR(mode):
+        raise InputError(f"input is a folder, not a video file: {path}")
+    if not stat.S_ISREG(mode):
+        raise InputError(f"input is not a regular file: {path}")
 
 
 def read_bytes(where: Where, *, role: str = "input") -> bytes:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 from bgrm.batches import decode_batches
 from bgrm.composite import matte_to_uint8, to_uint8_hwc
@@ -56,7 +55,7 @@ def mattes(
         model=name,
     )
     notice = on_notice or (lambda message: None)
-    info = probe(Path(job.input))
+    info = probe(job.input)
     session, size = open_session(job, info, loaded, notice)
     return _matte_frames(info, session, size, notice)
 

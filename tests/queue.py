@@ -108,3 +108,37 @@ for name, result in results.items():
     result.get(timeout=120, propagate=False)
     print(json.dumps([name, result.state, str(result.result)]))
 """
+
+
+SEND_MESSAGES = """
+import json, sys, time
+from celery.exceptions import TimeoutError
+from bgrm_worker.app import app
+messages = json.load(sys.stdin)
+results = [app.send_task(name, args=args) for name, args in messages]
+deadline = time.monotonic() + float(sys.argv[1])
+for (name, _), result in zip(messages, results):
+    try:
+        result.get(timeout=max(0.1, deadline - time.monotonic()), propagate=False)
+    except TimeoutError:
+        print(json.dumps([name, "NO ANSWER", "", ""]))
+        continue
+    error = result.result
+    print(json.dumps([name, result.state, type(error).__name__, str(error)]))
+"""
+
+
+def send(env: dict[str, str], messages: list, timeout: float = 120) -> list[list[str]]:
+    """Send ``messages`` ([task name, args] each, as any client with access to Redis could)
+    and wait up to ``timeout`` seconds for all: [name, state, error type, message] for each,
+    in order (state "NO ANSWER" for those that had none by then)."""
+    done = subprocess.run(
+        [sys.executable, "-c", SEND_MESSAGES, str(timeout)],
+        input=json.dumps(messages),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout + 60,
+    )
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]

@@ -7,8 +7,12 @@ comes from the BGRM_* settings, read when it is first needed, not when this modu
 from __future__ import annotations
 
 from celery import Celery
+from kombu.transport import TRANSPORT_ALIASES
 
 from .config import Settings, settings
+
+# redis:// and rediss:// brokers use the transport that survives entries that are no message.
+TRANSPORT_ALIASES.update(dict.fromkeys(("redis", "rediss"), "bgrm_worker.transport:Transport"))
 
 PROCESS_TASK = "bgrm.process"
 """A whole job: a bgrm.Job as JSON in, a summary of its Result out."""

@@ -10,7 +10,7 @@ or written.
 from __future__ import annotations
 
 from bgrm import InputError, Job, OutputError
-from bgrm.storage import Place, inside
+from bgrm.storage import Place, inside, same
 
 
 def check(job: Job, input_roots: tuple[Place, ...], output_root: Place) -> None:
@@ -26,8 +26,13 @@ def check(job: Job, input_roots: tuple[Place, ...], output_root: Place) -> None:
 
 
 def check_written(name: str, path: Place, output_root: Place) -> None:
-    """Raise OutputError unless ``path`` (called ``name``) is under ``output_root``."""
+    """Raise OutputError unless ``path`` (called ``name``) is under ``output_root``, and not
+    the root itself (writing it would replace the whole folder)."""
     if not inside(path, (output_root,)):
         raise OutputError(
             f"{name} is outside the folder this worker may write ({output_root}): {path}"
+        )
+    if same(path, output_root):
+        raise OutputError(
+            f"{name} is the folder this worker writes in, not a file in it ({output_root}): {path}"
         )

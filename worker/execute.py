@@ -16,7 +16,6 @@ only by an atomic rename.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -103,12 +102,13 @@ def split(task: Task, job_json: str, split_json: str) -> dict:
     """Plan the parts of a job ({"count": N} or {"seconds": S}) and replace this task with a
     chord of one part task each and the join; the job's id stays the join's."""
     job_id = task.request.id
+    cut = parts.Split.from_json(split_json)
 
     def plan(task: Task, job: bgrm.Job, store: JobStore) -> NoReturn:
         _parts_folder(job, job_id)  # a name too long for it is refused before any part runs
         recorded = store.plan(job_id)
         if recorded is None:  # a redelivered copy reuses the plan, so part ids stay the same
-            pieces = parts.plan_parts(job, **json.loads(split_json))
+            pieces = parts.plan_parts(job, count=cut.count, seconds=cut.seconds)
             store.planned(job_id, [piece.to_json() for piece in pieces])
         else:
             pieces = [parts.Part.from_json(text) for text in recorded["parts"]]
@@ -173,6 +173,8 @@ def join(task: Task, job_json: str) -> dict:
 
     def work(task: Task, job: bgrm.Job, store: JobStore) -> dict:
         plan = store.plan(job_id)
+        if plan is None:  # not the chord of a split task: nothing to join
+            raise bgrm.UsageError(f"job {job_id} was never split: there are no parts to join")
         pieces = [parts.Part.from_json(text) for text in plan["parts"]]
         waiting = [p.index for p in pieces if store.result(part_task_id(job_id, p.index)) is None]
         if waiting:  # called early: a redelivered part counted twice in the chord

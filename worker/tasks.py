@@ -60,7 +60,7 @@ def join(self, part_results: list, job_json: str) -> dict:
     return _retrying(self, lambda: execute.join(self, job_json))
 
 
-@app.task(bind=True, name=CLEANUP_TASK, max_retries=None)
+@app.task(bind=True, name=CLEANUP_TASK, throws=USER_ERRORS, max_retries=None)
 def cleanup(self, job_json: str, job_id: str) -> None:
     """Remove what the parts of a cancelled or failed job wrote, once none is running."""
     execute.cleanup(self, job_json, job_id)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from PIL import Image, ImageColor
 
-from bgrm.errors import InputError
-from bgrm.media.formats import BACKGROUND_VIDEO_SUFFIXES
+from bgrm.errors import InputError, brief
+from bgrm.media.formats import BACKGROUND_VIDEO_SUFFIXES, STILL_READERS
 from bgrm.storage import Location, Place, is_url, open_read
 
 DEFAULT_BACKGROUND = "blur"
@@ -74,10 +74,13 @@ def parse_background(spec: str) -> BackgroundSpec:
     if is_url(spec):  # an object: looked at when it is opened, not here
         return _file_spec(Location.of(spec))
     path = Path(spec).expanduser()
-    if path.is_file():
-        return _file_spec(path)
-    if path.exists():
-        raise InputError(f"background is not a file: {path}")
+    try:
+        if path.is_file():
+            return _file_spec(path)
+        if path.exists():
+            raise InputError(f"background is not a file: {path}")
+    except OSError as error:  # a name too long, a folder without access
+        raise InputError(f"cannot read the background ({error.strerror}): {path}") from None
     try:
         return _parse_colour(spec)
     except InputError:
@@ -86,7 +89,7 @@ def parse_background(spec: str) -> BackgroundSpec:
         if _looks_like_a_path(path):
             raise InputError(f"background image not found: {path}") from None
         raise InputError(
-            f"unknown background {spec!r}: not a colour, 'blur', 'blur:N', 'grayscale' or an "
+            f"unknown background {brief(spec)}: not a colour, 'blur', 'blur:N', 'grayscale' or an "
             f"existing image file"
         ) from None
 
@@ -103,7 +106,10 @@ def check_background_file(spec: BackgroundSpec) -> None:
     device, no torch); InputError naming it as the background otherwise."""
     if isinstance(spec, ImageSpec):
         try:
-            with open_read(spec.path, role="background") as file, Image.open(file) as image:
+            with (
+                open_read(spec.path, role="background") as file,
+                Image.open(file, formats=STILL_READERS) as image,
+            ):
                 image.verify()
         except (OSError, ValueError, Image.DecompressionBombError):
             raise InputError(f"cannot read background image: {spec.path}") from None
@@ -146,7 +152,7 @@ def _parse_blur(spec: str) -> BlurSpec:
     except ValueError:
         radius = math.nan
     if not (math.isfinite(radius) and radius > 0):
-        raise InputError(f"invalid background {spec!r}: the blur radius must be a number > 0")
+        raise InputError(f"invalid background {brief(spec)}: the blur radius must be a number > 0")
     return BlurSpec(radius)
 
 
@@ -155,5 +161,5 @@ def _parse_colour(spec: str) -> ColourSpec:
     try:
         r, g, b = ImageColor.getcolor(spec, "RGB")
     except ValueError:
-        raise InputError(f"invalid background colour: {spec!r}") from None
+        raise InputError(f"invalid background colour: {brief(spec)}") from None
     return ColourSpec((r, g, b))

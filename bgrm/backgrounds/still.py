@@ -12,6 +12,7 @@ from torch import Tensor
 
 from bgrm.composite import from_uint8_hwc
 from bgrm.errors import InputError
+from bgrm.media.formats import STILL_READERS
 from bgrm.storage import Place, open_read
 
 if TYPE_CHECKING:
@@ -69,7 +70,10 @@ def load_image(
     times as wide as high, centre-cropped, never stretched as shown: float [1, C, H, W] on
     ``device``, C = 4 (straight alpha) only when it has transparency."""
     try:
-        with open_read(path, role="background image") as file, Image.open(file) as opened:
+        with (
+            open_read(path, role="background image") as file,
+            Image.open(file, formats=STILL_READERS) as opened,
+        ):
             image = ImageOps.exif_transpose(opened)
             image = image.convert("RGBA" if _has_transparency(image) else "RGB")
     except (OSError, ValueError, Image.DecompressionBombError):

@@ -1,4 +1,5 @@
-"""Every container, codec, suffix and colour decision of bgrm's outputs, in one table.
+"""Every container, codec, suffix and colour decision of bgrm's outputs (and the formats it
+reads), in one table.
 
 A composite goes to .mp4/.mov/.mkv (H.264 by default, or HEVC, AV1, VP9) or .webm (VP9 or
 AV1) as 4:2:0; the person with alpha to ProRes 4444 (.mov) or VP9 with an alpha stream
@@ -192,6 +193,37 @@ _COMPOSITE_CONTAINERS = {
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 """Inputs with these suffixes are still images: a still image comes out."""
+
+
+READ_DEMUXERS = (
+    "mov",  # FFmpeg's "mov,mp4,m4a,3gp,3g2,mj2" (its external references stay off)
+    "matroska",  # also WebM
+    "avi",
+    "mpegts",
+    "mpeg",  # MPEG program streams (.mpg, .vob)
+    "flv",
+    "mxf",
+    "ogg",
+    "gif",
+    "h264",  # raw elementary streams
+    "hevc",
+)
+"""The FFmpeg demuxers inputs and background videos are read with: the containers a recording
+comes in, each one file that names no other. FFmpeg refuses any other format it detects
+before it reads the file's header (so before a playlist or a list opens what it names)."""
+
+READ_FORMATS = "MP4/MOV, Matroska/WebM, AVI, MPEG-TS/PS, FLV, MXF, Ogg, GIF or raw H.264/HEVC"
+"""READ_DEMUXERS in a user's words."""
+
+NAMES_OTHER_FILES = frozenset(
+    {"avisynth", "concat", "dash", "hls", "image2", "imf", "rtsp", "sdp", "vapoursynth"}
+)
+"""Formats (FFmpeg's names) whose files name other files or streams to read: playlists,
+lists, manifests, image sequences, session descriptions, scripts."""
+
+STILL_READERS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF")
+"""The Pillow formats still images (inputs and backgrounds) are read as; no other decoder
+of Pillow's sees a file (JPEG's opens a camera's multi-picture JPEG too)."""
 
 
 def is_still_image(path: str | Path | Location) -> bool:

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 from fractions import Fraction
 from typing import BinaryIO
 
 import av
+import av.logging
 
 from bgrm import storage
 from bgrm.errors import InputError
-from bgrm.media.formats import colour_of, is_still_image
+from bgrm.media.formats import (
+    NAMES_OTHER_FILES,
+    READ_DEMUXERS,
+    READ_FORMATS,
+    colour_of,
+    is_still_image,
+)
 from bgrm.media.info import AudioTrack, VideoInfo
 from bgrm.media.still import probe_still
 from bgrm.storage import Location, Place, Where, place
@@ -24,27 +33,80 @@ MAX_READ_ERRORS_IN_A_ROW = 32
 
 def open_input(where: Where) -> av.container.InputContainer:
     """Open a local file or an object for reading, or raise InputError naming it. An object is
-    decoded straight from ranged reads (storage.open_read): only the bytes PyAV asks for."""
+    decoded straight from ranged reads (storage.open_read): only the bytes PyAV asks for.
+
+    Only the recording containers of formats.READ_DEMUXERS are read, and FFmpeg may open no
+    other file or stream: a local file is read through FFmpeg's "file" protocol alone, an
+    object through bgrm's own file object with no protocol at all. A playlist, a concat list
+    or any other format is refused before FFmpeg reads its header.
+    """
     path = place(where)
     if isinstance(path, Location):
         return _open(storage.open_read(path), path)
-    if not path.exists():
-        raise InputError(f"input file not found: {path}")
-    if path.is_dir():
-        raise InputError(f"input is a folder, not a video file: {path}")
-    if not path.is_file():
-        raise InputError(f"input is not a regular file: {path}")
-    return _open(str(path), path)
+    storage.check_local_file(path)
+    return _open(f"file:{path}", path)  # never read as a protocol's name ("concat:a|b")
 
 
 def _open(source: str | BinaryIO, path: Place) -> av.container.InputContainer:
     try:
-        return av.open(source, mode="r", metadata_errors="replace")
+        return _av_open(source)
     except PermissionError as error:
         raise InputError(f"cannot read the input (permission denied): {path}") from error
     except (av.FFmpegError, OSError, ValueError) as error:
+        refused = _refused_format(source)
+        if refused in NAMES_OTHER_FILES:
+            raise InputError(
+                f"{path}: a {refused} file names other files; bgrm reads recordings only"
+            ) from None
+        if refused is not None:
+            raise InputError(
+                f"{path}: a {refused} file is not a recording; bgrm reads {READ_FORMATS}"
+            ) from None
         problem = "not a readable media file (damaged, incomplete or not a video)"
         raise InputError(f"{problem}: {path}") from error
+
+
+def _av_open(source: str | BinaryIO) -> av.container.InputContainer:
+    """av.open with the allow-lists: FFmpeg checks the format it detects against
+    READ_DEMUXERS before the demuxer reads a byte of the header, and the protocols against
+    "file" (a path) or nothing (a file object: only bgrm's own reads)."""
+    if not isinstance(source, str):
+        source.seek(0)
+    options = {
+        "format_whitelist": ",".join(READ_DEMUXERS),
+        "protocol_whitelist": "file" if isinstance(source, str) else "",
+    }
+    return av.open(source, mode="r", metadata_errors="replace", container_options=options)
+
+
+_NAMING = threading.Lock()
+
+
+def _refused_format(source: str | BinaryIO) -> str | None:
+    """FFmpeg's name of the format it detected in ``source`` and the allow-list refused; None
+    when the open failed for another reason (damage).
+
+    FFmpeg says the name only in its log, so the file is opened again (again refused before
+    its header is read) with FFmpeg's errors caught, from every thread, for that moment: bgrm
+    otherwise keeps FFmpeg's log off.
+    """
+    with _NAMING:
+        level, skip = av.logging.get_level(), av.logging.get_skip_repeated()
+        av.logging.set_level(av.logging.ERROR)
+        av.logging.set_skip_repeated(False)  # the same refusal as the last one is said again
+        try:
+            with (
+                av.logging.Capture(local=False) as logs,
+                contextlib.suppress(av.FFmpegError, OSError, ValueError),
+            ):
+                _av_open(source).close()
+        finally:
+            av.logging.set_skip_repeated(skip)
+            av.logging.set_level(level)
+    for _, name, message in logs:
+        if message.startswith("Format not on whitelist"):
+            return name.split(",")[0]
+    return None
 
 
 def video_stream(container: av.container.InputContainer, path: Place) -> av.video.VideoStream:

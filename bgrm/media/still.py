@@ -16,7 +16,7 @@ from PIL import Image, ImageOps
 
 from bgrm import storage
 from bgrm.errors import InputError, OutputError
-from bgrm.media.formats import STILL_OUTPUTS, Colour
+from bgrm.media.formats import STILL_OUTPUTS, STILL_READERS, Colour
 from bgrm.media.info import VideoInfo
 from bgrm.storage import Place
 
@@ -51,10 +51,10 @@ def read_still(path: Place) -> Iterator[tuple[np.ndarray, int]]:
 
 def _open(path: Place) -> Image.Image:
     """The image at ``path`` (a file or an object), loaded and turned upright."""
-    if isinstance(path, Path) and not path.is_file():
-        raise InputError(f"input file not found: {path}")
+    if isinstance(path, Path):
+        storage.check_local_file(path)
     try:
-        with storage.open_read(path) as file, Image.open(file) as opened:
+        with storage.open_read(path) as file, Image.open(file, formats=STILL_READERS) as opened:
             image = ImageOps.exif_transpose(opened)
             image.load()
     except (OSError, ValueError, Image.DecompressionBombError):
@@ -78,7 +78,10 @@ class StillWriter:
     def close(self) -> None:
         if self._frame is None:
             return
-        with storage.open_read(self._info.path) as file, Image.open(file) as source:
+        with (
+            storage.open_read(self._info.path) as file,
+            Image.open(file, formats=STILL_READERS) as source,
+        ):
             profile = source.info.get("icc_profile")
         image = Image.fromarray(np.ascontiguousarray(self._frame))
         options = {"icc_profile": profile} if profile else {}
