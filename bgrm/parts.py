@@ -59,7 +59,10 @@ __all__ = [
 ]
 
 PREROLL_SECONDS = 10.0
-"""The shortest warm-up before a part's first frame (see :func:`preroll_for`)."""
+"""The shortest warm-up before a part's first frame (see :func:`preroll_for`). A 5 s warm-up
+left a hole for 2 s after the join on a 704x576 talking head (issue 27): RVM's state is not
+the single pass's for seconds after a cold start, and never exactly (bench/seam.py). The selfie
+model's smoothing is the single pass's after 5 s."""
 
 PREROLL_SHARE = 0.09
 """A long part's warm-up, as a share of its own length: under the 10% that a split job may
