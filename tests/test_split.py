@@ -151,7 +151,9 @@ def test_parts_run_in_order_resume_the_state_and_equal_one_pass_exactly(samples,
     for how in ("single", "in order", "last first"):
         folder = tmp_path / how
         folder.mkdir()
-        job = bgrm.Job(samples["talk"], folder / "out.mp4", matte=folder / "matte.mkv")
+        job = bgrm.Job(
+            samples["talk"], folder / "out.mp4", matte=folder / "matte.mkv", downsample=0.5
+        )
         if how == "single":
             bgrm.run(job, model=model)
         else:
