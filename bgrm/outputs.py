@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from bgrm.media.png import SIDECAR, PngFolderWriter, is_frame_folder
 from bgrm.media.still import StillWriter
 from bgrm.media.writer import FrameWriter, WriteError
 from bgrm.storage import Place, place
+
+if TYPE_CHECKING:
+    from bgrm.matting.session import MattingSession
 
 Pixels = Literal["rgb", "rgba", "matte"]
 
@@ -174,12 +177,17 @@ class Target(Protocol):
         """Refuse what would go wrong, before any work."""
         ...
 
+    def start(self, session: MattingSession, info: VideoInfo) -> None:
+        """Before the first frame: a target may give ``session`` a state to carry on from."""
+        ...
+
     def open(self, info: VideoInfo, notice: Callable[[str], None]) -> list[Sink]:
         """The run's sinks, opened on temp names."""
         ...
 
-    def finished(self, summary: dict) -> None:
-        """After every sink is in place: ``summary`` holds frames, seconds and notices."""
+    def finished(self, summary: dict, session: MattingSession) -> None:
+        """After every sink is in place: ``summary`` holds frames, seconds and notices;
+        ``session`` the state after the last frame."""
         ...
 
 
@@ -200,6 +208,9 @@ class WholeJob:
         check_targets(self.job)
         remove_leftovers(self.job, float("inf"))
 
+    def start(self, session: MattingSession, info: VideoInfo) -> None:
+        """A whole job starts cold, at its first frame."""
+
     def open(self, info: VideoInfo, notice: Callable[[str], None]) -> list[Sink]:
         openings = [
             Opening(out, out.target, out.encoding, audio=True, overwrite=self.job.overwrite)
@@ -207,7 +218,7 @@ class WholeJob:
         ]
         return open_sinks(openings, info, notice, self.job)
 
-    def finished(self, summary: dict) -> None:
+    def finished(self, summary: dict, session: MattingSession) -> None:
         """Nothing more: the outputs are in place."""
 
 

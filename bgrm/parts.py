@@ -8,11 +8,14 @@
         run_part(job, part, folder, model=model)
     result = join_parts(job, parts, folder)           # stream copy; audio muxed once
 
-Parts are cut by time (every frame belongs to exactly one part, whatever the header says), and
-each runs the model over a pre-roll of the frames before its own so that the recurrent state
-has settled at its first frame (measured with bench/seam.py; see PREROLL_SECONDS). A part's
-files (no audio; containers that keep time exactly) and, written last, its marker go into the
-parts folder; the join makes the job's outputs from them and removes the folder.
+Parts are cut by time (every frame belongs to exactly one part, whatever the header says). The
+model's recurrent state at a part's first frame must be the single pass's: a part whose
+predecessor has finished exact resumes the state that part left in the folder (the first part
+is exact; so is one whose warm-up reaches the first frame); any other first runs the model over
+a pre-roll of the frames before its own (measured with bench/seam.py; see preroll_for). A
+part's files (no audio; containers that keep time exactly), its end state where exact and,
+written last, its marker go into the parts folder; the join makes the job's outputs from them
+and removes the folder.
 """
 
 from __future__ import annotations
@@ -22,12 +25,18 @@ import math
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+
+from safetensors import SafetensorError
+from safetensors.torch import load, save
+from torch import Tensor
 
 from bgrm import storage
 from bgrm.errors import InputError, OutputError
 from bgrm.job import Job, Part, Split
 from bgrm.matting.build import Model
+from bgrm.matting.session import MattingSession
 from bgrm.media.decode import DecodeReport
 from bgrm.media.formats import SUFFIXES, Encoding, part_encoding
 from bgrm.media.info import VideoInfo
@@ -46,16 +55,20 @@ __all__ = [
     "join_parts",
     "parts_folder",
     "plan_parts",
+    "preroll_for",
     "remove_leftovers",
     "run_part",
 ]
 
-PREROLL_SECONDS = 5.0
-"""Warm-up before each part's first frame. Measured on the sample (bench/seam.py, 176x144 at
-downsample 1.0 and 0.5, four cut points): against one single pass, the part's first second
-differs by 0.52-0.94/255 on average cold and 0.13-0.19/255 after 150 frames (5 s), its worst
-frame by 0.35/255 (2.5/255 cold). Convergence is slow and not monotonic; 5 s costs 4% of a
-two-minute part."""
+PREROLL_SECONDS = 10.0
+"""The shortest warm-up before a part's first frame (see :func:`preroll_for`). A 5 s warm-up
+left a hole for 2 s after the join on a 704x576 talking head (issue 27): RVM's state is not
+the single pass's for seconds after a cold start, and never exactly (bench/seam.py). The selfie
+model's smoothing is the single pass's after 5 s."""
+
+PREROLL_SHARE = 0.09
+"""A long part's warm-up, as a share of its own length: under the 10% that a split job may
+spend on warm-ups for parts of two minutes or more."""
 
 MIN_PART_SECONDS = 1.0
 """Parts are never planned shorter than this (and never more than one per second)."""
@@ -66,11 +79,13 @@ def plan_parts(
     *,
     count: int | None = None,
     seconds: float | None = None,
-    preroll: float = PREROLL_SECONDS,
+    preroll: float | None = None,
 ) -> list[Part]:
     """Cut ``job``'s input into ``count`` parts of equal length, or parts of ``seconds`` each.
 
-    Checks the job as ``process`` would (the input, the outputs) first.
+    Each part after the first warms up over the ``preroll`` seconds before it (None: as long
+    as :func:`preroll_for` its length). Checks the job as ``process`` would (the input, the
+    outputs) first.
 
     Raises:
         InputError: the input is unreadable, or its duration unknown.
@@ -88,11 +103,12 @@ def plan_parts(
     count = max(1, min(count, math.floor(duration / MIN_PART_SECONDS)))
     ticks = duration / float(info.time_base)
     starts = [info.start_pts + round(ticks * index / count) for index in range(count)]
-    preroll_ticks = round(preroll / float(info.time_base))
     ends = [*starts[1:], info.start_pts + round(ticks)]
     parts = []
     for index, (start, end) in enumerate(zip(starts, ends, strict=True)):
         first, last = index == 0, index == count - 1
+        seconds = preroll_for(float((end - start) * info.time_base)) if preroll is None else preroll
+        preroll_ticks = round(seconds / float(info.time_base))
         warmup = None if first or preroll_ticks <= 0 else max(info.start_pts, start - preroll_ticks)
         expected = None
         if info.average_rate:
@@ -108,6 +124,12 @@ def plan_parts(
             )
         )
     return parts
+
+
+def preroll_for(part_seconds: float) -> float:
+    """Seconds of warm-up before a part of ``part_seconds``: PREROLL_SECONDS, or PREROLL_SHARE
+    of a long part's own length."""
+    return max(PREROLL_SECONDS, PREROLL_SHARE * part_seconds)
 
 
 def parts_folder(job: Job, key: str) -> Place:
@@ -154,7 +176,8 @@ def run_part(
 
 class PartTarget:
     """The files of one part in the parts folder: the job's streams, no audio, in containers
-    that keep time exactly; a marker written last."""
+    that keep time exactly; a marker written last. Where the part's model state is the single
+    pass's, the state at its end goes there too, for the next part."""
 
     matte = None
 
@@ -162,6 +185,18 @@ class PartTarget:
         self.job = job
         self.part = part
         self.output = folder
+        self.exact = False  # the model state is the single pass's
+
+    def start(self, session: MattingSession, info: VideoInfo) -> None:
+        """The first part, or one whose warm-up starts at the first frame, is the single pass
+        already. Any other resumes the state the part before it ended with, where that part has
+        finished and was itself exact, and then needs no warm-up; else it warms up."""
+        first = self.part.start_pts is None or self.part.warmup_pts == info.start_pts
+        state = None if first else _load_state(_state_path(self.output, self.part.index - 1))
+        if state is not None:
+            session.resume(state)
+            self.part = replace(self.part, warmup_pts=None)
+        self.exact = first or state is not None
 
     def expected_frames(self, info: VideoInfo) -> int | None:
         return self.part.expected_frames
@@ -177,7 +212,10 @@ class PartTarget:
             openings.append(Opening(out, path, encoding, audio=False, overwrite=True))
         return open_sinks(openings, info, notice, self.job)
 
-    def finished(self, summary: dict) -> None:
+    def finished(self, summary: dict, session: MattingSession) -> None:
+        if self.exact and self.part.end_pts is not None and session.state:
+            tensors = {str(n): t.contiguous().cpu() for n, t in enumerate(session.state)}
+            storage.write_bytes(_state_path(self.output, self.part.index), save(tensors))
         storage.write_bytes(_marker(self.output, self.part.index), json.dumps(summary).encode())
 
 
@@ -271,3 +309,20 @@ def _part_path(folder: Place, index: int, number: int, encoding: Encoding | None
 
 def _marker(folder: Place, index: int) -> Place:
     return folder / f"part-{index:04d}.json"
+
+
+def _state_path(folder: Place, index: int) -> Place:
+    """The model state at the end of part ``index``, where it is the single pass's."""
+    return folder / f"part-{index:04d}.state"
+
+
+def _load_state(path: Place) -> tuple[Tensor, ...] | None:
+    """The tensors saved at ``path`` in order, or None where there are none (yet) or they
+    cannot be read."""
+    if not storage.exists(path):
+        return None
+    try:
+        tensors = load(storage.read_bytes(path))
+        return tuple(tensors[str(n)] for n in range(len(tensors)))
+    except (SafetensorError, ValueError, KeyError, OSError):
+        return None

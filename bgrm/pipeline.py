@@ -175,6 +175,7 @@ def run_target(
         )
     spec = None if job.alpha else parse_background(job.background_spec)
     session, size = open_session(job, info, model, notice)
+    target.start(session, info)
     keep_freed_memory()
     started = time.perf_counter()
     report = DecodeReport()
@@ -219,7 +220,7 @@ def run_target(
     if said:
         notice(said)
     seconds = time.perf_counter() - started
-    target.finished({"frames": frames, "seconds": seconds, "notices": notices})
+    target.finished({"frames": frames, "seconds": seconds, "notices": notices}, session)
     return Result(
         output=target.output,
         frames=frames,

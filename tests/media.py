@@ -100,18 +100,32 @@ def _add_audio(container, path: Path, audio: bool | str):
     return add_tone_track(container, audio)
 
 
-def loop_clip(source: Path, target: Path, times: int) -> Path:
-    """``source``'s video played ``times`` times in a row (no audio), H.264 at its frame rate."""
+def loop_clip(
+    source: Path,
+    target: Path,
+    times: int,
+    bounce: bool = False,
+    size: tuple[int, int] | None = None,
+) -> Path:
+    """``source``'s video played ``times`` times in a row (no audio), H.264 at its frame rate;
+    ``bounce``: every other time backwards (no jump cut); ``size``: scaled to (width, height)."""
     with av.open(str(source)) as inp:
         stream = inp.streams.video[0]
         rate = stream.average_rate
-        frames = [f.to_ndarray(format="rgb24") for f in inp.decode(stream)]
+        width, height = size or (stream.width, stream.height)
+        frames = [
+            f.reformat(width, height, interpolation="BICUBIC").to_ndarray(format="rgb24")
+            for f in inp.decode(stream)
+        ]
+    count = len(frames) * times
+    if bounce:  # forwards, backwards, forwards...
+        frames = frames + frames[::-1]
     with av.open(str(target), "w") as out:
         video = out.add_stream("libx264", rate=rate)
         video.height, video.width = frames[0].shape[:2]
         video.pix_fmt = "yuv420p"
         video.options = {"preset": "ultrafast"}
-        for index in range(len(frames) * times):
+        for index in range(count):
             frame = av.VideoFrame.from_ndarray(frames[index % len(frames)], format="rgb24")
             frame.pts = index
             frame.time_base = 1 / rate
@@ -315,6 +329,15 @@ def assert_person_is_opaque_and_room_transparent(alpha: np.ndarray) -> None:
     """The man's chest (bottom centre) is opaque, the car ceiling (top left) transparent."""
     assert alpha[:, 110:140, 60:120].mean() > 250
     assert alpha[:, 2:20, 2:40].mean() < 5
+
+
+def seam_frames(split: Path, single: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame of two lossless mattes: the share of pixels off by more than 64/255 (holes,
+    ghosts) and the mean |difference| in 1/255."""
+    _, a = gray_frames(split)
+    _, b = gray_frames(single)
+    difference = np.abs(a.astype(np.int16) - b.astype(np.int16))
+    return (difference > 64).mean(axis=(1, 2)), difference.mean(axis=(1, 2))
 
 
 def matte_agreement(split: Path, single: Path) -> tuple[float, float]:

@@ -18,6 +18,7 @@ from bgrm.media.probe import probe
 from tests.media import (
     assert_audio_copied,
     audio_packets,
+    gray_frames,
     make_clip,
     matte_agreement,
     rgba_frames,
@@ -27,10 +28,11 @@ from tests.media import (
 PREROLL = 1.0  # shorter than the default, so the 4 s sample really has seams to check
 
 
-def split_run(job: bgrm.Job, model: bgrm.Model, count: int) -> bgrm.Result:
+def split_run(job: bgrm.Job, model: bgrm.Model, count: int, in_order: bool = False) -> bgrm.Result:
+    """Plan, run every part (last first, as parallel workers may: each warms up), join."""
     parts = bgrm.parts.plan_parts(job, count=count, preroll=PREROLL)
     folder = bgrm.parts.parts_folder(job, "test")
-    for part in reversed(parts):  # any order, as workers take them
+    for part in parts if in_order else reversed(parts):
         bgrm.parts.run_part(job, part, folder, model=model)
     result = bgrm.parts.join_parts(job, parts, folder)
     assert not folder.exists()
@@ -139,3 +141,25 @@ def test_a_part_holds_only_its_frames_and_marks_itself_done(samples, model, tmp_
     with pytest.raises(bgrm.OutputError, match=r"parts \[0, 2\] of the split job are not finished"):
         bgrm.parts.join_parts(job, bgrm.parts.plan_parts(job, count=3), folder)
     assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.slow
+def test_parts_run_in_order_resume_the_state_and_equal_one_pass_exactly(samples, model, tmp_path):
+    """A part whose predecessor finished first carries on from its state (no warm-up): the
+    matte is the single pass's, bit for bit. Run last first, the parts warm up instead."""
+    mattes = {}
+    for how in ("single", "in order", "last first"):
+        folder = tmp_path / how
+        folder.mkdir()
+        job = bgrm.Job(
+            samples["talk"], folder / "out.mp4", matte=folder / "matte.mkv", downsample=0.5
+        )
+        if how == "single":
+            bgrm.run(job, model=model)
+        else:
+            split_run(job, model, 3, in_order=how == "in order")
+        mattes[how] = gray_frames(folder / "matte.mkv")[1]
+        assert sorted(p.name for p in folder.iterdir()) == ["matte.mkv", "out.mp4"]
+    assert mattes["in order"].shape == (120, 144, 176)
+    assert np.array_equal(mattes["in order"], mattes["single"])
+    assert not np.array_equal(mattes["last first"], mattes["single"])

@@ -64,6 +64,16 @@ class MattingSession:
         """Forget the recurrent state (start of a new shot): the next frame is a fresh start."""
         self._state = ()
 
+    @property
+    def state(self) -> tuple[Tensor, ...]:
+        """The recurrent state after the last frame run (empty at the start of a video)."""
+        return self._state
+
+    def resume(self, state: tuple[Tensor, ...]) -> None:
+        """Carry on from ``state`` (another session's :attr:`state`, perhaps another
+        process's), as if this session had run the frames that led to it."""
+        self._state = tuple(tensor.to(self.model.device) for tensor in state)
+
     @torch.inference_mode()
     def coefficients(self, src: Tensor) -> tuple[Tensor, Tensor]:
         """src [T, 3, H, W] float in [0, 1] on the device, the next T frames -> the refiner's
