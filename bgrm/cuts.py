@@ -45,6 +45,21 @@ class CutDetector:
         self._last: Tensor | None = None  # [3, h, w] hue, saturation, value of the last frame
         self._since = 0  # frames since the last shot started
 
+    @property
+    def state(self) -> dict[str, Tensor]:
+        """What the next frame's score depends on, as named tensors: the last frame's hue,
+        saturation and value, and the frames since the last cut; empty at the start."""
+        if self._last is None:
+            return {}
+        return {"cuts.last": self._last, "cuts.since": torch.tensor([self._since])}
+
+    def resume(self, state: dict[str, Tensor], device: torch.device) -> None:
+        """Carry on from another detector's :attr:`state` (empty: the start of a video)."""
+        self.reset()
+        if "cuts.last" in state:
+            self._last = state["cuts.last"].to(device)
+            self._since = int(state["cuts.since"])
+
     def scores(self, small: Tensor) -> list[float]:
         """small [T, 3, h, w] float in [0, 1] (``detector_frames``), the next T frames -> each
         one's content score against the frame before it (inf for the first frame of a video).

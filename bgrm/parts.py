@@ -214,7 +214,7 @@ class PartTarget:
 
     def finished(self, summary: dict, session: MattingSession) -> None:
         if self.exact and self.part.end_pts is not None and session.state:
-            tensors = {str(n): t.contiguous().cpu() for n, t in enumerate(session.state)}
+            tensors = {name: t.contiguous().cpu() for name, t in session.state.items()}
             storage.write_bytes(_state_path(self.output, self.part.index), save(tensors))
         storage.write_bytes(_marker(self.output, self.part.index), json.dumps(summary).encode())
 
@@ -316,13 +316,18 @@ def _state_path(folder: Place, index: int) -> Place:
     return folder / f"part-{index:04d}.state"
 
 
-def _load_state(path: Place) -> tuple[Tensor, ...] | None:
-    """The tensors saved at ``path`` in order, or None where there are none (yet) or they
-    cannot be read."""
+def _load_state(path: Place) -> dict[str, Tensor] | None:
+    """The session state saved at ``path`` (MattingSession.state), or None where there is
+    none (yet) or it cannot be read."""
     if not storage.exists(path):
         return None
     try:
-        tensors = load(storage.read_bytes(path))
-        return tuple(tensors[str(n)] for n in range(len(tensors)))
-    except (SafetensorError, ValueError, KeyError, OSError):
+        state = load(storage.read_bytes(path))
+    except (SafetensorError, ValueError, OSError):
         return None
+    models = sum(1 for name in state if name.startswith("model."))
+    cuts = {"cuts.last", "cuts.since"}
+    expected = {f"model.{number}" for number in range(models)} | (
+        cuts if cuts & set(state) else set()
+    )
+    return state if set(state) == expected else None

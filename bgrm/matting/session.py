@@ -65,14 +65,21 @@ class MattingSession:
         self._state = ()
 
     @property
-    def state(self) -> tuple[Tensor, ...]:
-        """The recurrent state after the last frame run (empty at the start of a video)."""
-        return self._state
+    def state(self) -> dict[str, Tensor]:
+        """Everything the next frame's matte depends on, after the last frame run, as named
+        tensors (safetensors holds them): the model's recurrent state ("model.N") and the cut
+        detector's ("cuts.*"). Empty at the start of a video."""
+        model = {f"model.{number}": tensor for number, tensor in enumerate(self._state)}
+        return {**model, **self.cuts.state}
 
-    def resume(self, state: tuple[Tensor, ...]) -> None:
+    def resume(self, state: dict[str, Tensor]) -> None:
         """Carry on from ``state`` (another session's :attr:`state`, perhaps another
-        process's), as if this session had run the frames that led to it."""
-        self._state = tuple(tensor.to(self.model.device) for tensor in state)
+        process's), as if this session had run the frames that led to it: the next frame is
+        no new shot unless it is a cut."""
+        device = self.model.device
+        count = sum(1 for name in state if name.startswith("model."))
+        self._state = tuple(state[f"model.{number}"].to(device) for number in range(count))
+        self.cuts.resume(state, device)
 
     @torch.inference_mode()
     def coefficients(self, src: Tensor) -> tuple[Tensor, Tensor]:
