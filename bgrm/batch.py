@@ -23,8 +23,8 @@ from bgrm.matting.build import Model, load_model, name_and_model
 from bgrm.media.formats import BACKGROUND_VIDEO_SUFFIXES, MEDIA_SUFFIXES
 from bgrm.outputs import complete, remove_leftovers
 from bgrm.pipeline import run
+from bgrm.places import is_url
 from bgrm.results import NoticeCallback, ProgressCallback, Result
-from bgrm.storage import is_url
 
 LEFTOVER_AGE_S = 600.0
 """Temp files of an earlier run on another machine, untouched this long, are a crashed run's

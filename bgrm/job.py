@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import math
-import numbers
 import os
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Literal, get_args
 
 from bgrm.backgrounds import DEFAULT_BACKGROUND, background_file
 from bgrm.errors import UsageError, brief
+from bgrm.fields import NUMBER, WHOLE, check_kinds, fields_from_json
 from bgrm.media.formats import (
     ALPHA_FORMATS,
     ALPHA_SUFFIXES,
@@ -27,7 +27,8 @@ from bgrm.media.formats import (
     default_output,
     is_still_image,
 )
-from bgrm.storage import Location, Place, place, same
+from bgrm.places import Location, Place, place
+from bgrm.storage import same
 
 Alpha = Literal["prores", "webm", "png"]
 """The person over transparency: ProRes 4444 (.mov), VP9 WebM (.webm), or a folder of PNGs."""
@@ -113,7 +114,7 @@ class Job:
             value = getattr(self, name)
             if isinstance(value, os.PathLike | Location):
                 object.__setattr__(self, name, str(value))
-        _check_kinds(self, _JOB_KINDS)
+        check_kinds(self, _JOB_KINDS)
         for name in ("input", "output", "background", "matte"):
             _check_path(name, getattr(self, name))
         object.__setattr__(self, "downsample", _downsample(self.downsample))
@@ -257,7 +258,7 @@ class Job:
     @classmethod
     def from_json(cls, text: str) -> Job:
         """The job in ``text`` (as ``to_json`` writes it); UsageError for anything else."""
-        return cls(**_fields_from_json(cls, text, "job"))
+        return cls(**fields_from_json(cls, text, "job"))
 
 
 @dataclass(frozen=True)
@@ -279,7 +280,7 @@ class Part:
     expected_frames: int | None = None
 
     def __post_init__(self) -> None:
-        _check_kinds(self, _PART_KINDS)
+        check_kinds(self, _PART_KINDS)
         if not 0 <= self.index < self.count:
             raise UsageError(
                 f"a part's `index` must be 0 to `count` - 1, got {self.index} of {self.count}"
@@ -303,7 +304,7 @@ class Part:
     @classmethod
     def from_json(cls, text: str) -> Part:
         """The part in ``text`` (as ``to_json`` writes it); UsageError for anything else."""
-        return cls(**_fields_from_json(cls, text, "part"))
+        return cls(**fields_from_json(cls, text, "part"))
 
 
 @dataclass(frozen=True)
@@ -315,7 +316,7 @@ class Split:
     seconds: float | None = None
 
     def __post_init__(self) -> None:
-        _check_kinds(self, _SPLIT_KINDS)
+        check_kinds(self, _SPLIT_KINDS)
         if (self.count is None) == (self.seconds is None):
             raise UsageError("give either the number of parts or their length in seconds, not both")
         if self.count is not None and self.count < 1:
@@ -326,89 +327,42 @@ class Split:
     @classmethod
     def from_json(cls, text: str) -> Split:
         """{"count": N} or {"seconds": S}; UsageError for anything else."""
-        return cls(**_fields_from_json(cls, text, "split"))
+        return cls(**fields_from_json(cls, text, "split"))
 
 
-_WHOLE, _REAL = numbers.Integral, numbers.Real  # NumPy's numbers too
-_NUMBER = (_WHOLE, _REAL)
 _JOB_KINDS = {
     "input": (str,),
     "output": (str, None),
     "background": (str, None),
     "alpha": (str, None),
     "matte": (str, None),
-    "downsample": (str, *_NUMBER),
-    "batch": (_WHOLE, None),
+    "downsample": (str, *NUMBER),
+    "batch": (WHOLE, None),
     "device": (str,),
     "precision": (str,),
     "overwrite": (bool,),
     "codec": (str, None),
-    "crf": (_WHOLE, None),
-    "light_wrap": (*_NUMBER, None),
+    "crf": (WHOLE, None),
+    "light_wrap": (*NUMBER, None),
     "compile": (str,),
     "model": (str,),
     "screens": (str,),
 }
 _PART_KINDS = {
-    "index": (_WHOLE,),
-    "count": (_WHOLE,),
-    "start_pts": (_WHOLE, None),
-    "end_pts": (_WHOLE, None),
-    "warmup_pts": (_WHOLE, None),
-    "expected_frames": (_WHOLE, None),
+    "index": (WHOLE,),
+    "count": (WHOLE,),
+    "start_pts": (WHOLE, None),
+    "end_pts": (WHOLE, None),
+    "warmup_pts": (WHOLE, None),
+    "expected_frames": (WHOLE, None),
 }
-_SPLIT_KINDS = {"count": (_WHOLE, None), "seconds": (*_NUMBER, None)}
-_KIND_WORDS = {str: "text", _WHOLE: "a whole number", _REAL: "a number", bool: "true or false"}
-
-
-def _check_kinds(value: object, kinds: dict[str, tuple]) -> None:
-    """UsageError unless every field of ``value`` is of one of its kinds (None: may be None);
-    true and false are no numbers (JSON from elsewhere may say "overwrite": "no")."""
-    for name, allowed in kinds.items():
-        field = getattr(value, name)
-        if field is None and None in allowed:
-            continue
-        if isinstance(field, bool) == (bool in allowed) and isinstance(
-            field, tuple(kind for kind in allowed if kind is not None)
-        ):
-            continue
-        words = [_KIND_WORDS[kind] for kind in allowed if kind in _KIND_WORDS]
-        if _REAL in allowed:
-            words.remove(_KIND_WORDS[_WHOLE])
-        words += ["null"] if None in allowed else []
-        raise UsageError(f"`{name}` must be {' or '.join(words)}, got {brief(field)}")
+_SPLIT_KINDS = {"count": (WHOLE, None), "seconds": (*NUMBER, None)}
 
 
 def _check_path(name: str, path: str | None) -> None:
     """A file's name: not empty, no NUL character (no file is called so)."""
     if path is not None and (not path or "\0" in path):
         raise UsageError(f"`{name}` names no file: {brief(path)}")
-
-
-def _fields_from_json(cls: type, text: object, what: str) -> dict:
-    """The fields of a ``cls`` in JSON ``text``: an object with known keys and every field
-    that has no default; UsageError naming ``what`` otherwise."""
-    if not isinstance(text, str | bytes):
-        raise UsageError(f"a {what} must be JSON text, got {brief(text)}")
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise UsageError(f"a {what} must be JSON, got {brief(text)}") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"a {what} must be a JSON object, got {brief(data)}")
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise UsageError(f"unknown {what} parameters: {', '.join(map(_plain, unknown))}")
-    needed = [f.name for f in fields(cls) if f.default is MISSING and f.name not in data]
-    if needed:
-        raise UsageError(f"a {what} needs {', '.join(needed)}")
-    return data
-
-
-def _plain(name: str) -> str:
-    """A JSON key shown cut short."""
-    return name if len(name) <= 40 else name[:37] + "..."
 
 
 def _downsample(value: float | str) -> float | str:

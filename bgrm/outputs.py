@@ -26,7 +26,7 @@ from bgrm.media.info import VideoInfo
 from bgrm.media.png import SIDECAR, PngFolderWriter, is_frame_folder
 from bgrm.media.still import StillWriter
 from bgrm.media.writer import FrameWriter, WriteError
-from bgrm.storage import Place, place
+from bgrm.places import Place, place
 
 if TYPE_CHECKING:
     from bgrm.matting.session import MattingSession

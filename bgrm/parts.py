@@ -45,8 +45,8 @@ from bgrm.media.probe import probe
 from bgrm.media.writer import join_videos
 from bgrm.outputs import Opening, Sink, check_targets, open_sinks, outputs_of, remove_leftovers
 from bgrm.pipeline import run_target
+from bgrm.places import Place, Where, place
 from bgrm.results import NoticeCallback, ProgressCallback, Result
-from bgrm.storage import Place, Where, place
 
 __all__ = [
     "PREROLL_SECONDS",

@@ -30,8 +30,8 @@ from bgrm.media.decode import DecodeReport
 from bgrm.media.info import VideoInfo
 from bgrm.media.probe import probe
 from bgrm.outputs import check_file_target
+from bgrm.places import Place, place
 from bgrm.shots import judged, lookahead_frames
-from bgrm.storage import Place, place
 
 WARMUP_SECONDS = 2.0
 """The model runs over this much video before each moment (its temporal memory)."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bgrm.storage import Place
+from bgrm.places import Place
 
 ProgressCallback = Callable[[int, "int | None"], None]
 """on_progress(frames done, total or None): called after every batch."""

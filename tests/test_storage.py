@@ -24,10 +24,10 @@ import numpy as np
 import pytest
 
 import bgrm
-from bgrm import buckets, storage
+from bgrm import buckets, places, storage
 from bgrm.errors import EnvironmentProblem, InputError, OutputError, UsageError
 from bgrm.parts import parts_folder, remove_leftovers
-from bgrm.storage import Location
+from bgrm.places import Location
 from bgrm_bench.process import make_clip
 from tests.s3 import S3Server, bytes_sent, kill_mid_upload
 
@@ -52,7 +52,7 @@ def test_a_local_path_stays_a_path(tmp_path):
     assert not here.is_url and here.path == tmp_path / "in.mp4"
     assert here.with_name("in.bgrm.mp4").path == tmp_path / "in.bgrm.mp4"
     assert (here.parent / "x.png").path == tmp_path / "x.png"
-    assert storage.is_url("s3://a/b") and not storage.is_url(str(tmp_path))
+    assert places.is_url("s3://a/b") and not places.is_url(str(tmp_path))
     with pytest.raises(ValueError):
         Location.of("s3://media/x").path  # noqa: B018
 

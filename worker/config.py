@@ -33,7 +33,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from bgrm import UsageError
-from bgrm.storage import Location, Place, place
+from bgrm.places import Location, Place, place
 
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 

@@ -10,7 +10,8 @@ or written.
 from __future__ import annotations
 
 from bgrm import InputError, Job, OutputError
-from bgrm.storage import Place, inside, same
+from bgrm.places import Place
+from bgrm.storage import inside, same
 
 
 def check(job: Job, input_roots: tuple[Place, ...], output_root: Place) -> None:

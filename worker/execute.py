@@ -27,7 +27,7 @@ from celery.exceptions import Ignore
 
 import bgrm
 from bgrm import parts, storage
-from bgrm.storage import Place
+from bgrm.places import Place
 
 from . import confine, runtime
 from .app import CLEANUP_TASK, JOIN_TASK, PART_TASK, PROGRESS, app, part_task_id

@@ -19,7 +19,7 @@ import typer
 from tqdm import tqdm
 
 from bgrm import BgrmError
-from bgrm.storage import Location, is_url
+from bgrm.places import Location, is_url
 
 EXIT_OK = 0
 EXIT_INPUT = 1

@@ -9,7 +9,7 @@ import typer
 from bgrm._cli.errors import say, shown, user_errors
 from bgrm._cli.flags import with_job_flags
 from bgrm.errors import UsageError
-from bgrm.storage import place
+from bgrm.places import place
 
 
 @with_job_flags(output_help="The picture, a .png (default: <stem>.preview.png beside the input).")

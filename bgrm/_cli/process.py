@@ -14,7 +14,7 @@ from bgrm._cli.errors import EXIT_INPUT, in_flag_words, say, shown, user_errors
 from bgrm._cli.flags import with_job_flags
 from bgrm._cli.progress import ProgressBar
 from bgrm.errors import UsageError
-from bgrm.storage import Place, is_url, place
+from bgrm.places import Place, is_url, place
 from bgrm.threads import choose_waiting
 
 

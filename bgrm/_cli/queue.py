@@ -20,7 +20,7 @@ from bgrm._cli.errors import exit_code, fail, in_flag_words, say, user_errors
 from bgrm._cli.flags import with_job_flags
 from bgrm._cli.process import into_folder, names_folder
 from bgrm._cli.progress import ProgressBar
-from bgrm.storage import Location, is_url
+from bgrm.places import Location, is_url
 
 POLL_SECONDS = 0.5
 

@@ -13,7 +13,8 @@ from PIL import Image, ImageColor
 
 from bgrm.errors import InputError, brief
 from bgrm.media.formats import BACKGROUND_VIDEO_SUFFIXES, STILL_READERS
-from bgrm.storage import Location, Place, is_url, open_read
+from bgrm.places import Location, Place, is_url
+from bgrm.storage import open_read
 
 DEFAULT_BACKGROUND = "blur"
 """The background when none is given: the room itself, blurred."""

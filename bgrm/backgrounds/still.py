@@ -13,7 +13,8 @@ from torch import Tensor
 from bgrm.composite import from_uint8_hwc
 from bgrm.errors import InputError
 from bgrm.media.formats import STILL_READERS
-from bgrm.storage import Place, open_read
+from bgrm.places import Place
+from bgrm.storage import open_read
 
 if TYPE_CHECKING:
     from bgrm.backgrounds import Background

@@ -14,8 +14,8 @@ from bgrm.composite import from_uint8_hwc
 from bgrm.errors import InputError
 from bgrm.media.decode import read_frames
 from bgrm.media.probe import probe
+from bgrm.places import Place
 from bgrm.stages import Prefetcher
-from bgrm.storage import Place
 
 
 class Playing:

@@ -24,7 +24,7 @@ from bgrm.media.probe import (
     video_stream,
 )
 from bgrm.media.still import read_still
-from bgrm.storage import Place, Where, place
+from bgrm.places import Place, Where, place
 
 
 @dataclass

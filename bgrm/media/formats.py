@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
-from bgrm.storage import Location, Place
+from bgrm.places import Location, Place
 
 KEEP_NEGATIVE = {"avoid_negative_ts": "disabled"}
 """Matroska / WebM muxer option: timestamps are written as given, never shifted."""

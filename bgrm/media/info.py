@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from bgrm.media.formats import Colour
-from bgrm.storage import Place
+from bgrm.places import Place
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from bgrm.errors import OutputError
 from bgrm.media.formats import PNG_AUDIO
 from bgrm.media.info import VideoInfo
 from bgrm.media.tracks import AudioMuxer
-from bgrm.storage import Place
+from bgrm.places import Place
 
 SIDECAR = "frames.json"
 FRAME_NAME = "frame_{:06d}.png"

@@ -22,7 +22,7 @@ from bgrm.media.formats import (
 )
 from bgrm.media.info import AudioTrack, VideoInfo
 from bgrm.media.still import probe_still
-from bgrm.storage import Location, Place, Where, place
+from bgrm.places import Location, Place, Where, place
 
 MIN_RATE = Fraction(1, 60)
 """Average frame rates below one frame a minute are taken for damage."""

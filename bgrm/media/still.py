@@ -18,7 +18,7 @@ from bgrm import storage
 from bgrm.errors import InputError, OutputError
 from bgrm.media.formats import STILL_OUTPUTS, STILL_READERS, Colour
 from bgrm.media.info import VideoInfo
-from bgrm.storage import Place
+from bgrm.places import Place
 
 SRGB_AS_VIDEO = Colour(1, 1, 13, 1)
 """A still's colour as the pipeline records it: BT.709 primaries, sRGB transfer (its pixels

@@ -18,7 +18,7 @@ import av
 
 from bgrm.media.formats import STARTS_WITH_VIDEO, SUBTITLES, AudioPolicy
 from bgrm.media.probe import MAX_READ_ERRORS_IN_A_ROW, open_input, video_stream
-from bgrm.storage import Place
+from bgrm.places import Place
 
 
 class AudioMuxer:

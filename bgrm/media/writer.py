@@ -19,7 +19,7 @@ from bgrm.media.formats import CHANNELS, ENCODER_ENVIRONMENT, Encoding
 from bgrm.media.probe import VideoInfo, open_input
 from bgrm.media.scheduling import normal_scheduling
 from bgrm.media.tracks import AudioMuxer
-from bgrm.storage import Place
+from bgrm.places import Place
 
 
 class _Container:
