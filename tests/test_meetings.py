@@ -162,28 +162,30 @@ def _room(frames: np.ndarray) -> np.ndarray:
     return frames[:, 2:20, 2:40].reshape(-1, 3).mean(axis=0)
 
 
+def _through_rvm(model, clip, out, **options) -> bgrm.Result:
+    """``clip`` through RVM as these tests run it: at downsample 0.5 (to fit the test timeout),
+    the eager tail, the matte beside ``out`` when asked for."""
+    return bgrm.process(clip, out, downsample=0.5, compile="off", model=model, **options)
+
+
 @pytest.mark.slow
 def test_a_slide_between_two_camera_shots_comes_out_as_it_went_in(clips, model, tmp_path):
     """RVM: the slide's frames are the input's, the camera's have the new background, and the
     matte after the cut back is that of a clip starting there (a cut inside a batch of 7)."""
-    result = bgrm.process(
+    result = _through_rvm(
+        model,
         clips["meeting"],
         tmp_path / "out7.mp4",
         background=GREEN,
         matte=tmp_path / "matte7.mkv",
         batch=7,
-        downsample=0.5,
-        compile="off",
-        model=model,
     )
-    fresh = bgrm.process(
+    fresh = _through_rvm(
+        model,
         clips["camera_again"],
         tmp_path / "fresh.mp4",
         background=GREEN,
         matte=tmp_path / "fresh.mkv",
-        downsample=0.5,
-        compile="off",
-        model=model,
     )
     assert [shot.passed_through for shot in result.shots] == [False, True, False]
     assert [shot.frames for shot in result.shots] == [SHOT] * 3
@@ -241,22 +243,11 @@ def test_the_selfie_models_smoothing_starts_afresh_and_a_slide_is_opaque(clips, 
 @pytest.mark.slow
 def test_two_speakers_cut_together_each_start_afresh(clips, model, tmp_path):
     """Two camera shots: both replaced, and the second one's matte is a fresh start's."""
-    result = bgrm.process(
-        clips["speakers"],
-        tmp_path / "o.mp4",
-        background=GREEN,
-        matte=tmp_path / "m.mkv",
-        downsample=0.5,
-        compile="off",
-        model=model,
+    result = _through_rvm(
+        model, clips["speakers"], tmp_path / "o.mp4", background=GREEN, matte=tmp_path / "m.mkv"
     )
-    bgrm.process(
-        clips["second_speaker"],
-        tmp_path / "fresh.mp4",
-        matte=tmp_path / "fresh.mkv",
-        downsample=0.5,
-        compile="off",
-        model=model,
+    _through_rvm(
+        model, clips["second_speaker"], tmp_path / "fresh.mp4", matte=tmp_path / "fresh.mkv"
     )
     assert [(shot.frames, shot.passed_through) for shot in result.shots] == [
         (60, False),
@@ -282,9 +273,7 @@ def test_a_person_walking_out_of_a_shot_leaves_a_room_that_is_still_replaced(
     )
     frames = walk_out_frames(first.image, first.alpha, street)
     clip = encode_frames(tmp_path / "walk.mp4", frames)
-    result = bgrm.process(
-        clip, tmp_path / "o.mp4", background=GREEN, downsample=0.5, compile="off", model=model
-    )
+    result = _through_rvm(model, clip, tmp_path / "o.mp4", background=GREEN)
     assert [(shot.frames, shot.passed_through) for shot in result.shots] == [(95, False)]
     _, out = video_frames(tmp_path / "o.mp4")
     empty = out[-30:].reshape(-1, 3).mean(axis=0)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -206,6 +207,32 @@ def workers(tmp_path):
         worker.stop()
 
 
+class _Farm(NamedTuple):
+    env: dict
+    pair: list[Worker]
+    staging: Path  # the machine's TMPDIR, where uploads are staged
+    long: Path  # the sample looped to 240 frames
+    talk: str  # its URL in the bucket
+    out: str  # the output's URL
+
+
+def _two_workers_and_a_long_clip(
+    s3, bucket, samples, redis_url, workers, tmp_path, queue, names, *, visibility
+) -> _Farm:
+    """Two ready workers on the bucket with their own TMPDIR, a lock TTL of 4 s and messages
+    redelivered ``visibility`` s after they were taken; the looped sample in the bucket."""
+    staging = tmp_path / "tmp"
+    staging.mkdir()
+    settings = {"BGRM_VISIBILITY_TIMEOUT": str(visibility), "BGRM_LOCK_TTL": "4"}
+    env = farm_env(redis_url, s3, bucket, queue, **settings, TMPDIR=str(staging))
+    pair = [workers(name, env) for name in names]
+    for each in pair:
+        each.wait_for(f"{each.name} ready.")
+    long = loop_clip(samples["talk"], tmp_path / "long.mp4", times=2)
+    talk = upload(s3, long, f"{bucket}/in/long.mp4")
+    return _Farm(env, pair, staging, long, talk, f"{bucket}/out/long.mp4")
+
+
 @pytest.mark.slow
 def test_a_split_job_on_two_workers_sharing_only_the_bucket_survives_a_kill(
     s3, bucket, samples, redis_url, workers, tmp_path, weights_file
@@ -213,16 +240,10 @@ def test_a_split_job_on_two_workers_sharing_only_the_bucket_survives_a_kill(
     """Two workers in different empty folders; the one running part 0 is killed midway: the
     other runs that part again (only that part) and removes the killed run's staged upload,
     the join writes the output object and removes the parts, and the folders stay empty."""
-    staging = tmp_path / "tmp"  # the machine's TMPDIR, where uploads are staged
-    staging.mkdir()
-    settings = {"BGRM_VISIBILITY_TIMEOUT": "5", "BGRM_LOCK_TTL": "4", "TMPDIR": str(staging)}
-    env = farm_env(redis_url, s3, bucket, "s3-split", **settings)
-    pair = [workers(name, env) for name in ("e", "f")]
-    for each in pair:
-        each.wait_for(f"{each.name} ready.")
-    long = loop_clip(samples["talk"], tmp_path / "long.mp4", times=2)
-    talk = upload(s3, long, f"{bucket}/in/long.mp4")
-    out = f"{bucket}/out/long.mp4"
+    farm = _two_workers_and_a_long_clip(
+        s3, bucket, samples, redis_url, workers, tmp_path, "s3-split", ("e", "f"), visibility=5
+    )
+    env, pair, staging, long, talk, out = farm
     submitter = subprocess.Popen(
         [sys.executable, "-m", "bgrm", "submit", talk, "--split", "2", "-o", out, *SLOW, "--wait"],
         env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -252,17 +273,12 @@ def test_a_join_killed_while_it_uploads_leaves_nothing_once_the_job_is_done(
     its multipart upload (as a killed multipart upload leaves it) stays open and its staged
     files stay in TMPDIR. The join, handed to the other worker, aborts the upload, removes
     the staged files of the dead worker and writes the output."""
-    staging = tmp_path / "tmp"
-    staging.mkdir()
     # Redelivered 20 s after it was taken: the killed join's leftovers are all made by then.
-    settings = {"BGRM_VISIBILITY_TIMEOUT": "20", "BGRM_LOCK_TTL": "4", "TMPDIR": str(staging)}
-    env = farm_env(redis_url, s3, bucket, "s3-killed-join", **settings)
-    pair = [workers(name, env) for name in ("j", "k")]
-    for each in pair:
-        each.wait_for(f"{each.name} ready.")
-    long = loop_clip(samples["talk"], tmp_path / "long.mp4", times=2)
-    talk = upload(s3, long, f"{bucket}/in/long.mp4")
-    out = f"{bucket}/out/long.mp4"
+    farm = _two_workers_and_a_long_clip(
+        s3, bucket, samples, redis_url, workers, tmp_path, "s3-killed-join", ("j", "k"),
+        visibility=20,
+    )  # fmt: skip
+    env, pair, staging, _, talk, out = farm
     s3.fail(f"/{out[5:]}", method="PUT", hold=120, status=500)  # the join's upload hangs
     submitter = subprocess.Popen(
         [sys.executable, "-m", "bgrm", "submit", talk, "--split", "2", "-o", out, *SLOW, "--wait"],
