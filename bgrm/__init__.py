@@ -11,8 +11,10 @@ Errors meant for the user are subclasses of :class:`BgrmError`, each with a one-
 that names parameters in backticks. The names that need the model (and so PyTorch) are loaded
 on first use, so that a program that only builds jobs (a queue client) starts fast.
 
-One recording on many machines (what the queue's workers use): :mod:`bgrm.parts`
-(plan_parts, run_part, join_parts, parts_folder, remove_leftovers). The CPU threads a job
+Where a file is: a :data:`Place`, a local ``Path`` or the :class:`Location` of an object in a
+bucket (``place``); ``same`` and ``inside`` compare places (a queue's confinement). One
+recording on many machines (what the queue's workers use): :mod:`bgrm.parts` (plan_parts,
+run_part, join_parts, parts_folder, remove_parts, remove_leftovers). The CPU threads a job
 should use on a shared machine: :mod:`bgrm.threads` (fit_threads, choose_waiting).
 """
 
@@ -22,11 +24,23 @@ import importlib
 from typing import TYPE_CHECKING
 
 from bgrm.errors import BgrmError, EnvironmentProblem, InputError, OutputError, UsageError
-from bgrm.job import Alpha, Codec, CompileMode, Job, ModelName, Precision, Screens
+from bgrm.job import Job
+from bgrm.options import (
+    Alpha,
+    Codec,
+    CompileMode,
+    JobOptions,
+    ModelName,
+    ModelOptions,
+    Precision,
+    Screens,
+)
+from bgrm.places import Location, Place, place
+from bgrm.storage import inside, same
 
 if TYPE_CHECKING:
     from bgrm import parts, threads
-    from bgrm.batch import BatchItem, process_many
+    from bgrm.many import BatchItem, process_many
     from bgrm.matting.build import Model, load_model
     from bgrm.pipeline import check, process, run
     from bgrm.preview import preview
@@ -36,8 +50,8 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LOADED_ON_USE = {
-    "BatchItem": "bgrm.batch",
-    "process_many": "bgrm.batch",
+    "BatchItem": "bgrm.many",
+    "process_many": "bgrm.many",
     "preview": "bgrm.preview",
     "Model": "bgrm.matting.build",
     "load_model": "bgrm.matting.build",
@@ -59,10 +73,14 @@ __all__ = [
     "EnvironmentProblem",
     "InputError",
     "Job",
+    "JobOptions",
+    "Location",
     "MatteFrame",
     "Model",
     "ModelName",
+    "ModelOptions",
     "OutputError",
+    "Place",
     "Precision",
     "Result",
     "Screens",
@@ -70,13 +88,16 @@ __all__ = [
     "UsageError",
     "__version__",
     "check",
+    "inside",
     "load_model",
     "mattes",
     "parts",
+    "place",
     "preview",
     "process",
     "process_many",
     "run",
+    "same",
     "threads",
 ]
 

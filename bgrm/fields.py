@@ -1,11 +1,16 @@
 """A frozen dataclass's fields as they arrive from JSON written elsewhere: the object's keys,
-and each field's kind (true and false are no numbers, NumPy's numbers are)."""
+and each field's kind, read from its type (true and false are no numbers, NumPy's numbers are);
+and the one way a field says what it means (``option``)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import numbers
-from dataclasses import MISSING, fields
+import types
+import typing
+from dataclasses import MISSING, field, fields
+from typing import Any
 
 from bgrm.errors import UsageError, brief
 
@@ -14,10 +19,68 @@ NUMBER = (WHOLE, REAL)
 _KIND_WORDS = {str: "text", WHOLE: "a whole number", REAL: "a number", bool: "true or false"}
 
 
-def check_kinds(value: object, kinds: dict[str, tuple]) -> None:
-    """UsageError unless every field of ``value`` is of one of its kinds (None: may be None);
-    true and false are no numbers (JSON from elsewhere may say "overwrite": "no")."""
-    for name, allowed in kinds.items():
+def option(default: Any = MISSING, *, help: str, value: str | None = None) -> Any:
+    """A dataclass field that says what it means: its ``default`` (none: required), its
+    ``help`` (naming other parameters in backticks) and ``value``, the name of its value in a
+    usage line (PATH, N). Read back with :func:`help_of`; a field's choices are its Literal's."""
+    return field(default=default, metadata={"help": help, "value": value})
+
+
+def help_of(cls: type, name: str) -> str:
+    """The help of field ``name`` of ``cls`` (declared with :func:`option`)."""
+    return next(f.metadata["help"] for f in fields(cls) if f.name == name)
+
+
+@functools.cache
+def types_of(cls: type) -> dict[str, Any]:
+    """Each field's type, resolved."""
+    return typing.get_type_hints(cls)
+
+
+def choices_of(hint: Any) -> tuple | None:
+    """The values a Literal type (or a Literal or None) allows; None for any other type."""
+    for arg in alternatives(hint):
+        if typing.get_origin(arg) is typing.Literal:
+            return typing.get_args(arg)
+    return None
+
+
+@functools.cache
+def kinds_of(cls: type) -> dict[str, tuple]:
+    """Each field's kinds, from its type: text (a str or a Literal of str), a whole number
+    (int), a number (float), true or false (bool), None."""
+    kinds = {}
+    for name, hint in types_of(cls).items():
+        allowed: list = []
+        for arg in alternatives(hint):
+            if arg is type(None):
+                allowed.append(None)
+            elif arg is str or typing.get_origin(arg) is typing.Literal:
+                allowed.append(str)
+            elif arg is bool:
+                allowed.append(bool)
+            elif arg is int:
+                allowed.append(WHOLE)
+            elif arg is float:
+                allowed += NUMBER
+            else:
+                raise TypeError(f"no JSON kind for {arg} (field {name} of {cls.__name__})")
+        kinds[name] = tuple(dict.fromkeys(allowed))
+    return kinds
+
+
+def alternatives(hint: Any) -> tuple:
+    """The types of a union, or the one type."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return typing.get_args(hint)
+    return (hint,)
+
+
+def check_kinds(value: object) -> None:
+    """UsageError unless every field of the dataclass ``value`` is of one of its kinds (None:
+    may be None); true and false are no numbers (JSON from elsewhere may say "overwrite":
+    "no")."""
+    for name, allowed in kinds_of(type(value)).items():
         field = getattr(value, name)
         if field is None and None in allowed:
             continue
@@ -30,6 +93,15 @@ def check_kinds(value: object, kinds: dict[str, tuple]) -> None:
             words.remove(_KIND_WORDS[WHOLE])
         words += ["null"] if None in allowed else []
         raise UsageError(f"`{name}` must be {' or '.join(words)}, got {brief(field)}")
+
+
+def check_choices(value: object) -> None:
+    """UsageError unless every field of ``value`` typed with a Literal holds one of its values
+    (or None, where it may be None)."""
+    for name, hint in types_of(type(value)).items():
+        choices, given = choices_of(hint), getattr(value, name)
+        if choices is not None and given is not None and given not in choices:
+            raise UsageError(f"`{name}` must be one of {', '.join(choices)}, got {brief(given)}")
 
 
 def fields_from_json(cls: type, text: object, what: str) -> dict:

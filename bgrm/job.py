@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass
-from typing import Literal, get_args
+import textwrap
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
 
-from bgrm.backgrounds import DEFAULT_BACKGROUND, background_file
+from bgrm.backgrounds import DEFAULT_BACKGROUND, background_file, is_blur
 from bgrm.errors import UsageError, brief
-from bgrm.fields import NUMBER, WHOLE, check_kinds, fields_from_json
+from bgrm.fields import check_choices, check_kinds, fields_from_json, option
 from bgrm.media.formats import (
-    ALPHA_FORMATS,
     ALPHA_SUFFIXES,
     CODECS,
     CONTAINER_CODECS,
@@ -27,94 +27,128 @@ from bgrm.media.formats import (
     default_output,
     is_still_image,
 )
+from bgrm.options import Alpha, Codec, CompileMode, ModelName, Precision, Screens
 from bgrm.places import Location, Place, place
 from bgrm.storage import same
 
-Alpha = Literal["prores", "webm", "png"]
-"""The person over transparency: ProRes 4444 (.mov), VP9 WebM (.webm), or a folder of PNGs."""
 
-Codec = Literal["h264", "hevc", "av1", "vp9"]
-"""The composite's video codec."""
-
-Precision = Literal["auto", "fp32", "fp16"]
-"""The model's float precision; "auto" is fp32 for now."""
-
-CompileMode = Literal["auto", "on", "off"]
-"""Whether the full-resolution tail is compiled into one pass: "auto" where it pays."""
-
-Screens = Literal["keep", "replace"]
-"""A shot in which the model finds no person (a shared screen, a slide): "keep" it as
-recorded, or "replace" its background like any other."""
-
-ModelName = Literal["rvm", "selfie"]
-"""The matting model: Robust Video Matting, or MediaPipe's selfie segmenter (faster on a
-CPU, coarser edges, no held objects)."""
-
-PRECISIONS: tuple[str, ...] = get_args(Precision)
-COMPILE_MODES: tuple[str, ...] = get_args(CompileMode)
-MODEL_NAMES: tuple[str, ...] = get_args(ModelName)
-SCREENS: tuple[str, ...] = get_args(Screens)
+def _either(names: Iterable[str]) -> str:
+    """["a", "b", "c"] -> "a, b or c"."""
+    *first, last = names
+    return f"{', '.join(first)} or {last}" if first else last
 
 
-def resolve_precision(precision: str) -> str:
-    """'auto' -> fp32 on every device for now: fp16 (encoder and decoder in float16, refiner in
-    float32) stays opt-in until its alpha error is measured on a GPU at real sizes."""
-    if precision not in PRECISIONS:
-        choices = ", ".join(PRECISIONS)
-        raise UsageError(f"`precision` must be one of {choices}, got {brief(precision)}")
-    return "fp32" if precision == "auto" else precision
+_CONTAINER_DEFAULTS = {suffix: codecs[0] for suffix, codecs in CONTAINER_CODECS.items()}
+_CODEC_DEFAULT = _CONTAINER_DEFAULTS[".mp4"]
+_OTHER_DEFAULTS = [f"{c} in {s}" for s, c in _CONTAINER_DEFAULTS.items() if c != _CODEC_DEFAULT]
 
 
 @dataclass(frozen=True)
 class Job:
     """One video (or still image) to process: the parameters of ``process``, paths kept as
-    strings.
+    strings. Each field is declared once, here, with its help: the CLI's flags, the JSON
+    checks and ``process``'s options are made from these fields (see "Parameters")."""
 
-    input: the video, or a still image (.png, .jpg, .webp, ...: a still image comes out).
-    output: the file to write (its suffix picks the container), or the folder for alpha "png";
-        None: <stem>.bgrm<ext> beside the input.
-    background: an image or video path, a colour ("#1e1e1e", "white"), "blur", "blur:N" or
-        "grayscale"; None: "blur".
-    alpha: "prores", "webm" or "png": the person over transparency instead of a background.
-    matte: also write the alpha as a grayscale video (or image) there.
-    downsample: "auto" or the model's scale in (0, 1].
-    batch: frames per model call (None: chosen for the device and frame size).
-    device: "auto", "cpu", "cuda" or "cuda:N". precision: "auto", "fp32" or "fp16".
-    overwrite: replace existing outputs.
-    codec: the composite's codec, "h264", "hevc", "av1" or "vp9" (None: the container's
-        default); crf: its constant rate factor (None: the codec's default).
-    light_wrap: the new background's light wraps the person's edge, this strong (0, 1]
-        (None: off).
-    compile: the full-resolution tail compiled into one pass: "auto" (where it pays), "on"
-        or "off".
-    model: "rvm" (Robust Video Matting) or "selfie" (MediaPipe's selfie segmenter).
-    screens: a shot without a person (a shared screen): "keep" it as recorded (opaque in
-        alpha and matte outputs), or "replace" its background like any other.
-    """
-
-    input: str
-    output: str | None = None
-    background: str | None = None
-    alpha: Alpha | None = None
-    matte: str | None = None
-    downsample: float | str = "auto"
-    batch: int | None = None
-    device: str = "auto"
-    precision: Precision = "auto"
-    overwrite: bool = False
-    codec: Codec | None = None
-    crf: int | None = None
-    light_wrap: float | None = None
-    compile: CompileMode = "auto"
-    model: ModelName = "rvm"
-    screens: Screens = "keep"
+    input: str = option(
+        help="the video, or a still image (.png, .jpg, .webp, ...: a still image comes out); "
+        "s3://bucket/key names an object in a bucket",
+        value="INPUT",
+    )
+    output: str | None = option(
+        None,
+        help="the file to write (its suffix picks the container: .mp4, .mov, .mkv, .webm), or "
+        "the folder of frames for `alpha` png (default: <stem>.bgrm<ext> beside the input)",
+        value="PATH",
+    )
+    background: str | None = option(
+        None,
+        help="the new background: an image, a video, a colour (#RRGGBB or a CSS name), "
+        "'blur', 'blur:N' (a radius of N pixels at 1080p) or 'grayscale' (the room in gray) "
+        f"(default: {DEFAULT_BACKGROUND})",
+        value="SPEC",
+    )
+    alpha: Alpha | None = option(
+        None,
+        help="no background: the person over transparency, as prores (ProRes 4444 in .mov), "
+        "webm (VP9 in .webm) or png (a folder of RGBA PNGs)",
+        value="FORMAT",
+    )
+    matte: str | None = option(
+        None,
+        help="also write the alpha as a grayscale video, in the same pass (.mkv: lossless; "
+        ".mp4, .mov, .webm), or as an image for a still input",
+        value="PATH",
+    )
+    downsample: float | str = option(
+        "auto",
+        help="the model's input scale: 'auto' (the long side near 512 px) or a ratio in (0, 1]",
+        value="R",
+    )
+    batch: int | None = option(
+        None,
+        help="frames per model call (default: chosen for the device and the frame size, "
+        "~2 Mpixel on a CPU, 16 on a GPU)",
+        value="N",
+    )
+    device: str = option(
+        "auto", help="where the model runs: auto, cpu, cuda or cuda:N", value="DEVICE"
+    )
+    precision: Precision = option(
+        "auto",
+        help="the model's floats: auto (fp32 for now), fp32 or fp16 (encoder and decoder in "
+        "float16; opt-in)",
+        value="MODE",
+    )
+    overwrite: bool = option(
+        False, help="replace existing outputs (a folder of PNG frames only if bgrm wrote it)"
+    )
+    codec: Codec | None = option(
+        None,
+        help=f"the composite's codec, {_either(CODECS)} (default: {_CODEC_DEFAULT}"
+        + "".join(f"; {other}" for other in _OTHER_DEFAULTS)
+        + "); the container must take it",
+        value="CODEC",
+    )
+    crf: int | None = option(
+        None,
+        help="the composite's quality, lower is better and larger (default: "
+        + ", ".join(f"{name} {codec.crf}" for name, codec in CODECS.items())
+        + ")",
+        value="N",
+    )
+    light_wrap: float | None = option(
+        None,
+        help="the new background's light wraps the person's edge, this strong, in (0, 1] (0.5 "
+        "is a good start; default: off); not with the blurred room or `alpha`",
+        value="S",
+    )
+    compile: CompileMode = option(
+        "auto",
+        help="the full-resolution tail compiled into one pass: auto (where the video is long "
+        "enough to repay the compile), on or off; the pixels agree within 1/255",
+        value="MODE",
+    )
+    model: ModelName = option(
+        "rvm",
+        help="the matting model: rvm (Robust Video Matting: fine edges, held objects) or selfie "
+        "(MediaPipe's selfie segmenter: about 2.4x faster on a CPU, coarser edges)",
+        value="NAME",
+    )
+    screens: Screens = option(
+        "keep",
+        help="a shot (cut to cut) in which the model finds no person, such as a shared screen: "
+        "keep it as recorded (opaque in `alpha` and `matte` outputs), or replace its "
+        "background like any other",
+        value="MODE",
+    )
 
     def __post_init__(self) -> None:
         for name in ("input", "output", "background", "matte"):
             value = getattr(self, name)
             if isinstance(value, os.PathLike | Location):
                 object.__setattr__(self, name, str(value))
-        check_kinds(self, _JOB_KINDS)
+        check_kinds(self)
+        check_choices(self)
         for name in ("input", "output", "background", "matte"):
             _check_path(name, getattr(self, name))
         object.__setattr__(self, "downsample", _downsample(self.downsample))
@@ -122,16 +156,6 @@ class Job:
             raise UsageError(
                 f"`batch` must be a whole number of at least 1, got {brief(self.batch)}"
             )
-        resolve_precision(self.precision)
-        if self.compile not in COMPILE_MODES:
-            choices = ", ".join(COMPILE_MODES)
-            raise UsageError(f"`compile` must be one of {choices}, got {brief(self.compile)}")
-        if self.model not in MODEL_NAMES:
-            choices = ", ".join(MODEL_NAMES)
-            raise UsageError(f"`model` must be one of {choices}, got {brief(self.model)}")
-        if self.screens not in SCREENS:
-            choices = ", ".join(SCREENS)
-            raise UsageError(f"`screens` must be one of {choices}, got {brief(self.screens)}")
         self._check_light_wrap()
         self._check_outputs()
 
@@ -194,7 +218,7 @@ class Job:
             raise UsageError(
                 "`light_wrap` lights the person with a new background; `alpha` has none"
             )
-        if self.background_spec == "blur" or self.background_spec.startswith("blur:"):
+        if is_blur(self.background_spec):
             raise UsageError(
                 "`light_wrap` needs a new background: the blurred room already is the room's light"
             )
@@ -206,8 +230,6 @@ class Job:
             raise UsageError("`codec` and `crf` are for composites; `alpha` has its own codecs")
         suffix = self.output_path().suffix.lower()
         takes = CONTAINER_CODECS[suffix]
-        if self.codec is not None and self.codec not in CODECS:
-            raise UsageError(f"`codec` must be h264, hevc, av1 or vp9, got {brief(self.codec)}")
         if self.codec is not None and self.codec not in takes:
             raise UsageError(
                 f"a {suffix} file cannot hold {self.codec} (it takes {', '.join(takes)}): "
@@ -229,8 +251,6 @@ class Job:
             _check_suffix(place(self.matte), "matte", tuple(STILL_OUTPUTS))
 
     def _check_alpha(self) -> None:
-        if self.alpha not in ALPHA_FORMATS:
-            raise UsageError(f"`alpha` must be prores, webm or png, got {brief(self.alpha)}")
         if self.background is not None:
             raise UsageError(
                 "`alpha` writes the person over transparency; it cannot be combined with "
@@ -261,6 +281,14 @@ class Job:
         return cls(**fields_from_json(cls, text, "job"))
 
 
+Job.__doc__ += "\n\nParameters:\n" + "\n".join(
+    textwrap.fill(
+        f"{f.name}: {f.metadata['help']}.", 96, initial_indent="    ", subsequent_indent="        "
+    )
+    for f in fields(Job)
+)
+
+
 @dataclass(frozen=True)
 class Part:
     """Part ``index`` (from 0) of the ``count`` parts of a job split in time.
@@ -280,7 +308,7 @@ class Part:
     expected_frames: int | None = None
 
     def __post_init__(self) -> None:
-        check_kinds(self, _PART_KINDS)
+        check_kinds(self)
         if not 0 <= self.index < self.count:
             raise UsageError(
                 f"a part's `index` must be 0 to `count` - 1, got {self.index} of {self.count}"
@@ -316,7 +344,7 @@ class Split:
     seconds: float | None = None
 
     def __post_init__(self) -> None:
-        check_kinds(self, _SPLIT_KINDS)
+        check_kinds(self)
         if (self.count is None) == (self.seconds is None):
             raise UsageError("give either the number of parts or their length in seconds, not both")
         if self.count is not None and self.count < 1:
@@ -328,35 +356,6 @@ class Split:
     def from_json(cls, text: str) -> Split:
         """{"count": N} or {"seconds": S}; UsageError for anything else."""
         return cls(**fields_from_json(cls, text, "split"))
-
-
-_JOB_KINDS = {
-    "input": (str,),
-    "output": (str, None),
-    "background": (str, None),
-    "alpha": (str, None),
-    "matte": (str, None),
-    "downsample": (str, *NUMBER),
-    "batch": (WHOLE, None),
-    "device": (str,),
-    "precision": (str,),
-    "overwrite": (bool,),
-    "codec": (str, None),
-    "crf": (WHOLE, None),
-    "light_wrap": (*NUMBER, None),
-    "compile": (str,),
-    "model": (str,),
-    "screens": (str,),
-}
-_PART_KINDS = {
-    "index": (WHOLE,),
-    "count": (WHOLE,),
-    "start_pts": (WHOLE, None),
-    "end_pts": (WHOLE, None),
-    "warmup_pts": (WHOLE, None),
-    "expected_frames": (WHOLE, None),
-}
-_SPLIT_KINDS = {"count": (WHOLE, None), "seconds": (*NUMBER, None)}
 
 
 def _check_path(name: str, path: str | None) -> None:

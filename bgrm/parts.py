@@ -43,8 +43,16 @@ from bgrm.media.info import VideoInfo
 from bgrm.media.png import SIDECAR, join_frame_folders
 from bgrm.media.probe import probe
 from bgrm.media.writer import join_videos
-from bgrm.outputs import Opening, Sink, check_targets, open_sinks, outputs_of, remove_leftovers
-from bgrm.pipeline import run_target
+from bgrm.outputs import (
+    Opening,
+    Sink,
+    WholeJob,
+    check_targets,
+    open_sinks,
+    outputs_of,
+    remove_leftovers,
+)
+from bgrm.pipeline import result_of, run_target
 from bgrm.places import Place, Where, place
 from bgrm.results import NoticeCallback, ProgressCallback, Result
 
@@ -57,6 +65,7 @@ __all__ = [
     "plan_parts",
     "preroll_for",
     "remove_leftovers",
+    "remove_parts",
     "run_part",
 ]
 
@@ -149,6 +158,12 @@ def parts_folder(job: Job, key: str) -> Place:
                 f"bytes, the file system takes {limit}: {target}"
             )
     return folder
+
+
+def remove_parts(folder: Where) -> None:
+    """Remove a parts folder and all below it (a bucket's incomplete uploads aborted): what the
+    join does when it is done, and what a cancelled or failed split job's clean-up does."""
+    storage.remove(folder)
 
 
 def run_part(
@@ -254,19 +269,12 @@ def join_parts(
             notice(message)
     filled = [part for part, summary in zip(parts, summaries, strict=True) if summary["frames"]]
     _join_outputs(job, info, folder, filled, notice)
-    storage.remove(folder)
+    remove_parts(folder)
     frames = sum(summary["frames"] for summary in summaries)
     for message in DecodeReport(frames=frames).warnings(info):  # frames missing in the whole
         notice(message)
     seconds = sum(summary["seconds"] for summary in summaries) + time.perf_counter() - started
-    return Result(
-        output=job.output_path(),
-        frames=frames,
-        seconds=seconds,
-        fps=frames / seconds if seconds > 0 else 0.0,
-        notices=notices,
-        matte=place(job.matte) if job.matte else None,
-    )
+    return result_of(WholeJob(job), frames, seconds, notices)
 
 
 def _join_outputs(

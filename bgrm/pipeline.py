@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Unpack
 
 import torch
 
@@ -31,17 +32,18 @@ from bgrm.backgrounds import (
 from bgrm.batches import Batch, decode_batches
 from bgrm.errors import OutputError
 from bgrm.finish import FusedTail, as_recorded, choose_tail, finish
-from bgrm.job import Alpha, Codec, CompileMode, Job, ModelName, Precision, Screens
+from bgrm.job import Job
 from bgrm.matting import weights
-from bgrm.matting.build import Model, name_and_model
+from bgrm.matting.build import Model, job_and_model
 from bgrm.matting.session import MattingSession, matte_batches, open_session
 from bgrm.media.decode import DecodeReport
 from bgrm.media.info import VideoInfo
 from bgrm.media.probe import probe
 from bgrm.media.writer import WriteError
+from bgrm.options import JobOptions, Screens
 from bgrm.outputs import Sink, Target, WholeJob, check_targets
 from bgrm.resources import keep_freed_memory
-from bgrm.results import NoticeCallback, ProgressCallback, Result
+from bgrm.results import NoticeCallback, ProgressCallback, Result, Shot
 from bgrm.shots import ShotLog, judged, lookahead_frames, shots_notice
 from bgrm.stages import Consumer, Prefetcher
 
@@ -50,22 +52,9 @@ def process(
     input: str | os.PathLike,
     output: str | os.PathLike | None = None,
     *,
-    background: str | os.PathLike | None = None,
-    alpha: Alpha | None = None,
-    matte: str | os.PathLike | None = None,
-    downsample: float | str = "auto",
-    batch: int | None = None,
-    device: str = "auto",
-    precision: Precision = "auto",
-    overwrite: bool = False,
-    codec: Codec | None = None,
-    crf: int | None = None,
-    light_wrap: float | None = None,
-    compile: CompileMode = "auto",
-    model: ModelName | Model | None = "rvm",
-    screens: Screens = "keep",
     on_progress: ProgressCallback | None = None,
     on_notice: NoticeCallback | None = None,
+    **options: Unpack[JobOptions],
 ) -> Result:
     """Replace the background of ``input`` (or cut the person out), keeping audio and timing.
 
@@ -75,39 +64,17 @@ def process(
         input: the video file, or a still image.
         output: the file to write (its suffix picks the container: .mp4, .mov, .mkv, .webm),
             or the folder for ``alpha="png"``; None: <stem>.bgrm<ext> beside the input.
-        background: an image or video file, a colour ("#1e1e1e", "white"), "blur" or
-            "blur:N" (N: radius in pixels at 1080p), or "grayscale" (the room in gray);
-            None: "blur".
-        alpha: "prores" (.mov), "webm" (.webm) or "png" (a folder): the person over
-            transparency instead of a background.
-        matte: also write the alpha as a grayscale video here (.mkv: lossless), same pass.
-        downsample: "auto" (the model sees the long side near 512 px) or a ratio in (0, 1].
-        batch: frames per model call; None: chosen for the device and the frame size.
-        device: "auto", "cpu", "cuda" or "cuda:N"; with ``model``, "auto" is the model's.
-        precision: "auto", "fp32" or "fp16"; with ``model``, "auto" is the model's.
-        overwrite: replace existing outputs (a PNG folder only if bgrm wrote it).
-        codec: the composite's codec, "h264", "hevc", "av1" or "vp9"; None: h264 (vp9 in
-            .webm). The container must take it.
-        crf: the composite's constant rate factor; None: the codec's default.
-        light_wrap: the new background's light wraps the person's edge, this strong (0, 1]
-            (0.5 is a good start); None: off. Not with the blurred room or ``alpha``.
-        compile: the full-resolution tail (refine, composite, uint8) compiled into one pass:
-            "auto" where the frames outnumber the compile time (on the CPU), "on", "off".
-            Where compiling fails (no C compiler) the eager path runs; the pixels agree
-            within 1/255.
-        model: "rvm" (Robust Video Matting) or "selfie" (MediaPipe's selfie segmenter: about
-            2.4x faster on a CPU, coarser edges, no held objects); or a model from
-            ``load_model()``, to load the weights once for many calls.
-        screens: a shot (cut to cut) in which the model finds no person, such as a shared
-            screen or a slide: "keep" writes it as recorded (opaque in ``alpha`` and
-            ``matte`` outputs), "replace" replaces its background like any other. The model
-            starts afresh at every cut either way.
         on_progress: called with (frames done, total or None) after every batch; an exception
             it raises stops the job, and nothing is left behind.
         on_notice: called with each notice as it happens (also kept in ``Result.notices``).
+        options: any :class:`~bgrm.options.JobOptions`: ``background``, ``alpha``, ``matte``,
+            ``downsample``, ``batch``, ``device``, ``precision``, ``overwrite``, ``codec``,
+            ``crf``, ``light_wrap``, ``compile``, ``model``, ``screens``: the :class:`Job`
+            parameters, documented there. ``model`` may be a model from ``load_model()``;
+            then "auto" ``device`` and ``precision`` are the model's.
 
     Returns:
-        Result(output, frames, seconds, fps, notices, matte, shots).
+        Result(output, frames, seconds, notices, matte, shots); its fps is frames / seconds.
 
     Raises:
         InputError: the input or the background is missing or unusable.
@@ -115,25 +82,7 @@ def process(
         OutputError: the output exists (without ``overwrite``) or cannot be written.
         EnvironmentProblem: weights missing and not fetchable, or no such CUDA device.
     """
-    name, loaded = name_and_model(model)
-    job = Job(
-        input=input,
-        output=output,
-        background=background,
-        alpha=alpha,
-        matte=matte,
-        downsample=downsample,
-        batch=batch,
-        device=device,
-        precision=precision,
-        overwrite=overwrite,
-        codec=codec,
-        crf=crf,
-        light_wrap=light_wrap,
-        compile=compile,
-        model=name,
-        screens=screens,
-    )
+    job, loaded = job_and_model(input=input, output=output, **options)
     return run(job, model=loaded, on_progress=on_progress, on_notice=on_notice)
 
 
@@ -221,15 +170,15 @@ def run_target(
         notice(said)
     seconds = time.perf_counter() - started
     target.finished({"frames": frames, "seconds": seconds, "notices": notices}, session)
-    return Result(
-        output=target.output,
-        frames=frames,
-        seconds=seconds,
-        fps=frames / seconds if seconds > 0 else 0.0,
-        notices=notices,
-        matte=target.matte,
-        shots=shots,
-    )
+    return result_of(target, frames, seconds, notices, shots)
+
+
+def result_of(
+    target: Target, frames: int, seconds: float, notices: list[str], shots: Sequence[Shot] = ()
+) -> Result:
+    """The Result of a run into ``target`` (or of a join, into a WholeJob): the one place a
+    Result is made."""
+    return Result(target.output, frames, seconds, notices, target.matte, list(shots))
 
 
 def check(job: Job) -> None:

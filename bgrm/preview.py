@@ -13,6 +13,7 @@ seconds of video.
 from __future__ import annotations
 
 import os
+from typing import Unpack
 
 import numpy as np
 import torch
@@ -23,12 +24,13 @@ from bgrm.backgrounds import open_background, parse_background
 from bgrm.batches import decode_batches
 from bgrm.errors import OutputError, UsageError
 from bgrm.finish import as_recorded, finish
-from bgrm.job import Alpha, Job, ModelName, Part, Precision, Screens
-from bgrm.matting.build import Model, name_and_model
+from bgrm.job import Part
+from bgrm.matting.build import job_and_model
 from bgrm.matting.session import matte_batches, open_session
 from bgrm.media.decode import DecodeReport
 from bgrm.media.info import VideoInfo
 from bgrm.media.probe import probe
+from bgrm.options import JobOptions
 from bgrm.outputs import check_file_target
 from bgrm.places import Place, place
 from bgrm.shots import judged, lookahead_frames
@@ -49,39 +51,23 @@ def preview(
     output: str | os.PathLike | None = None,
     *,
     at: list[float] | None = None,
-    background: str | os.PathLike | None = None,
-    alpha: Alpha | None = None,
-    light_wrap: float | None = None,
-    downsample: float | str = "auto",
-    device: str = "auto",
-    precision: Precision = "auto",
-    overwrite: bool = False,
-    model: ModelName | Model | None = "rvm",
-    screens: Screens = "keep",
+    **options: Unpack[JobOptions],
 ) -> Image.Image:
     """The preview sheet of ``input`` at the times ``at`` (seconds; None: 10%, 50% and 90% of
-    the duration), written to ``output`` (a .png) if given. Parameters are those of
-    ``process``; with ``alpha`` the result is shown over a checkerboard.
+    the duration), written to ``output`` (a .png) if given. Options are those of ``process``
+    but ``matte``, ``codec`` and ``crf`` (the sheet shows the matte and the result; a few
+    frames are never compiled); with ``alpha`` the result is shown over a checkerboard.
 
     Raises:
         InputError, UsageError, OutputError, EnvironmentProblem: as ``process``; UsageError
-        for a time outside the video.
+        for a time outside the video, or for ``matte``, ``codec`` or ``crf``.
     """
-    name, loaded = name_and_model(model)
-    job = Job(
-        input=input,
-        model=name,
-        background=background,
-        alpha=alpha,
-        light_wrap=light_wrap,
-        downsample=downsample,
-        device=device,
-        precision=precision,
-        screens=screens,
-    )
+    if any(options.get(name) is not None for name in ("matte", "codec", "crf")):
+        raise UsageError("a preview shows the matte and the result: no `matte`, `codec` or `crf`")
+    job, loaded = job_and_model(input=input, **options)
     target = place(output) if output is not None else None
     if target is not None:
-        _check_target(target, job.input, overwrite)
+        _check_target(target, job.input, job.overwrite)
     info = probe(job.input)
     times = _times(info, at)
     session, _ = open_session(job, info, loaded, lambda message: None)
@@ -145,7 +131,7 @@ def _moment(job, info, session, background, seconds: float) -> tuple[tuple[np.nd
     warmup = max(info.start_pts or 0, start - round(WARMUP_SECONDS / info.time_base))
     moment = Part(index=0, count=1, start_pts=start, end_pts=None, warmup_pts=warmup)
     needs = {"matte", "rgba" if job.alpha else "rgb"}
-    batches = matte_batches(session, decode_batches(info, 8, DecodeReport(), moment))
+    batches = matte_batches(session, decode_batches(info, job.batch or 8, DecodeReport(), moment))
     shots = judged(batches, job.screens, lookahead_frames(info.average_rate))
     try:
         for matted, passed in shots:

@@ -39,10 +39,20 @@ class Result:
     output: Place  # a Path, or the Location of an object in a bucket
     frames: int
     seconds: float
-    fps: float
     notices: list[str] = field(default_factory=list)
     matte: Place | None = None
     shots: list[Shot] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        """Frames written per second of the run."""
+        return self.rate(self.frames, self.seconds)
+
+    @staticmethod
+    def rate(frames: int, seconds: float) -> float:
+        """``frames`` per second over ``seconds`` (0.0 where no time passed): the one formula,
+        for a Result and for progress reports alike."""
+        return frames / seconds if seconds > 0 else 0.0
 
 
 @dataclass(frozen=True)

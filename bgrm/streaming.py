@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Unpack
 
 from bgrm.batches import decode_batches
 from bgrm.composite import matte_to_uint8, to_uint8_hwc
-from bgrm.job import Job, ModelName, Precision
-from bgrm.matting.build import Model, name_and_model
+from bgrm.matting.build import job_and_model
 from bgrm.matting.session import MattingSession, matte_batches, open_session
 from bgrm.media.decode import DecodeReport
 from bgrm.media.info import VideoInfo
 from bgrm.media.probe import probe
+from bgrm.options import ModelOptions
 from bgrm.results import MatteFrame, NoticeCallback
 from bgrm.stages import Prefetcher
 
@@ -29,31 +30,20 @@ from bgrm.stages import Prefetcher
 def mattes(
     input: str | os.PathLike,
     *,
-    downsample: float | str = "auto",
-    batch: int | None = None,
-    device: str = "auto",
-    precision: Precision = "auto",
-    model: ModelName | Model | None = "rvm",
     on_notice: NoticeCallback | None = None,
+    **options: Unpack[ModelOptions],
 ) -> Iterator[MatteFrame]:
     """Every frame of ``input`` with its alpha and foreground, one at a time, in order.
 
     Streaming: memory stays flat however long the video is (a couple of batches are decoded
-    ahead in a thread). The input is checked at once; stop iterating at any time. Parameters
-    are those of ``process``; ``on_notice`` hears of damage met while decoding.
+    ahead in a thread). The input is checked at once; stop iterating at any time. Options
+    (``downsample``, ``batch``, ``device``, ``precision``, ``model``) are those of
+    ``process``; ``on_notice`` hears of damage met while decoding.
 
     Raises:
         InputError, UsageError, EnvironmentProblem: as ``process``.
     """
-    name, loaded = name_and_model(model)
-    job = Job(
-        input=input,
-        downsample=downsample,
-        batch=batch,
-        device=device,
-        precision=precision,
-        model=name,
-    )
+    job, loaded = job_and_model(input=input, **options)
     notice = on_notice or (lambda message: None)
     info = probe(job.input)
     session, size = open_session(job, info, loaded, notice)

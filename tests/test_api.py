@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import copy
 import dataclasses
 import inspect
+import os
 import subprocess
 import sys
 import threading
@@ -14,10 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import typer
 
 import bgrm
-from bgrm._cli.errors import FLAGS
-from bgrm._cli.flags import job_flags
+import bgrm._cli as bgrm_cli
+from bgrm._cli.flags import FLAGS, in_flag_words
+from bgrm.fields import alternatives, choices_of
 from bgrm.matting import weights
 from bgrm.matting.model import MattingNetwork
 from bgrm.media.formats import ALPHA_FORMATS, CODECS
@@ -196,7 +200,8 @@ def test_the_public_api_is_what_a_program_uses():
         *("Alpha", "Codec", "CompileMode", "Precision"),
         *("BgrmError", "EnvironmentProblem", "InputError", "OutputError", "UsageError"),
         *("BatchItem", "Job", "MatteFrame", "Model", "ModelName", "Result", "__version__"),
-        *("Screens", "Shot"),
+        *("JobOptions", "ModelOptions", "Screens", "Shot"),
+        *("Location", "Place", "place", "inside", "same"),
         *("parts", "threads"),
         *("check", "load_model", "mattes", "preview", "process", "process_many", "run"),
     }
@@ -204,29 +209,104 @@ def test_the_public_api_is_what_a_program_uses():
         assert getattr(bgrm, name) is not None
     assert set(bgrm.parts.__all__) == {
         *("PREROLL_SECONDS", "Part", "Split", "join_parts", "parts_folder", "plan_parts"),
-        *("preroll_for", "remove_leftovers", "run_part"),
+        *("preroll_for", "remove_leftovers", "remove_parts", "run_part"),
     }
     assert (Path(bgrm.__file__).parent / "py.typed").is_file()
+
+
+def test_each_job_parameter_is_a_flag_of_every_command_with_its_help():
+    """Job's fields are the one declaration: each (but the argument INPUT, and --device of
+    submit, where the workers choose) is a flag of process, preview and submit, showing the
+    field's help with its `parameters` named by their flags, and its value's name; an error
+    names the same flag."""
+    app = typer.main.get_command(bgrm_cli.app)
+    for command in ("process", "preview", "submit"):
+        options = {opt: param for param in app.commands[command].params for opt in param.opts}
+        for field in dataclasses.fields(bgrm.Job):
+            flag = FLAGS[field.name]
+            if field.name == "input" or (command, field.name) == ("submit", "device"):
+                assert flag not in options
+                continue
+            option = options[flag]
+            assert option.name == field.name
+            if field.name != "output":  # -o says where each command writes
+                help = in_flag_words(field.metadata["help"])
+                assert option.help.startswith(help[0].upper() + help[1:] + ".")
+                assert "`" not in option.help
+            if field.metadata["value"]:
+                assert option.metavar == field.metadata["value"]
+            assert option.default == field.default
+    assert FLAGS["light_wrap"] == "--light-wrap" and FLAGS["overwrite"] == "-y"
+    assert in_flag_words("`background` and `alpha`") == "--bg and --alpha"
+
+
+def test_every_choice_is_named_in_its_help_and_the_tables_agree():
+    """A parameter typed with a Literal is checked against it and its help names each value;
+    the codec and alpha Literals are the keys of the encoding tables."""
+    hints = typing.get_type_hints(bgrm.Job)
+    for field in dataclasses.fields(bgrm.Job):
+        choices = choices_of(hints[field.name])
+        for choice in choices or ():
+            assert choice in field.metadata["help"], (field.name, choice)
+        if choices:
+            with pytest.raises(bgrm.UsageError, match=f"`{field.name}` must be one of "):
+                bgrm.Job(input="in.mp4", **{field.name: "nonsense"})
     assert typing.get_args(bgrm.Alpha) == ALPHA_FORMATS
     assert typing.get_args(bgrm.Codec) == tuple(CODECS)
-
-
-def test_the_parameters_agree_across_job_process_the_cli_and_its_flag_table():
-    """Every job parameter is a keyword of process (and, but for the files that name one
-    output, of process_many), a CLI flag (job_flags, or --device of each command) and a row of
-    the FLAGS table, and nothing more; preview takes the ones a picture needs. The model names
-    are the models whose weights bgrm knows."""
-    job = [field.name for field in dataclasses.fields(bgrm.Job)]
-    process = list(inspect.signature(bgrm.process).parameters)
-    assert process[: len(job)] == job
-    assert process[len(job) :] == ["on_progress", "on_notice"]
-    many = set(inspect.signature(bgrm.process_many).parameters)
-    assert set(job) - many == {"input", "output", "matte"}
-    cli = set(job_flags()) | {"input", "device"}
-    assert cli == set(job) == set(FLAGS)
-    preview = set(inspect.signature(bgrm.preview).parameters) & set(job)
-    assert preview == set(job) - {"batch", "codec", "crf", "matte", "compile"}
     assert typing.get_args(bgrm.ModelName) == tuple(weights.MODELS)
+    for name, codec in CODECS.items():
+        assert f"{name} {codec.crf}" in bgrm.Job.__dataclass_fields__["crf"].metadata["help"]
+
+
+def test_the_options_of_process_are_the_job_parameters():
+    """process, process_many and preview take ``**options: Unpack[JobOptions]`` (what an editor
+    shows), mattes ``Unpack[ModelOptions]``: TypedDicts whose keys and types are Job's
+    (a file may be a path, a model a loaded one); each option reaches the Job, whose check
+    names it."""
+    job = {name: hint for name, hint in typing.get_type_hints(bgrm.Job).items()}
+    options = typing.get_type_hints(bgrm.JobOptions, localns={"Model": bgrm.Model})
+    assert set(options) == set(job) - {"input", "output"}
+    assert set(typing.get_type_hints(bgrm.ModelOptions, localns={"Model": bgrm.Model})) == {
+        *("downsample", "batch", "device", "precision", "model")
+    }
+    for name, hint in options.items():
+        widened = set(alternatives(hint)) - {os.PathLike, bgrm.Model}
+        assert widened == set(alternatives(job[name])), name
+    for function, typed in [
+        (bgrm.process, bgrm.JobOptions),
+        (bgrm.process_many, bgrm.JobOptions),
+        (bgrm.preview, bgrm.JobOptions),
+        (bgrm.mattes, bgrm.ModelOptions),
+    ]:
+        parameters = list(inspect.signature(function, eval_str=True).parameters.values())
+        assert parameters[-1].kind == inspect.Parameter.VAR_KEYWORD
+        assert parameters[-1].annotation == typing.Unpack[typed]
+        assert not {p.name for p in parameters} & set(job) - {"input", "output"}
+    calls = {
+        "process": lambda **given: bgrm.process("gone.mp4", **given),
+        "process_many": lambda **given: bgrm.process_many(["gone.mp4"], **given),
+        "preview": lambda **given: bgrm.preview("gone.mp4", **given),
+    }
+    refused = {"process_many": {"matte"}, "preview": {"matte", "codec", "crf"}}
+    for call, function in calls.items():
+        for name in options:
+            named = "`matte` names one file" if name in refused.get(call, ()) else f"`{name}`"
+            if call == "preview" and name in refused["preview"]:
+                named = "no `matte`, `codec` or `crf`"
+            with pytest.raises(bgrm.UsageError, match=named):
+                function(**{name: ["a list"]})
+
+
+def test_the_worker_imports_bgrm_public_names_only():
+    """bgrm_worker uses the library as any program would: ``import bgrm`` and the names of
+    ``bgrm.__all__`` (its plumbing namespaces included), nothing private."""
+    for source in (Path(__file__).parents[1] / "worker").glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bgrm"):
+                assert node.module == "bgrm", (source.name, node.module)
+                assert {alias.name for alias in node.names} <= set(bgrm.__all__), source.name
+            if isinstance(node, ast.Import):
+                assert all(a.name.split(".")[0] != "bgrm" or a.name == "bgrm" for a in node.names)
 
 
 def test_the_refiner_does_not_shadow_module_apply():

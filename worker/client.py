@@ -19,7 +19,7 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import AuthenticationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from bgrm import BgrmError, EnvironmentProblem, InputError, Job
+from bgrm import BgrmError, EnvironmentProblem, InputError, Job, Result
 
 from .app import CLEANUP_TASK, PROCESS_TASK, PROGRESS, SPLIT_TASK, app, part_task_id
 from .config import redact, settings
@@ -158,7 +158,7 @@ def _split_progress(report: dict, plan: dict, cancelled: bool, failure: object) 
         _failed(report, failure, ended=True)
         return
     elapsed = time.time() - plan["started"]
-    fps = round(done / elapsed, 2) if elapsed > 0 else 0.0
+    fps = round(Result.rate(done, elapsed), 2)
     report["state"] = PROGRESS if started or finished else states.PENDING
     report["ended"] = False
     report["progress"] = {"done": done, "total": total or None, "fps": fps}

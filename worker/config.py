@@ -32,8 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from bgrm import UsageError
-from bgrm.places import Location, Place, place
+from bgrm import Location, Place, UsageError, place
 
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 

@@ -2,16 +2,14 @@
 
 Roots are folders or URL prefixes (s3://bucket/prefix). Local paths are resolved (symlinks
 followed, ``..`` removed) before they are compared, so neither a ``..`` nor a symlink leads
-out; a URL is inside a prefix of the same bucket by whole key segments (storage.inside).
+out; a URL is inside a prefix of the same bucket by whole key segments (bgrm.inside).
 Every task kind checks its job (and a split job's parts folder) before anything is opened
 or written.
 """
 
 from __future__ import annotations
 
-from bgrm import InputError, Job, OutputError
-from bgrm.places import Place
-from bgrm.storage import inside, same
+from bgrm import InputError, Job, OutputError, Place, inside, same
 
 
 def check(job: Job, input_roots: tuple[Place, ...], output_root: Place) -> None:

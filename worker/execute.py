@@ -26,8 +26,7 @@ from celery import Task, chord, group, signature, states
 from celery.exceptions import Ignore
 
 import bgrm
-from bgrm import parts, storage
-from bgrm.places import Place
+from bgrm import Place, parts
 
 from . import confine, runtime
 from .app import CLEANUP_TASK, JOIN_TASK, PART_TASK, PROGRESS, app, part_task_id
@@ -201,7 +200,7 @@ def join(task: Task, job_json: str) -> dict:
             "output": str(result.output),
             "frames": result.frames,
             "seconds": round(wall, 3),
-            "fps": round(result.frames / wall, 2) if wall > 0 else 0.0,
+            "fps": round(bgrm.Result.rate(result.frames, wall), 2),
             "notices": result.notices,
             "parts": len(pieces),
             "join_seconds": round(join_seconds, 3),
@@ -222,7 +221,7 @@ def cleanup(task: Task, job_json: str, job_id: str) -> None:
     running = [job_id] + [part_task_id(job_id, index) for index in range(count)]
     if any(store.locked(record) for record in running):
         raise task.retry(countdown=CLEANUP_POLL_S, max_retries=None)
-    storage.remove(folder)
+    parts.remove_parts(folder)
     _remove_leftovers(job)
     if store.cancel_requested(job_id):
         task.backend.mark_as_revoked(job_id, "cancelled")
@@ -330,7 +329,7 @@ class _Progress:
             raise JobTimeLimit(f"job ran past BGRM_TIME_LIMIT ({limit:g} s); no output written")
         if self.store.stop_requested(self.watch):
             raise JobCancelled
-        fps = round(done / elapsed, 2) if elapsed > 0 else 0.0
+        fps = round(bgrm.Result.rate(done, elapsed), 2)
         self.task.update_state(state=PROGRESS, meta={"done": done, "total": total, "fps": fps})
 
 

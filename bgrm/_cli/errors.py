@@ -1,13 +1,12 @@
 """Exit codes and one-line errors: how the CLI tells the user what went wrong.
 
 The library names parameters in backticks (`overwrite`); here they become the flags that set
-them (-y). Every error is one line on stderr, `bgrm: error: <problem>: <file>`.
+them (-y, see flags.py). Every error is one line on stderr, `bgrm: error: <problem>: <file>`.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import signal
 import sys
 from collections.abc import Iterator
@@ -19,9 +18,9 @@ import typer
 from tqdm import tqdm
 
 from bgrm import BgrmError
+from bgrm._cli.flags import in_flag_words
 from bgrm.places import Location, is_url
 
-EXIT_OK = 0
 EXIT_INPUT = 1
 EXIT_USAGE = 2
 EXIT_ENVIRONMENT = 3
@@ -29,34 +28,9 @@ EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
-FLAGS = {
-    "input": "INPUT",
-    "output": "-o",
-    "background": "--bg",
-    "alpha": "--alpha",
-    "matte": "--matte",
-    "downsample": "--downsample",
-    "batch": "--batch",
-    "device": "--device",
-    "precision": "--precision",
-    "overwrite": "-y",
-    "codec": "--codec",
-    "crf": "--crf",
-    "light_wrap": "--light-wrap",
-    "compile": "--compile",
-    "model": "--model",
-    "screens": "--screens",
-}
-"""Each job parameter's flag."""
-
 
 class Terminated(BaseException):
     """SIGTERM arrived: stop like Ctrl-C, but exit 143."""
-
-
-def in_flag_words(message: str) -> str:
-    """A library message with every `parameter` named by its flag."""
-    return re.sub(r"`(\w+)`", lambda m: FLAGS.get(m.group(1), m.group(1)), message)
 
 
 def exit_code(kind: str) -> int:

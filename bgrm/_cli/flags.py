@@ -1,27 +1,57 @@
-"""The job flags, declared once and given to every command that makes a job (process, submit,
-preview).
+"""The job flags, made from :class:`bgrm.Job`'s fields and given to every command that makes a
+job (process, submit, preview).
 
-An option added to :func:`job_flags` reaches every such command, and the fields it returns are
-the keyword arguments of :class:`bgrm.Job`.
+A field added to Job becomes a flag of every such command, with the field's help (its
+`parameters` named by their flags), its value's name and its default; its flag is
+--<name with dashes>, or the spelling in SPELLED. The fields a command receives are the keyword
+arguments of :class:`bgrm.Job`.
 """
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import functools
 import inspect
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, get_type_hints
 
 import typer
 
-from bgrm.backgrounds import DEFAULT_BACKGROUND
+from bgrm import Job
+from bgrm.fields import alternatives, types_of
+
+SPELLED = {
+    "output": ("-o", "--output"),
+    "background": ("--bg",),
+    "overwrite": ("-y", "--overwrite"),
+}
+"""Job parameters whose flags are not --<name with dashes>: the first is the one messages name."""
+
+ARGUMENT = "input"
+"""The Job parameter each command takes as its argument (INPUT), not as a flag."""
 
 LIGHT_WRAP_DEFAULT = "0.5"
 """The strength of --light-wrap given without a value."""
 
 OPTIONAL_VALUES = {"--light-wrap": LIGHT_WRAP_DEFAULT}
 """Options whose value may be left out, and the value they then take."""
+
+
+def flag_of(name: str) -> str:
+    """The flag that sets Job parameter ``name`` (INPUT for the argument)."""
+    if name == ARGUMENT:
+        return "INPUT"
+    return SPELLED.get(name, (f"--{name.replace('_', '-')}",))[0]
+
+
+FLAGS = {field.name: flag_of(field.name) for field in dataclasses.fields(Job)}
+"""Each job parameter's flag."""
+
+
+def in_flag_words(message: str) -> str:
+    """A library message (or help) with every `parameter` named by its flag."""
+    return re.sub(r"`(\w+)`", lambda m: FLAGS.get(m.group(1), m.group(1)), message)
 
 
 def with_optional_values(argv: list[str]) -> list[str]:
@@ -45,187 +75,88 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def job_flags(
-    output: Annotated[
-        str | None,
-        typer.Option(
-            "-o",
-            "--output",
-            metavar="PATH",
-            help="Output file, or a folder (a trailing / or an existing folder: the usual name "
-            "in it, made if missing); the folder of frames for --alpha png. Default: "
-            "<stem>.bgrm<ext> beside the input.",
-        ),
-    ] = None,
-    bg: Annotated[
-        str | None,
-        typer.Option(
-            "--bg",
-            metavar="SPEC",
-            help="New background: an image, a video, a colour (#RRGGBB or a CSS name), 'blur', "
-            f"'blur:N' or 'grayscale'. Default: {DEFAULT_BACKGROUND}.",
-            show_default=False,
-        ),
-    ] = None,
-    alpha: Annotated[
-        str | None,
-        typer.Option(
-            "--alpha",
-            metavar="FORMAT",
-            help="No background: the person with transparency. prores (.mov, ProRes 4444), "
-            "webm (.webm, VP9) or png (a folder of RGBA PNGs).",
-            show_default=False,
-        ),
-    ] = None,
-    matte: Annotated[
-        str | None,
-        typer.Option(
-            "--matte",
-            metavar="PATH",
-            help="Also write the alpha matte as a grayscale video (.mkv: lossless; .mp4, .mov, "
-            ".webm), in the same pass.",
-            show_default=False,
-        ),
-    ] = None,
-    downsample: Annotated[
-        str,
-        typer.Option(
-            metavar="R",
-            help="Model input scale: 'auto' (long side ~512 px) or a ratio in (0, 1].",
-        ),
-    ] = "auto",
-    batch: Annotated[
-        int | None,
-        typer.Option(
-            metavar="N", help="Frames per model call (default: ~2 Mpixel on CPU, 16 on GPU)."
-        ),
-    ] = None,
-    precision: Annotated[
-        str,
-        typer.Option(
-            metavar="MODE", help="auto (fp32), fp32 or fp16 (encoder/decoder in float16; opt-in)."
-        ),
-    ] = "auto",
-    overwrite: Annotated[
-        bool, typer.Option("-y", "--overwrite", help="Replace an existing output file.")
-    ] = False,
-    codec: Annotated[
-        str | None,
-        typer.Option(
-            "--codec",
-            metavar="CODEC",
-            help="Codec of the composite: h264, hevc, av1 or vp9 (default: h264; vp9 in .webm).",
-            show_default=False,
-        ),
-    ] = None,
-    light_wrap: Annotated[
-        float | None,
-        typer.Option(
-            "--light-wrap",
-            metavar="S",
-            help="Let the new background's light wrap the person's edge: --light-wrap alone "
-            f"for {LIGHT_WRAP_DEFAULT}, or a strength in (0, 1]. Not with the blurred room.",
-            show_default=False,
-        ),
-    ] = None,
-    compile: Annotated[
-        str,
-        typer.Option(
-            "--compile",
-            metavar="MODE",
-            help="Fuse the full-resolution tail into one compiled pass: auto (when the video is "
-            "long enough to repay the compile), on or off. Same pixels within 1/255.",
-        ),
-    ] = "auto",
-    model: Annotated[
-        str,
-        typer.Option(
-            "--model",
-            metavar="NAME",
-            help="rvm (Robust Video Matting: fine edges, held objects) or selfie (MediaPipe's "
-            "selfie segmenter: about 2.4x faster on a CPU, coarser edges).",
-        ),
-    ] = "rvm",
-    screens: Annotated[
-        str,
-        typer.Option(
-            "--screens",
-            metavar="MODE",
-            help="A shot (cut to cut) in which no person is found, such as a shared screen: "
-            "keep it as recorded (opaque with --alpha and --matte), or replace its background "
-            "like any other.",
-        ),
-    ] = "keep",
-    crf: Annotated[
-        int | None,
-        typer.Option(
-            "--crf",
-            metavar="N",
-            help="Quality of the composite, lower is better and larger (default: h264 18, "
-            "hevc 22, av1 30, vp9 18).",
-            show_default=False,
-        ),
-    ] = None,
-) -> dict[str, Any]:
-    """The processing flags shared by every command that makes a job -> Job fields."""
-    return {
-        "output": output or None,  # a string: a trailing / says "a folder"
-        "background": bg,
-        "alpha": alpha,
-        "matte": matte or None,
-        "downsample": downsample,
-        "batch": batch,
-        "precision": precision,
-        "overwrite": overwrite,
-        "codec": codec,
-        "crf": crf,
-        "light_wrap": light_wrap,
-        "compile": compile,
-        "model": model,
-        "screens": screens,
-    }
+def job_options(
+    *, output_help: str | None = None, without: tuple[str, ...] = ()
+) -> list[inspect.Parameter]:
+    """A Typer option for each Job field but the argument and those ``without``: its flag,
+    help, value name and default, of the type Typer parses (text where Job parses the value
+    itself: a choice, 'auto' or a number); ``output_help`` replaces the help of -o."""
+    hints = types_of(Job)
+    options = []
+    for field in dataclasses.fields(Job):
+        if field.name == ARGUMENT or field.name in without:
+            continue
+        help = _sentence(in_flag_words(field.metadata["help"]))
+        if field.name == "output" and output_help is not None:
+            help = output_help
+        flag = flag_of(field.name)
+        if flag in OPTIONAL_VALUES:
+            help += f" {flag} alone: {OPTIONAL_VALUES[flag]}."
+        option = typer.Option(
+            *SPELLED.get(field.name, (flag,)),
+            metavar=field.metadata["value"],
+            help=help,
+            show_default=field.default is not None and not isinstance(field.default, bool),
+        )
+        annotation = Annotated[_parsed_as(hints[field.name]), option]
+        options.append(
+            inspect.Parameter(
+                field.name,
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                default=field.default,
+                annotation=annotation,
+            )
+        )
+    return options
+
+
+def _parsed_as(hint: Any) -> Any:
+    """The type Typer parses a field's value as: bool, int, float or str, or None too."""
+    kinds = [kind for kind in alternatives(hint) if kind is not type(None)]
+    parsed = kinds[0] if len(kinds) == 1 and kinds[0] in (bool, int, float) else str
+    return parsed | None if len(kinds) < len(alternatives(hint)) else parsed
+
+
+def _sentence(help: str) -> str:
+    """'the new background: ...' -> 'The new background: ....'"""
+    return help[0].upper() + help[1:] + "."
 
 
 def with_job_flags(
-    output_help: str | None = None,
+    output_help: str | None = None, without: tuple[str, ...] = ()
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Give a command the flags of :func:`job_flags`; it receives their fields as ``job``.
+    """Give a command a flag for each Job field (see :func:`job_options`); it receives their
+    values as ``job``, a dict of Job keyword arguments.
 
     The command declares its own parameters plus ``job: dict``; the wrapper's signature (what
     Typer reads) is the command's arguments, the job flags, then the command's own options.
-    ``output_help`` replaces the help of -o, where the command gives it another meaning.
+    ``output_help`` replaces the help of -o, where the command gives it another meaning;
+    ``without`` names fields the command has no flag for.
     """
-    return functools.partial(_with_job_flags, output_help=output_help)
+    return functools.partial(_with_job_flags, output_help=output_help, without=without)
 
 
 def _with_job_flags(
-    command: Callable[..., None], *, output_help: str | None
+    command: Callable[..., None], *, output_help: str | None, without: tuple[str, ...]
 ) -> Callable[..., None]:
     own = inspect.signature(command, eval_str=True)
-    flags = inspect.signature(job_flags, eval_str=True)
+    flags = job_options(output_help=output_help, without=without)
     own_params = [p for p in own.parameters.values() if p.name != "job"]
-    flag_names = set(flags.parameters)
+    flag_names = {p.name for p in flags}
 
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> None:
-        job = job_flags(**{name: kwargs.pop(name) for name in flag_names})
+        job = {name: kwargs.pop(name) for name in flag_names}
+        for name in ("output", "matte"):  # an empty name is no name
+            if name in job:
+                job[name] = job[name] or None
         command(job=job, **kwargs)
 
-    hints = {
-        **get_type_hints(command, include_extras=True),
-        **get_type_hints(job_flags, include_extras=True),
-    }
+    hints = get_type_hints(command, include_extras=True)
     hints.pop("job", None)
-    flag_params = list(flags.parameters.values())
-    if output_help is not None:
-        option = copy.copy(hints["output"].__metadata__[0])
-        option.help = output_help
-        hints["output"] = Annotated[str | None, option]
-        flag_params = [
-            p.replace(annotation=hints["output"]) if p.name == "output" else p for p in flag_params
-        ]
+    hints.update({p.name: p.annotation for p in flags})
     arguments = [p for p in own_params if p.default is p.empty]
     options = [p for p in own_params if p.default is not p.empty]
-    wrapper.__signature__ = own.replace(parameters=[*arguments, *flag_params, *options])
+    wrapper.__signature__ = own.replace(parameters=[*arguments, *flags, *options])
     wrapper.__annotations__ = hints
     return wrapper

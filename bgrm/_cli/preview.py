@@ -29,9 +29,6 @@ def preview(
             show_default=False,
         ),
     ] = None,
-    device: Annotated[str, typer.Option(metavar="DEVICE", help="auto, cpu, cuda or cuda:N.")] = (
-        "auto"
-    ),
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No notes.")] = False,
     *,
     job: dict[str, Any],
@@ -43,25 +40,10 @@ def preview(
     import bgrm
 
     with user_errors():
-        if job["matte"] or job["codec"] or job["crf"] is not None:
-            raise UsageError("a preview shows the matte and the result: no --matte, --codec, --crf")
         source = place(input)
-        output = job["output"] or source.with_name(f"{source.stem}.preview.png")
+        output = job.pop("output") or source.with_name(f"{source.stem}.preview.png")
         times = [parse_time(text) for text in at.split(",")] if at else None
-        bgrm.preview(
-            input,
-            output,
-            at=times,
-            background=job["background"],
-            alpha=job["alpha"],
-            light_wrap=job["light_wrap"],
-            downsample=job["downsample"],
-            device=device,
-            precision=job["precision"],
-            overwrite=job["overwrite"],
-            model=job["model"],
-            screens=job["screens"],
-        )
+        bgrm.preview(input, output, at=times, **job)
         if not quiet:
             say(f"wrote {shown(output)}")
 

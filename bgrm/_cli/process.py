@@ -13,12 +13,15 @@ from bgrm import storage
 from bgrm._cli.errors import EXIT_INPUT, in_flag_words, say, shown, user_errors
 from bgrm._cli.flags import with_job_flags
 from bgrm._cli.progress import ProgressBar
-from bgrm.errors import UsageError
 from bgrm.places import Place, is_url, place
 from bgrm.threads import choose_waiting
 
 
-@with_job_flags()
+@with_job_flags(
+    output_help="Output file, or a folder (a trailing / or an existing folder: the usual name in "
+    "it, made if missing); the folder of frames for --alpha png. Default: <stem>.bgrm<ext> "
+    "beside the input."
+)
 def process(
     inputs: Annotated[
         list[str],
@@ -31,9 +34,6 @@ def process(
             readable=False,
         ),
     ],
-    device: Annotated[str, typer.Option(metavar="DEVICE", help="auto, cpu, cuda or cuda:N.")] = (
-        "auto"
-    ),
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar or notes.")] = False,
     recursive: Annotated[
         bool, typer.Option("-r", "--recursive", help="Look for videos in subfolders too.")
@@ -52,20 +52,20 @@ def process(
     """
     choose_waiting()  # before the job's checks load torch
     if len(inputs) == 1 and (is_url(inputs[0]) or not Path(inputs[0]).is_dir()):
-        _one(inputs[0], device, quiet, skip_existing, job)
+        _one(inputs[0], quiet, skip_existing, job)
     else:
-        _many(inputs, device, quiet, recursive, skip_existing, job)
+        _many(inputs, quiet, recursive, skip_existing, job)
 
 
-def _one(source: str, device: str, quiet: bool, skip_existing: bool, job: dict) -> None:
+def _one(source: str, quiet: bool, skip_existing: bool, job: dict) -> None:
     import bgrm
-    from bgrm.batch import LEFTOVER_AGE_S
+    from bgrm.many import LEFTOVER_AGE_S
     from bgrm.outputs import complete, remove_leftovers
 
     with user_errors():
         if names_folder(job["output"]) and job["alpha"] != "png":
             job = {**job, "output": str(into_folder(job["output"], source, job))}
-        planned = bgrm.Job(input=source, device=device, **job)
+        planned = bgrm.Job(input=source, **job)
         if skip_existing:
             remove_leftovers(planned, LEFTOVER_AGE_S)
             if complete(planned):
@@ -114,12 +114,10 @@ def _make_folder(folder: Path) -> None:
         raise OutputError(f"cannot make the output folder ({error.strerror}): {folder}") from None
 
 
-def _many(
-    sources: list[str], device: str, quiet: bool, recursive: bool, skip_existing: bool, job: dict
-) -> None:
+def _many(sources: list[str], quiet: bool, recursive: bool, skip_existing: bool, job: dict) -> None:
     import bgrm
 
-    folder, matte = job.pop("output"), job.pop("matte")
+    folder = job.pop("output")
     bars: list[ProgressBar] = []
 
     def start(index: int, count: int, source: Path) -> None:
@@ -138,15 +136,12 @@ def _many(
             say(f"skipped: {shown(item.output)} is there")
 
     with user_errors():
-        if matte is not None:
-            raise UsageError("`matte` names one file: give it one input")
         try:
             items = bgrm.process_many(
                 sources,
                 folder,
                 recursive=recursive,
                 skip_existing=skip_existing,
-                device=device,
                 on_start=start,
                 on_end=end,
                 on_progress=progress,

@@ -21,6 +21,7 @@ from bgrm._cli.flags import with_job_flags
 from bgrm._cli.process import into_folder, names_folder
 from bgrm._cli.progress import ProgressBar
 from bgrm.places import Location, is_url
+from bgrm.threads import choose_waiting
 
 POLL_SECONDS = 0.5
 
@@ -28,7 +29,8 @@ POLL_SECONDS = 0.5
 @with_job_flags(
     output_help="Output file, or a folder (a trailing / or an existing folder), as the workers "
     "see it. Default: $BGRM_OUTPUT_ROOT/<stem>.bgrm<ext>, or beside the input when "
-    "BGRM_OUTPUT_ROOT is not set."
+    "BGRM_OUTPUT_ROOT is not set.",
+    without=("device",),  # each worker runs its jobs on its own device
 )
 def submit(
     inputs: Annotated[
@@ -229,6 +231,7 @@ def worker(
     if threads is not None:
         os.environ["BGRM_THREADS"] = str(threads)
     with user_errors("worker not started"):
+        choose_waiting()  # before the worker loads torch: on a busy machine idle threads sleep
         from bgrm_worker import runtime
         from bgrm_worker.app import app
 

@@ -9,9 +9,10 @@ pipeline treats them alike (only opening one loads torch):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+from bgrm.backgrounds.protocol import Background, StagedBackground
 from bgrm.backgrounds.spec import (
     DEFAULT_BACKGROUND,
     DEFAULT_BLUR_RADIUS,
@@ -23,12 +24,12 @@ from bgrm.backgrounds.spec import (
     VideoSpec,
     background_file,
     check_background_file,
+    is_blur,
     parse_background,
 )
 
 if TYPE_CHECKING:
     import torch
-    from torch import Tensor
 
 __all__ = [
     "DEFAULT_BACKGROUND",
@@ -43,48 +44,10 @@ __all__ = [
     "VideoSpec",
     "background_file",
     "check_background_file",
+    "is_blur",
     "open_background",
     "parse_background",
 ]
-
-
-class Background(Protocol):
-    """A background for one frame size, on one device.
-
-    ``pure``: ``frames`` is tensor maths of src and pha alone (no file, no state), so the
-    fused tail (bgrm/finish/fused.py) computes it inside its one pass; the others are given
-    pha None and computed before. ``staged``: ``frames`` is ``grow(spread(gather(src, pha)))``
-    (see StagedBackground), so the fused tail runs gather and grow in its passes and only the
-    reduced-resolution ``spread`` between them.
-    """
-
-    pure: bool
-    staged: bool
-
-    def frames(self, src: Tensor, pha: Tensor, times: Sequence[float]) -> Tensor:
-        """src [N, 3, H, W], pha [N, 1, H, W] float on the device, and each frame's time in
-        seconds from the input's first frame -> bg [N, 3, H, W], possibly an expanded view."""
-        ...
-
-    def close(self) -> None:
-        """Release what the background holds (a decoding thread)."""
-        ...
-
-
-class StagedBackground(Background, Protocol):
-    """A pure background computed in three stages, the middle one at a reduced resolution."""
-
-    def gather(self, src: Tensor, pha: Tensor) -> Tensor:
-        """src [N, 3, H, W], pha [N, 1, H, W] -> what the middle stage needs [N, C, h, w]."""
-        ...
-
-    def spread(self, stack: Tensor) -> Tensor:
-        """[N, C, h, w] -> the background at the reduced resolution [N, 3, h, w]."""
-        ...
-
-    def grow(self, low: Tensor, dtype: torch.dtype) -> Tensor:
-        """[N, 3, h, w] -> [N, 3, H, W] in ``dtype``."""
-        ...
 
 
 def open_background(

@@ -12,7 +12,7 @@ from pathlib import Path
 from PIL import Image, ImageColor
 
 from bgrm.errors import InputError, brief
-from bgrm.media.formats import BACKGROUND_VIDEO_SUFFIXES, STILL_READERS
+from bgrm.media.formats import STILL_READERS, VIDEO_SUFFIXES
 from bgrm.places import Location, Place, is_url
 from bgrm.storage import open_read
 
@@ -68,7 +68,7 @@ def parse_background(spec: str) -> BackgroundSpec:
 
     An existing file wins over a colour name of the same spelling.
     """
-    if spec == "blur" or spec.startswith("blur:"):
+    if is_blur(spec):
         return _parse_blur(spec)
     if spec in ("grayscale", "greyscale"):
         return GrayscaleSpec()
@@ -95,9 +95,14 @@ def parse_background(spec: str) -> BackgroundSpec:
         ) from None
 
 
+def is_blur(spec: str) -> bool:
+    """Whether a `background` value asks for the room blurred ('blur' or 'blur:N')."""
+    return spec == "blur" or spec.startswith("blur:")
+
+
 def _file_spec(path: Place) -> ImageSpec | VideoSpec:
     """An image or a video, by the suffix."""
-    if path.suffix.lower() in BACKGROUND_VIDEO_SUFFIXES:
+    if path.suffix.lower() in VIDEO_SUFFIXES:
         return VideoSpec(path)
     return ImageSpec(path)
 

@@ -17,7 +17,7 @@ from bgrm.places import Place
 from bgrm.storage import open_read
 
 if TYPE_CHECKING:
-    from bgrm.backgrounds import Background
+    from bgrm.backgrounds.protocol import Background
 
 
 class Still:

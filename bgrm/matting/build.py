@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
-from bgrm.job import resolve_precision
+from bgrm.job import Job
 from bgrm.matting import weights
 from bgrm.matting.model import MattingNetwork
 from bgrm.matting.selfie.network import SelfieMattingNetwork
+from bgrm.options import resolve_precision
 from bgrm.resources import resolve_device
 
 Network = MattingNetwork | SelfieMattingNetwork
@@ -111,3 +113,10 @@ def name_and_model(model: str | Model | None) -> tuple[str, Model | None]:
     if isinstance(model, Model):
         return model.name, model
     return model or "rvm", None
+
+
+def job_and_model(**parameters: Any) -> tuple[Job, Model | None]:
+    """The Job of a public call's parameters, whose ``model`` may be a name, a loaded Model or
+    None (for "rvm"), and that loaded Model (None where a name was given)."""
+    name, loaded = name_and_model(parameters.pop("model", None))
+    return Job(**parameters, model=name), loaded

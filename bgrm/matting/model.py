@@ -21,8 +21,6 @@ from bgrm.matting.lraspp import LRASPP
 from bgrm.matting.mobilenetv3 import MobileNetV3LargeEncoder
 from bgrm.matting.refiner import DeepGuidedFilterRefiner
 
-State = tuple[Tensor | None, Tensor | None, Tensor | None, Tensor | None]
-
 
 class MattingNetwork(nn.Module):
     """Encoder -> LR-ASPP -> recurrent decoder -> projection -> guided-filter refiner."""

@@ -162,8 +162,6 @@ MODELS = {
 }
 """Every model bgrm can run, by name, with the origin of its weights."""
 
-PACKAGE = MODELS["rvm"].package
-
 
 def home() -> Path:
     """Folder holding the weights: $BGRM_HOME, else the per-user cache dir."""

@@ -148,7 +148,7 @@ VP9_OPTIONS = {"b:v": "0", "row-mt": "1", "cpu-used": "4", "deadline": "good"}
 
 
 @dataclass(frozen=True)
-class Codec:
+class CompositeCodec:
     """A codec a composite can be written in: its encoder, options and CRF (default, range)."""
 
     encoder: str
@@ -159,16 +159,16 @@ class Codec:
 
 
 CODECS = {
-    "h264": Codec("libx264", X264_OPTIONS, 18, (0, 51)),
+    "h264": CompositeCodec("libx264", X264_OPTIONS, 18, (0, 51)),
     # Measured with bench/codecs.py at 1080p on two cores (the sample scaled up), per minute:
     # h264 CRF 18 50 MiB at 13 frames/s; hevc veryfast CRF 22 13 MiB at 6 frames/s.
-    "hevc": Codec(
+    "hevc": CompositeCodec(
         "libx265", {"preset": "veryfast", "x265-params": "log-level=error"}, 22, (0, 51), "hvc1"
     ),
     # SVT-AV1 preset 8, CRF 30: 10 MiB at 12 frames/s (presets above 8 are meant for tooling
     # and may show artifacts, it warns). VP9 (cpu-used 4) CRF 18: 42 MiB at 3 frames/s.
-    "av1": Codec("libsvtav1", {"preset": "8"}, 30, (1, 63)),
-    "vp9": Codec("libvpx-vp9", VP9_OPTIONS, 18, (0, 63)),
+    "av1": CompositeCodec("libsvtav1", {"preset": "8"}, 30, (1, 63)),
+    "vp9": CompositeCodec("libvpx-vp9", VP9_OPTIONS, 18, (0, 63)),
 }
 """Composite codecs by `codec` value (measured with bench/codecs.py)."""
 
@@ -328,10 +328,11 @@ MATTES = {
 }
 """The matte by suffix: .mkv is lossless (FFV1 gray); the others are a white-on-black video."""
 
-BACKGROUND_VIDEO_SUFFIXES = frozenset({*VIDEO_OUTPUT_SUFFIXES, ".avi", ".m4v", ".mxf", ".ts"})
-"""A `background` file with one of these suffixes is a video; any other file is an image."""
+VIDEO_SUFFIXES = frozenset({*VIDEO_OUTPUT_SUFFIXES, ".avi", ".m4v", ".mxf", ".ts"})
+"""A file with one of these suffixes is a video: the inputs `process_many` finds in a folder, and
+a `background` file (any other background file is an image)."""
 
-MEDIA_SUFFIXES = frozenset({*BACKGROUND_VIDEO_SUFFIXES, *IMAGE_SUFFIXES, ".gif"})
+MEDIA_SUFFIXES = frozenset({*VIDEO_SUFFIXES, *IMAGE_SUFFIXES, ".gif"})
 """Suffixes that name a file, not a folder: refused as the folder of PNG frames."""
 
 

@@ -16,11 +16,13 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Unpack
 
 from bgrm.errors import BgrmError, InputError, OutputError, UsageError
-from bgrm.job import Alpha, Codec, CompileMode, Job, ModelName, Precision, Screens
+from bgrm.job import Job
 from bgrm.matting.build import Model, load_model, name_and_model
-from bgrm.media.formats import BACKGROUND_VIDEO_SUFFIXES, MEDIA_SUFFIXES
+from bgrm.media.formats import MEDIA_SUFFIXES, VIDEO_SUFFIXES
+from bgrm.options import JobOptions
 from bgrm.outputs import complete, remove_leftovers
 from bgrm.pipeline import run
 from bgrm.places import is_url
@@ -62,7 +64,7 @@ def find_videos(paths: Iterable[str | os.PathLike], recursive: bool = False) -> 
         for video in sorted(path.glob(pattern)):
             if (
                 video.is_file()
-                and video.suffix.lower() in BACKGROUND_VIDEO_SUFFIXES
+                and video.suffix.lower() in VIDEO_SUFFIXES
                 and not video.name.startswith(".")
             ):
                 found.setdefault(video, Found(video, video.parent.relative_to(path)))
@@ -75,23 +77,11 @@ def process_many(
     *,
     recursive: bool = False,
     skip_existing: bool = False,
-    background: str | os.PathLike | None = None,
-    alpha: Alpha | None = None,
-    downsample: float | str = "auto",
-    batch: int | None = None,
-    device: str = "auto",
-    precision: Precision = "auto",
-    overwrite: bool = False,
-    codec: Codec | None = None,
-    crf: int | None = None,
-    light_wrap: float | None = None,
-    compile: CompileMode = "auto",
-    model: ModelName | Model | None = "rvm",
-    screens: Screens = "keep",
     on_start: Callable[[int, int, Path], None] | None = None,
     on_end: Callable[[BatchItem], None] | None = None,
     on_progress: ProgressCallback | None = None,
     on_notice: NoticeCallback | None = None,
+    **options: Unpack[JobOptions],
 ) -> list[BatchItem]:
     """Process every video of ``inputs`` (files, and folders searched by suffix) one after the
     other with one model; returns one BatchItem each, in order.
@@ -103,34 +93,22 @@ def process_many(
         recursive: look in the subfolders of the folders named too.
         skip_existing: skip an input whose output is already there (complete: outputs
             appear only by a rename).
-        background ... compile, screens: as for ``process``.
-        model: "rvm" or "selfie" (loaded once for all inputs), or one from ``load_model()``.
         on_start: ``on_start(index, count, input)`` before each input.
         on_end: ``on_end(item)`` after each input.
         on_progress, on_notice: as for ``process``, for each input in turn.
+        options: as for ``process`` but ``matte`` (it names one file); ``model`` is loaded
+            once for all inputs.
 
     Raises:
-        UsageError: parameters wrong for every input (checked before any work), or a URL
-            (objects in a bucket go one by one to ``process``).
+        UsageError: parameters wrong for every input (checked before any work), a ``matte``,
+            or a URL (objects in a bucket go one by one to ``process``).
         InputError: no video found.
         EnvironmentProblem: the model cannot be loaded.
     """
-    name, loaded = name_and_model(model)
-    parameters = dict(
-        model=name,
-        background=None if background is None else os.fspath(background),
-        alpha=alpha,
-        downsample=downsample,
-        batch=batch,
-        device=device,
-        precision=precision,
-        overwrite=overwrite,
-        codec=codec,
-        crf=crf,
-        light_wrap=light_wrap,
-        compile=compile,
-        screens=screens,
-    )
+    if options.get("matte") is not None:
+        raise UsageError("`matte` names one file: give it one input")
+    name, loaded = name_and_model(options.pop("model", None))
+    parameters = {**options, "model": name}
     inputs = list(inputs)
     if any(map(is_url, [*inputs, output_folder or ""])):
         raise UsageError("objects in a bucket are processed one at a time (or submitted)")
@@ -140,9 +118,11 @@ def process_many(
         raise InputError(f"no video found (a folder gives the videos in it, by suffix): {named}")
     folder = _output_folder(output_folder)
     jobs = _jobs(sources, folder, parameters)
-    if loaded is None:
+    runnable = [job for job in jobs if isinstance(job, Job)]
+    if loaded is None and runnable:  # every job names the same device and precision
         notice = on_notice or (lambda message: None)
-        loaded = load_model(device, precision, model=name, on_notice=notice)
+        first = runnable[0]
+        loaded = load_model(first.device, first.precision, model=name, on_notice=notice)
     items = []
     for index, (source, job) in enumerate(zip(sources, jobs, strict=True)):
         if on_start is not None:
@@ -195,7 +175,7 @@ def _one(
     source: Path,
     job: Job | BgrmError,
     skip_existing: bool,
-    model: Model,
+    model: Model | None,
     on_progress: ProgressCallback | None,
     on_notice: NoticeCallback | None,
 ) -> BatchItem:
