@@ -235,7 +235,7 @@ def test_conflicting_options_fail_before_any_work(samples, tmp_path, args, messa
     [
         ({"alpha": "webm", "output": "x.mov"}, "`output` must end in .webm"),
         ({"alpha": "prores", "background": "blur"}, "cannot be combined with `background`"),
-        ({"alpha": "gif"}, "`alpha` must be prores, webm or png, got 'gif'"),
+        ({"alpha": "gif"}, "`alpha` must be one of prores, webm, png, got 'gif'"),
         ({"alpha": "png", "output": "frames/f.PNG"}, "`output` must name a folder"),
         ({"matte": "m.avi", "output": "x.mp4"}, "'.avi' for `matte`"),
         ({"matte": "x.mp4", "output": "x.mp4"}, "same file"),
