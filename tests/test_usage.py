@@ -270,6 +270,20 @@ def test_idle_openmp_threads_sleep_only_on_a_busy_machine(busy, setting, first, 
     assert done.stdout.strip() == policy
 
 
+def test_the_queue_commands_do_not_sample_the_machine():
+    """`bgrm submit`, `status` and `cancel` import the queue's package and client: that samples
+    no CPU load (a quarter of a second, and OpenMP's setting, are a worker's business: `bgrm
+    worker` chooses as it starts)."""
+    code = (
+        "import bgrm.threads as threads; "
+        "threads.choose_waiting = lambda *args, **kwargs: print('sampled'); "
+        "threads.fit_threads = lambda *args, **kwargs: print('sampled'); "
+        "import bgrm_worker, bgrm_worker.client, bgrm._cli.queue; print('imported')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["imported"]
+
+
 def test_thread_plans_leave_busy_cores_alone():
     assert plan_threads(2, 0.0).threads == 2
     assert plan_threads(2, 0.9).threads == 1
