@@ -1,15 +1,17 @@
 """A frozen dataclass's fields as they arrive from JSON written elsewhere: the object's keys,
 and each field's kind, read from its type (true and false are no numbers, NumPy's numbers are);
-and the one way a field says what it means (``option``)."""
+and the one way a field says what it means (``described``)."""
 
 from __future__ import annotations
 
 import functools
 import json
 import numbers
+import textwrap
 import types
 import typing
-from dataclasses import MISSING, field, fields
+from collections.abc import Iterable
+from dataclasses import MISSING, fields
 from typing import Any
 
 from bgrm.errors import UsageError, brief
@@ -19,16 +21,35 @@ NUMBER = (WHOLE, REAL)
 _KIND_WORDS = {str: "text", WHOLE: "a whole number", REAL: "a number", bool: "true or false"}
 
 
-def option(default: Any = MISSING, *, help: str, value: str | None = None) -> Any:
-    """A dataclass field that says what it means: its ``default`` (none: required), its
-    ``help`` (naming other parameters in backticks) and ``value``, the name of its value in a
-    usage line (PATH, N). Read back with :func:`help_of`; a field's choices are its Literal's."""
-    return field(default=default, metadata={"help": help, "value": value})
+def described(help: str, value: str | None = None) -> dict[str, str | None]:
+    """A dataclass field's metadata that says what it means: its ``help`` (naming other
+    parameters in backticks) and ``value``, the name of its value in a usage line (PATH, N):
+    ``field(default=..., metadata=described(...))``. A field's choices are its Literal's."""
+    return {"help": help, "value": value}
 
 
-def help_of(cls: type, name: str) -> str:
-    """The help of field ``name`` of ``cls`` (declared with :func:`option`)."""
-    return next(f.metadata["help"] for f in fields(cls) if f.name == name)
+def document(cls: type) -> type:
+    """``cls`` with a "Parameters:" section added to its docstring: each field's help."""
+    cls.__doc__ = (
+        (cls.__doc__ or "")
+        + "\n\nParameters:\n"
+        + "\n".join(
+            textwrap.fill(
+                f"{f.name}: {f.metadata['help']}.",
+                96,
+                initial_indent="    ",
+                subsequent_indent=" " * 8,
+            )
+            for f in fields(cls)
+        )
+    )
+    return cls
+
+
+def either(names: Iterable[str]) -> str:
+    """["a", "b", "c"] -> "a, b or c"."""
+    *first, last = names
+    return f"{', '.join(first)} or {last}" if first else last
 
 
 @functools.cache

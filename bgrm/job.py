@@ -9,13 +9,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import textwrap
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field
 
 from bgrm.backgrounds import DEFAULT_BACKGROUND, background_file, is_blur
 from bgrm.errors import UsageError, brief
-from bgrm.fields import check_choices, check_kinds, fields_from_json, option
+from bgrm.fields import check_choices, check_kinds, described, document, either, fields_from_json
 from bgrm.media.formats import (
     ALPHA_SUFFIXES,
     CODECS,
@@ -31,115 +29,141 @@ from bgrm.options import Alpha, Codec, CompileMode, ModelName, Precision, Screen
 from bgrm.places import Location, Place, place
 from bgrm.storage import same
 
-
-def _either(names: Iterable[str]) -> str:
-    """["a", "b", "c"] -> "a, b or c"."""
-    *first, last = names
-    return f"{', '.join(first)} or {last}" if first else last
-
-
-_CONTAINER_DEFAULTS = {suffix: codecs[0] for suffix, codecs in CONTAINER_CODECS.items()}
-_CODEC_DEFAULT = _CONTAINER_DEFAULTS[".mp4"]
-_OTHER_DEFAULTS = [f"{c} in {s}" for s, c in _CONTAINER_DEFAULTS.items() if c != _CODEC_DEFAULT]
+_FIRST = {suffix: codecs[0] for suffix, codecs in CONTAINER_CODECS.items()}
+_CODEC_DEFAULT = _FIRST[".mp4"] + "".join(
+    f"; {codec} in {suffix}" for suffix, codec in _FIRST.items() if codec != _FIRST[".mp4"]
+)
+"""A composite's codec where `codec` is None, in words: "h264; vp9 in .webm"."""
 
 
+@document
 @dataclass(frozen=True)
 class Job:
     """One video (or still image) to process: the parameters of ``process``, paths kept as
     strings. Each field is declared once, here, with its help: the CLI's flags, the JSON
     checks and ``process``'s options are made from these fields (see "Parameters")."""
 
-    input: str = option(
-        help="the video, or a still image (.png, .jpg, .webp, ...: a still image comes out); "
-        "s3://bucket/key names an object in a bucket",
-        value="INPUT",
+    input: str = field(
+        metadata=described(
+            "the video, or a still image (.png, .jpg, .webp, ...: a still image comes out); "
+            "s3://bucket/key names an object in a bucket",
+            "INPUT",
+        )
     )
-    output: str | None = option(
-        None,
-        help="the file to write (its suffix picks the container: .mp4, .mov, .mkv, .webm), or "
-        "the folder of frames for `alpha` png (default: <stem>.bgrm<ext> beside the input)",
-        value="PATH",
+    output: str | None = field(
+        default=None,
+        metadata=described(
+            "the file to write (its suffix picks the container: .mp4, .mov, .mkv, .webm), or "
+            "the folder of frames for `alpha` png (default: <stem>.bgrm<ext> beside the input)",
+            "PATH",
+        ),
     )
-    background: str | None = option(
-        None,
-        help="the new background: an image, a video, a colour (#RRGGBB or a CSS name), "
-        "'blur', 'blur:N' (a radius of N pixels at 1080p) or 'grayscale' (the room in gray) "
-        f"(default: {DEFAULT_BACKGROUND})",
-        value="SPEC",
+    background: str | None = field(
+        default=None,
+        metadata=described(
+            "the new background: an image, a video, a colour (#RRGGBB or a CSS name), "
+            "'blur', 'blur:N' (a radius of N pixels at 1080p) or 'grayscale' (the room in gray) "
+            f"(default: {DEFAULT_BACKGROUND})",
+            "SPEC",
+        ),
     )
-    alpha: Alpha | None = option(
-        None,
-        help="no background: the person over transparency, as prores (ProRes 4444 in .mov), "
-        "webm (VP9 in .webm) or png (a folder of RGBA PNGs)",
-        value="FORMAT",
+    alpha: Alpha | None = field(
+        default=None,
+        metadata=described(
+            "no background: the person over transparency, as prores (ProRes 4444 in .mov), "
+            "webm (VP9 in .webm) or png (a folder of RGBA PNGs)",
+            "FORMAT",
+        ),
     )
-    matte: str | None = option(
-        None,
-        help="also write the alpha as a grayscale video, in the same pass (.mkv: lossless; "
-        ".mp4, .mov, .webm), or as an image for a still input",
-        value="PATH",
+    matte: str | None = field(
+        default=None,
+        metadata=described(
+            "also write the alpha as a grayscale video, in the same pass (.mkv: lossless; "
+            ".mp4, .mov, .webm), or as an image for a still input",
+            "PATH",
+        ),
     )
-    downsample: float | str = option(
-        "auto",
-        help="the model's input scale: 'auto' (the long side near 512 px) or a ratio in (0, 1]",
-        value="R",
+    downsample: float | str = field(
+        default="auto",
+        metadata=described(
+            "the model's input scale: 'auto' (the long side near 512 px) or a ratio in (0, 1]", "R"
+        ),
     )
-    batch: int | None = option(
-        None,
-        help="frames per model call (default: chosen for the device and the frame size, "
-        "~2 Mpixel on a CPU, 16 on a GPU)",
-        value="N",
+    batch: int | None = field(
+        default=None,
+        metadata=described(
+            "frames per model call (default: chosen for the device and the frame size, "
+            "~2 Mpixel on a CPU, 16 on a GPU)",
+            "N",
+        ),
     )
-    device: str = option(
-        "auto", help="where the model runs: auto, cpu, cuda or cuda:N", value="DEVICE"
+    device: str = field(
+        default="auto",
+        metadata=described("where the model runs: auto, cpu, cuda or cuda:N", "DEVICE"),
     )
-    precision: Precision = option(
-        "auto",
-        help="the model's floats: auto (fp32 for now), fp32 or fp16 (encoder and decoder in "
-        "float16; opt-in)",
-        value="MODE",
+    precision: Precision = field(
+        default="auto",
+        metadata=described(
+            "the model's floats: auto (fp32 for now), fp32 or fp16 (encoder and decoder in "
+            "float16; opt-in)",
+            "MODE",
+        ),
     )
-    overwrite: bool = option(
-        False, help="replace existing outputs (a folder of PNG frames only if bgrm wrote it)"
+    overwrite: bool = field(
+        default=False,
+        metadata=described(
+            "replace existing outputs (a folder of PNG frames only if bgrm wrote it)"
+        ),
     )
-    codec: Codec | None = option(
-        None,
-        help=f"the composite's codec, {_either(CODECS)} (default: {_CODEC_DEFAULT}"
-        + "".join(f"; {other}" for other in _OTHER_DEFAULTS)
-        + "); the container must take it",
-        value="CODEC",
+    codec: Codec | None = field(
+        default=None,
+        metadata=described(
+            f"the composite's codec, {either(CODECS)} (default: {_CODEC_DEFAULT}); the "
+            "container must take it",
+            "CODEC",
+        ),
     )
-    crf: int | None = option(
-        None,
-        help="the composite's quality, lower is better and larger (default: "
-        + ", ".join(f"{name} {codec.crf}" for name, codec in CODECS.items())
-        + ")",
-        value="N",
+    crf: int | None = field(
+        default=None,
+        metadata=described(
+            "the composite's quality, lower is better and larger (default: "
+            + ", ".join(f"{name} {codec.crf}" for name, codec in CODECS.items())
+            + ")",
+            "N",
+        ),
     )
-    light_wrap: float | None = option(
-        None,
-        help="the new background's light wraps the person's edge, this strong, in (0, 1] (0.5 "
-        "is a good start; default: off); not with the blurred room or `alpha`",
-        value="S",
+    light_wrap: float | None = field(
+        default=None,
+        metadata=described(
+            "the new background's light wraps the person's edge, this strong, in (0, 1] (0.5 "
+            "is a good start; default: off); not with the blurred room or `alpha`",
+            "S",
+        ),
     )
-    compile: CompileMode = option(
-        "auto",
-        help="the full-resolution tail compiled into one pass: auto (where the video is long "
-        "enough to repay the compile), on or off; the pixels agree within 1/255",
-        value="MODE",
+    compile: CompileMode = field(
+        default="auto",
+        metadata=described(
+            "the full-resolution tail compiled into one pass: auto (where the video is long "
+            "enough to repay the compile), on or off; the pixels agree within 1/255",
+            "MODE",
+        ),
     )
-    model: ModelName = option(
-        "rvm",
-        help="the matting model: rvm (Robust Video Matting: fine edges, held objects) or selfie "
-        "(MediaPipe's selfie segmenter: about 2.4x faster on a CPU, coarser edges)",
-        value="NAME",
+    model: ModelName = field(
+        default="rvm",
+        metadata=described(
+            "the matting model: rvm (Robust Video Matting: fine edges, held objects) or selfie "
+            "(MediaPipe's selfie segmenter: about 2.4x faster on a CPU, coarser edges)",
+            "NAME",
+        ),
     )
-    screens: Screens = option(
-        "keep",
-        help="a shot (cut to cut) in which the model finds no person, such as a shared screen: "
-        "keep it as recorded (opaque in `alpha` and `matte` outputs), or replace its "
-        "background like any other",
-        value="MODE",
+    screens: Screens = field(
+        default="keep",
+        metadata=described(
+            "a shot (cut to cut) in which the model finds no person, such as a shared screen: "
+            "keep it as recorded (opaque in `alpha` and `matte` outputs), or replace its "
+            "background like any other",
+            "MODE",
+        ),
     )
 
     def __post_init__(self) -> None:
@@ -279,14 +303,6 @@ class Job:
     def from_json(cls, text: str) -> Job:
         """The job in ``text`` (as ``to_json`` writes it); UsageError for anything else."""
         return cls(**fields_from_json(cls, text, "job"))
-
-
-Job.__doc__ += "\n\nParameters:\n" + "\n".join(
-    textwrap.fill(
-        f"{f.name}: {f.metadata['help']}.", 96, initial_indent="    ", subsequent_indent="        "
-    )
-    for f in fields(Job)
-)
 
 
 @dataclass(frozen=True)
