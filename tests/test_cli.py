@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+import typer
 
+import bgrm as library
+import bgrm._cli as bgrm_cli
+from bgrm._cli.flags import FLAGS, in_flag_words
 from tests.cli import bgrm
 from tests.media import assert_audio_copied, audio_packets, video_frames
 
@@ -192,3 +197,29 @@ def test_default_background_blurs_the_room_and_keeps_the_person(samples, weights
         return float(np.abs(np.diff(seat, axis=2)).mean())
 
     assert detail(result) < 0.5 * detail(src)  # the room is blurred
+
+
+def test_each_job_parameter_is_a_flag_of_every_command_with_its_help():
+    """Job's fields are the one declaration: each (but the argument INPUT, and --device of
+    submit, where the workers choose) is a flag of process, preview and submit, showing the
+    field's help with its `parameters` named by their flags, and its value's name; an error
+    names the same flag."""
+    app = typer.main.get_command(bgrm_cli.app)
+    for command in ("process", "preview", "submit"):
+        options = {opt: param for param in app.commands[command].params for opt in param.opts}
+        for field in dataclasses.fields(library.Job):
+            flag = FLAGS[field.name]
+            if field.name == "input" or (command, field.name) == ("submit", "device"):
+                assert flag not in options
+                continue
+            option = options[flag]
+            assert option.name == field.name
+            if field.name != "output":  # -o says where each command writes
+                help = in_flag_words(field.metadata["help"])
+                assert option.help.startswith(help[0].upper() + help[1:] + ".")
+                assert "`" not in option.help
+            if field.metadata["value"]:
+                assert option.metavar == field.metadata["value"]
+            assert option.default == field.default
+    assert FLAGS["light_wrap"] == "--light-wrap" and FLAGS["overwrite"] == "-y"
+    assert in_flag_words("`background` and `alpha`") == "--bg and --alpha"
