@@ -16,7 +16,8 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Unpack
+
+from typing_extensions import Unpack  # typing's own from Python 3.11
 
 from bgrm.errors import BgrmError, InputError, OutputError, UsageError
 from bgrm.job import Job

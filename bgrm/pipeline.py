@@ -19,9 +19,9 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Unpack
 
 import torch
+from typing_extensions import Unpack  # typing's own from Python 3.11
 
 from bgrm.backgrounds import (
     Background,

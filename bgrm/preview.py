@@ -13,11 +13,11 @@ seconds of video.
 from __future__ import annotations
 
 import os
-from typing import Unpack
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
+from typing_extensions import Unpack  # typing's own from Python 3.11
 
 from bgrm import storage
 from bgrm.backgrounds import open_background, parse_background

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Unpack
+
+from typing_extensions import Unpack  # typing's own from Python 3.11
 
 from bgrm.batches import decode_batches
 from bgrm.composite import matte_to_uint8, to_uint8_hwc
