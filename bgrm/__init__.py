@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from bgrm.errors import BgrmError, EnvironmentProblem, InputError, OutputError, UsageError
 from bgrm.job import Alpha, Codec, CompileMode, Job, ModelName, Precision, Screens
+from bgrm.places import Place
 
 if TYPE_CHECKING:
     from bgrm import parts, threads
@@ -63,6 +64,7 @@ __all__ = [
     "Model",
     "ModelName",
     "OutputError",
+    "Place",
     "Precision",
     "Result",
     "Screens",

@@ -23,7 +23,7 @@ from bgrm.matting.build import Model, load_model, name_and_model
 from bgrm.media.formats import BACKGROUND_VIDEO_SUFFIXES, MEDIA_SUFFIXES
 from bgrm.outputs import complete, remove_leftovers
 from bgrm.pipeline import run
-from bgrm.places import is_url
+from bgrm.places import Place
 from bgrm.results import NoticeCallback, ProgressCallback, Result
 
 LEFTOVER_AGE_S = 600.0
@@ -132,8 +132,8 @@ def process_many(
         screens=screens,
     )
     inputs = list(inputs)
-    if any(map(is_url, [*inputs, output_folder or ""])):
-        raise UsageError("objects in a bucket are processed one at a time (or submitted)")
+    for where in [*inputs, *([output_folder] if output_folder is not None else [])]:
+        Place.of(where).local("objects in a bucket are processed one at a time (or submitted)")
     sources = find_videos(inputs, recursive)
     if not sources:
         named = ", ".join(str(path) for path in inputs)

@@ -27,8 +27,7 @@ from bgrm.media.formats import (
     default_output,
     is_still_image,
 )
-from bgrm.places import Location, Place, place
-from bgrm.storage import same
+from bgrm.places import Place
 
 Alpha = Literal["prores", "webm", "png"]
 """The person over transparency: ProRes 4444 (.mov), VP9 WebM (.webm), or a folder of PNGs."""
@@ -112,7 +111,7 @@ class Job:
     def __post_init__(self) -> None:
         for name in ("input", "output", "background", "matte"):
             value = getattr(self, name)
-            if isinstance(value, os.PathLike | Location):
+            if isinstance(value, os.PathLike):
                 object.__setattr__(self, name, str(value))
         check_kinds(self, _JOB_KINDS)
         for name in ("input", "output", "background", "matte"):
@@ -146,11 +145,10 @@ class Job:
         return self.background or DEFAULT_BACKGROUND
 
     def output_path(self) -> Place:
-        """Where the result goes: ``output``, else <stem>.bgrm<ext> beside the input (a Path,
-        or a Location in a bucket)."""
+        """Where the result goes: ``output``, else <stem>.bgrm<ext> beside the input."""
         if self.output:
-            return place(self.output)
-        return default_output(place(self.input), self.alpha)
+            return Place.of(self.output)
+        return default_output(Place.of(self.input), self.alpha)
 
     def downsample_ratio(self, height: int, width: int) -> float:
         """The model's downsample ratio for a frame size: auto keeps the long side near 512 px."""
@@ -161,11 +159,11 @@ class Job:
     def reads(self) -> dict[str, Place]:
         """Every file the job reads, by parameter: the input, and a background file."""
         background = background_file(self.background)
-        return {"input": place(self.input), **({"background": background} if background else {})}
+        return {"input": Place.of(self.input), **({"background": background} if background else {})}
 
     def writes(self) -> dict[str, Place]:
         """Every file or folder the job writes, by parameter: the output, and the matte."""
-        matte = {"matte": place(self.matte)} if self.matte else {}
+        matte = {"matte": Place.of(self.matte)} if self.matte else {}
         return {"output": self.output_path(), **matte}
 
     def _check_outputs(self) -> None:
@@ -176,11 +174,11 @@ class Job:
             self._check_still()
         else:
             if self.alpha is None and self.output is not None:
-                _check_suffix(place(self.output), "output", VIDEO_OUTPUT_SUFFIXES)
+                _check_suffix(Place.of(self.output), "output", VIDEO_OUTPUT_SUFFIXES)
             self._check_codec()
             if self.matte is not None:
-                _check_suffix(place(self.matte), "matte", VIDEO_OUTPUT_SUFFIXES)
-        if self.matte is not None and same(self.matte, self.output_path()):
+                _check_suffix(Place.of(self.matte), "matte", VIDEO_OUTPUT_SUFFIXES)
+        if self.matte is not None and Place.of(self.matte).same(self.output_path()):
             raise UsageError(f"`matte` and the output are the same file: {self.matte}")
 
     def _check_light_wrap(self) -> None:
@@ -226,7 +224,7 @@ class Job:
         suffixes = STILL_ALPHA_SUFFIXES if self.alpha else tuple(STILL_OUTPUTS)
         _check_suffix(self.output_path(), "output", suffixes)
         if self.matte is not None:
-            _check_suffix(place(self.matte), "matte", tuple(STILL_OUTPUTS))
+            _check_suffix(Place.of(self.matte), "matte", tuple(STILL_OUTPUTS))
 
     def _check_alpha(self) -> None:
         if self.alpha not in ALPHA_FORMATS:

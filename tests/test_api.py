@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
-import inspect
 import subprocess
 import sys
 import threading
-import typing
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +13,6 @@ import pytest
 import torch
 
 import bgrm
-from bgrm._cli.errors import FLAGS
-from bgrm._cli.flags import job_flags
-from bgrm.matting import weights
-from bgrm.matting.model import MattingNetwork
-from bgrm.media.formats import ALPHA_FORMATS, CODECS
 from tests.media import (
     assert_person_is_opaque_and_room_transparent,
     audio_packets,
@@ -57,7 +49,9 @@ def test_process_with_a_reused_model(samples, model, tmp_path):
         on_progress=lambda done, total: progress.append((done, total)),
     )
     assert isinstance(result, bgrm.Result)
-    assert (result.output, result.matte, result.frames) == (out, matte, 120)
+    place = bgrm.Place.of  # where a file is: a local path or s3://bucket/key
+    assert (result.output, result.matte, result.frames) == (place(out), place(matte), 120)
+    assert Path(result.output) == out  # a local Place is a path
     assert result.seconds > 0 and result.fps == pytest.approx(120 / result.seconds)
     assert result.notices == []
     assert progress[-1] == (120, 120) and progress[0][1] == 120
@@ -70,7 +64,7 @@ def test_process_with_a_reused_model(samples, model, tmp_path):
     # The same model again, for a cut-out: nothing is loaded twice, nothing is shared wrongly.
     folder = tmp_path / "frames"
     again = bgrm.process(samples["talk"], folder, alpha="png", downsample=0.25, model=model)
-    assert again.output == folder and again.frames == 120
+    assert again.output.path == folder and again.frames == 120
     assert len(list(folder.glob("frame_*.png"))) == 120
 
 
@@ -100,7 +94,7 @@ def test_mattes_streams_every_frame_with_its_time_and_the_same_alpha_as_process(
 
 
 def test_mattes_checks_its_input_at_once_and_stops_when_the_caller_does(samples, model):
-    with pytest.raises(bgrm.InputError, match="input file not found"):
+    with pytest.raises(bgrm.InputError, match="input not found"):
         bgrm.mattes("no/such/talk.mp4", model=model)  # before any iteration
     threads = threading.active_count()
     stream = bgrm.mattes(samples["talk"], downsample=0.25, batch=4, model=model)
@@ -169,9 +163,11 @@ def test_a_job_is_plain_data_that_round_trips_through_json(tmp_path):
     job = bgrm.Job(Path("in/talk.mp4"), background="blur:12", matte=Path("m.mkv"), downsample="0.5")
     assert (job.input, job.matte, job.downsample) == ("in/talk.mp4", "m.mkv", 0.5)
     assert bgrm.Job.from_json(job.to_json()) == job
-    assert job.output_path() == Path("in/talk.bgrm.mp4")
-    assert job.reads() == {"input": Path("in/talk.mp4")}
-    assert job.writes() == {"output": Path("in/talk.bgrm.mp4"), "matte": Path("m.mkv")}
+    place = bgrm.Place.of  # where a file is: a local path or s3://bucket/key
+    assert job.output_path() == place("in/talk.bgrm.mp4")
+    assert job.reads() == {"input": place("in/talk.mp4")}
+    assert job.writes() == {"output": place("in/talk.bgrm.mp4"), "matte": place("m.mkv")}
+    assert str(bgrm.Job("s3://media/talk.mp4").output_path()) == "s3://media/talk.bgrm.mp4"
     with pytest.raises(bgrm.UsageError, match="unknown job parameters: colour"):
         bgrm.Job.from_json('{"input": "a.mp4", "colour": "red"}')
 
@@ -196,7 +192,7 @@ def test_the_public_api_is_what_a_program_uses():
         *("Alpha", "Codec", "CompileMode", "Precision"),
         *("BgrmError", "EnvironmentProblem", "InputError", "OutputError", "UsageError"),
         *("BatchItem", "Job", "MatteFrame", "Model", "ModelName", "Result", "__version__"),
-        *("Screens", "Shot"),
+        *("Place", "Screens", "Shot"),
         *("parts", "threads"),
         *("check", "load_model", "mattes", "preview", "process", "process_many", "run"),
     }
@@ -207,30 +203,3 @@ def test_the_public_api_is_what_a_program_uses():
         *("preroll_for", "remove_leftovers", "run_part"),
     }
     assert (Path(bgrm.__file__).parent / "py.typed").is_file()
-    assert typing.get_args(bgrm.Alpha) == ALPHA_FORMATS
-    assert typing.get_args(bgrm.Codec) == tuple(CODECS)
-
-
-def test_the_parameters_agree_across_job_process_the_cli_and_its_flag_table():
-    """Every job parameter is a keyword of process (and, but for the files that name one
-    output, of process_many), a CLI flag (job_flags, or --device of each command) and a row of
-    the FLAGS table, and nothing more; preview takes the ones a picture needs. The model names
-    are the models whose weights bgrm knows."""
-    job = [field.name for field in dataclasses.fields(bgrm.Job)]
-    process = list(inspect.signature(bgrm.process).parameters)
-    assert process[: len(job)] == job
-    assert process[len(job) :] == ["on_progress", "on_notice"]
-    many = set(inspect.signature(bgrm.process_many).parameters)
-    assert set(job) - many == {"input", "output", "matte"}
-    cli = set(job_flags()) | {"input", "device"}
-    assert cli == set(job) == set(FLAGS)
-    preview = set(inspect.signature(bgrm.preview).parameters) & set(job)
-    assert preview == set(job) - {"batch", "codec", "crf", "matte", "compile"}
-    assert typing.get_args(bgrm.ModelName) == tuple(weights.MODELS)
-
-
-def test_the_refiner_does_not_shadow_module_apply():
-    network = MattingNetwork()
-    seen = []
-    network.apply(lambda module: seen.append(type(module).__name__))
-    assert "DeepGuidedFilterRefiner" in seen and seen[-1] == "MattingNetwork"

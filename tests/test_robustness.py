@@ -292,7 +292,7 @@ def _make_input(kind: str, folder: Path, talk: Path) -> Path:
 @pytest.mark.parametrize(
     ("kind", "message"),
     [
-        ("missing", "input file not found"),
+        ("missing", "input not found"),
         ("folder", "no video found"),  # an empty folder: a batch of nothing
         ("random bytes", "not a readable media file"),
         ("no video stream", "no video stream in"),

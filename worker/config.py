@@ -33,7 +33,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from bgrm import UsageError
-from bgrm.places import Location, Place, place
+from bgrm.places import Place
 
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 
@@ -117,8 +117,7 @@ def redact(text: str, *urls: str) -> str:
 
 def _root(text: str) -> Place:
     """A root folder (resolved) or URL prefix."""
-    root = place(text)
-    return root if isinstance(root, Location) else root.expanduser().resolve()
+    return Place.of(text).resolve()
 
 
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float = 0) -> float:

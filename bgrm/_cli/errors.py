@@ -12,14 +12,13 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import NoReturn
 
 import typer
 from tqdm import tqdm
 
 from bgrm import BgrmError
-from bgrm.places import Location, is_url
+from bgrm.places import Place
 
 EXIT_OK = 0
 EXIT_INPUT = 1
@@ -65,16 +64,9 @@ def exit_code(kind: str) -> int:
     return codes.get(kind, EXIT_INPUT)
 
 
-def shown(path: str | os.PathLike | Location) -> str:
-    """A path as the user should read it: without `..` or `.` steps, relative to the current
-    folder when it is inside it; a URL as it is."""
-    if is_url(path):
-        return str(path)
-    full = Path(os.path.abspath(path))
-    try:
-        return str(full.relative_to(Path.cwd()))
-    except ValueError:
-        return str(full)
+def shown(path: str | os.PathLike) -> str:
+    """A path or a URL as the user should read it (Place.display)."""
+    return Place.of(path).display()
 
 
 def say(message: str) -> None:

@@ -9,7 +9,7 @@ import typer
 from bgrm._cli.errors import say, shown, user_errors
 from bgrm._cli.flags import with_job_flags
 from bgrm.errors import UsageError
-from bgrm.places import place
+from bgrm.places import Place
 
 
 @with_job_flags(output_help="The picture, a .png (default: <stem>.preview.png beside the input).")
@@ -45,7 +45,7 @@ def preview(
     with user_errors():
         if job["matte"] or job["codec"] or job["crf"] is not None:
             raise UsageError("a preview shows the matte and the result: no --matte, --codec, --crf")
-        source = place(input)
+        source = Place.of(input)
         output = job["output"] or source.with_name(f"{source.stem}.preview.png")
         times = [parse_time(text) for text in at.split(",")] if at else None
         bgrm.preview(
