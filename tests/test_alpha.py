@@ -21,7 +21,7 @@ from PIL import Image
 from bgrm import Job, UsageError, mattes
 from bgrm.media.probe import probe
 from bgrm.outputs import HostFrames, WholeJob, check_targets
-from tests.cli import bgrm
+from tests.conftest import bgrm
 from tests.media import (
     assert_person_is_opaque_and_room_transparent,
     audio_packets,

@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from tests.cli import bgrm
+from tests.conftest import bgrm
 from tests.media import assert_audio_copied, audio_packets, video_frames
 
 

@@ -307,15 +307,6 @@ def _encode(path: Path, frames: int = 24, options: dict[str, str] | None = None)
         out.mux(stream.encode(None))
 
 
-@pytest.fixture
-def scratch(tmp_path, monkeypatch) -> Path:
-    """The folder storage.write takes its local temps from, to see that none is left."""
-    folder = tmp_path / "scratch"
-    folder.mkdir()
-    monkeypatch.setattr("tempfile.tempdir", str(folder))
-    return folder
-
-
 def _keys(s3: S3Server, bucket: str) -> list[str]:
     listing = s3.client().list_objects_v2(Bucket=Place.of(bucket).bucket)
     return sorted(item["Key"] for item in listing.get("Contents", []))
