@@ -251,7 +251,7 @@ def join_parts(
             notice(message)
     filled = [part for part, summary in zip(parts, summaries, strict=True) if summary["frames"]]
     _join_outputs(job, info, folder, filled, notice)
-    Place.of(folder).remove()
+    folder.remove()
     frames = sum(summary["frames"] for summary in summaries)
     for message in DecodeReport(frames=frames).warnings(info):  # frames missing in the whole
         notice(message)

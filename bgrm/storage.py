@@ -1,9 +1,7 @@
-"""Writing a file whole: a local temp whose content appears at a Place (a local path or an
-object in a bucket) only when the writer succeeds, and the leftovers of writers that did not.
-
-Writing goes to a local temp path that appears at the place only when the block succeeds (a
-rename beside a local target; an upload, multipart when large and aborted on failure, for a
-URL). Reading, listing and removing are the Place's own (bgrm/places.py).
+"""Writing a file whole: a local temp whose content appears at a Place only when its writer
+succeeds (a rename beside a local target; an upload, multipart when large and aborted on
+failure, for an object), and removing what writers that did not succeed left behind.
+Reading, listing and removing are the Place's own (bgrm/places.py).
 """
 
 from __future__ import annotations
