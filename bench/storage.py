@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 import av  # noqa: E402
 
-from bgrm import buckets, storage  # noqa: E402
+from bgrm import Place, buckets  # noqa: E402
 from bgrm_bench.process import make_clip  # noqa: E402
 from samples.fetch import fetch_samples  # noqa: E402
 from tests.s3 import S3Server, bytes_sent  # noqa: E402
@@ -94,7 +94,7 @@ def main() -> None:
         for index in range(args.parts):
             start, end = index * length, (index + 1) * length
             mark = server.mark()
-            with storage.open_read(url, block=args.block) as file:
+            with Place.of(url).open(block=args.block) as file:
                 frames, keyframe = decode_span(file, max(0.0, start - PRE_ROLL_S), end)
             requests = server.requests(mark)
             sent = bytes_sent(requests, path)
@@ -106,9 +106,9 @@ def main() -> None:
                 f"{keyframe:.1f} s: {(end - keyframe) / args.seconds:.0%} of the time"
             )
         for name, where in (("disk", clip), ("server", url)):
-            with storage.open_read(where, block=args.block) as file:
+            with Place.of(where).open(block=args.block) as file:
                 seconds, total = timed(lambda f=file: read_all(f))
-            with storage.open_read(where, block=args.block) as file:
+            with Place.of(where).open(block=args.block) as file:
                 decode_s, (frames, _) = timed(lambda f=file: decode_span(f, 0, args.seconds + 1))
             print(
                 f"{name}: raw read {total / seconds / 1e6:.0f} MB/s, "
@@ -116,7 +116,7 @@ def main() -> None:
             )
     finally:
         server.stop()
-        storage.remove(work)
+        Place.of(work).remove()
 
 
 if __name__ == "__main__":

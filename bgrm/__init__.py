@@ -11,10 +11,9 @@ Errors meant for the user are subclasses of :class:`BgrmError`, each with a one-
 that names parameters in backticks. The names that need the model (and so PyTorch) are loaded
 on first use, so that a program that only builds jobs (a queue client) starts fast.
 
-Where a file is: a :data:`Place`, a local ``Path`` or the :class:`Location` of an object in a
-bucket (``place``); ``same`` and ``inside`` compare places (a queue's confinement). One
-recording on many machines (what the queue's workers use): :mod:`bgrm.parts` (plan_parts,
-run_part, join_parts, parts_folder, remove_parts, remove_leftovers). The CPU threads a job
+Where a file is, a local path or an object in a bucket: :class:`Place`. One recording on many
+machines (what the queue's workers use): :mod:`bgrm.parts` (plan_parts, run_part, join_parts,
+parts_folder, remove_leftovers). The CPU threads a job
 should use on a shared machine: :mod:`bgrm.threads` (fit_threads, choose_waiting).
 """
 
@@ -35,8 +34,7 @@ from bgrm.options import (
     Precision,
     Screens,
 )
-from bgrm.places import Location, Place, place
-from bgrm.storage import inside, same
+from bgrm.places import Place
 
 if TYPE_CHECKING:
     from bgrm import parts, threads
@@ -74,7 +72,6 @@ __all__ = [
     "InputError",
     "Job",
     "JobOptions",
-    "Location",
     "MatteFrame",
     "Model",
     "ModelName",
@@ -88,16 +85,13 @@ __all__ = [
     "UsageError",
     "__version__",
     "check",
-    "inside",
     "load_model",
     "mattes",
     "parts",
-    "place",
     "preview",
     "process",
     "process_many",
     "run",
-    "same",
     "threads",
 ]
 

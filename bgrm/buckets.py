@@ -1,4 +1,4 @@
-"""Objects in a bucket (s3://, gs://, az://) through obstore; only bgrm.storage imports this.
+"""Objects in a bucket (s3://, gs://, az://) through obstore; only bgrm.places imports this.
 
 Credentials, endpoint and region come from the environment the way each store reads it (for
 S3: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION), never from a job.
@@ -29,7 +29,7 @@ from obstore.exceptions import (
 )
 
 from bgrm import s3uploads
-from bgrm.errors import BgrmError, EnvironmentProblem, InputError, OutputError
+from bgrm.errors import BgrmError, EnvironmentProblem, InputError, OutputError, not_found
 
 READ_BLOCK = 1 << 20
 """Bytes fetched by one ranged GET. Smaller blocks fetch fewer bytes around a part's frames;
@@ -134,7 +134,7 @@ def _translated(error: Exception, url: str, scheme: str, role: str, writing: boo
     if "NoSuchBucket" in text:
         return wrong(f"the {role}'s bucket does not exist: {url}")
     if isinstance(error, FileNotFoundError):
-        return wrong(f"{role} not found: {url}")
+        return not_found(role, url, writing=writing)
     action = "writing" if writing else "reading"
     if isinstance(error, PermissionDeniedError):
         return wrong(f"access denied {action} the {role}: {url}")

@@ -52,3 +52,9 @@ def brief(value: object, limit: int = 60) -> str:
     """``repr(value)`` cut to about ``limit`` characters, for a value quoted in a message."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def not_found(role: str, where: object, *, writing: bool = False) -> InputError | OutputError:
+    """The one wording of a missing file or object: "{role} not found: {where}" (an
+    OutputError when it was being written, e.g. a parts folder's piece)."""
+    return (OutputError if writing else InputError)(f"{role} not found: {where}")

@@ -26,8 +26,7 @@ from bgrm.media.formats import (
     is_still_image,
 )
 from bgrm.options import Alpha, Codec, CompileMode, ModelName, Precision, Screens
-from bgrm.places import Location, Place, place
-from bgrm.storage import same
+from bgrm.places import Place
 
 _FIRST = {suffix: codecs[0] for suffix, codecs in CONTAINER_CODECS.items()}
 _CODEC_DEFAULT = _FIRST[".mp4"] + "".join(
@@ -169,7 +168,7 @@ class Job:
     def __post_init__(self) -> None:
         for name in ("input", "output", "background", "matte"):
             value = getattr(self, name)
-            if isinstance(value, os.PathLike | Location):
+            if isinstance(value, os.PathLike):
                 object.__setattr__(self, name, str(value))
         check_kinds(self)
         check_choices(self)
@@ -194,11 +193,10 @@ class Job:
         return self.background or DEFAULT_BACKGROUND
 
     def output_path(self) -> Place:
-        """Where the result goes: ``output``, else <stem>.bgrm<ext> beside the input (a Path,
-        or a Location in a bucket)."""
+        """Where the result goes: ``output``, else <stem>.bgrm<ext> beside the input."""
         if self.output:
-            return place(self.output)
-        return default_output(place(self.input), self.alpha)
+            return Place.of(self.output)
+        return default_output(Place.of(self.input), self.alpha)
 
     def downsample_ratio(self, height: int, width: int) -> float:
         """The model's downsample ratio for a frame size: auto keeps the long side near 512 px."""
@@ -209,11 +207,11 @@ class Job:
     def reads(self) -> dict[str, Place]:
         """Every file the job reads, by parameter: the input, and a background file."""
         background = background_file(self.background)
-        return {"input": place(self.input), **({"background": background} if background else {})}
+        return {"input": Place.of(self.input), **({"background": background} if background else {})}
 
     def writes(self) -> dict[str, Place]:
         """Every file or folder the job writes, by parameter: the output, and the matte."""
-        matte = {"matte": place(self.matte)} if self.matte else {}
+        matte = {"matte": Place.of(self.matte)} if self.matte else {}
         return {"output": self.output_path(), **matte}
 
     def _check_outputs(self) -> None:
@@ -224,11 +222,11 @@ class Job:
             self._check_still()
         else:
             if self.alpha is None and self.output is not None:
-                _check_suffix(place(self.output), "output", VIDEO_OUTPUT_SUFFIXES)
+                _check_suffix(Place.of(self.output), "output", VIDEO_OUTPUT_SUFFIXES)
             self._check_codec()
             if self.matte is not None:
-                _check_suffix(place(self.matte), "matte", VIDEO_OUTPUT_SUFFIXES)
-        if self.matte is not None and same(self.matte, self.output_path()):
+                _check_suffix(Place.of(self.matte), "matte", VIDEO_OUTPUT_SUFFIXES)
+        if self.matte is not None and Place.of(self.matte).same(self.output_path()):
             raise UsageError(f"`matte` and the output are the same file: {self.matte}")
 
     def _check_light_wrap(self) -> None:
@@ -272,7 +270,7 @@ class Job:
         suffixes = STILL_ALPHA_SUFFIXES if self.alpha else tuple(STILL_OUTPUTS)
         _check_suffix(self.output_path(), "output", suffixes)
         if self.matte is not None:
-            _check_suffix(place(self.matte), "matte", tuple(STILL_OUTPUTS))
+            _check_suffix(Place.of(self.matte), "matte", tuple(STILL_OUTPUTS))
 
     def _check_alpha(self) -> None:
         if self.background is not None:

@@ -26,7 +26,7 @@ from bgrm.media.formats import MEDIA_SUFFIXES, VIDEO_SUFFIXES
 from bgrm.options import JobOptions
 from bgrm.outputs import complete, remove_leftovers
 from bgrm.pipeline import run
-from bgrm.places import is_url
+from bgrm.places import Place
 from bgrm.results import NoticeCallback, ProgressCallback, Result
 
 LEFTOVER_AGE_S = 600.0
@@ -111,8 +111,8 @@ def process_many(
     name, loaded = name_and_model(options.pop("model", None))
     parameters = {**options, "model": name}
     inputs = list(inputs)
-    if any(map(is_url, [*inputs, output_folder or ""])):
-        raise UsageError("objects in a bucket are processed one at a time (or submitted)")
+    for where in [*inputs, *([output_folder] if output_folder is not None else [])]:
+        Place.of(where).local("objects in a bucket are processed one at a time (or submitted)")
     sources = find_videos(inputs, recursive)
     if not sources:
         named = ", ".join(str(path) for path in inputs)

@@ -4,21 +4,19 @@ A sink takes one kind of pixels from every batch (the composite, the RGBA person
 matte), writes it to a temp path (a storage.Pending: a hidden name beside a local target, a
 local scratch file for an object), and is put in place (renamed, or uploaded) only once every
 sink of the job has finished. On any error each sink removes its temp file or folder. Targets
-are local paths or Locations in a bucket alike. A run writes either a whole job
+are Places: local paths or objects in a bucket alike. A run writes either a whole job
 (:class:`WholeJob`) or one part of a split job (bgrm/parts.py); both are a :class:`Target`.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
-from bgrm import files, storage
+from bgrm import storage
 from bgrm.errors import OutputError, UsageError
 from bgrm.job import Job, Part
 from bgrm.media.formats import ALPHA_VIDEOS, Encoding, composite_encoding, matte_encoding
@@ -26,7 +24,7 @@ from bgrm.media.info import VideoInfo
 from bgrm.media.png import SIDECAR, PngFolderWriter, is_frame_folder
 from bgrm.media.still import StillWriter
 from bgrm.media.writer import FrameWriter, WriteError
-from bgrm.places import Place, place
+from bgrm.places import Place
 
 if TYPE_CHECKING:
     from bgrm.matting.session import MattingSession
@@ -90,7 +88,7 @@ class Output:
 def outputs_of(job: Job) -> list[Output]:
     """The job's main output, then its matte if asked."""
     main = job.output_path()
-    matte = place(job.matte) if job.matte is not None else None
+    matte = Place.of(job.matte) if job.matte is not None else None
     pixels: Pixels = "rgb" if job.alpha is None else "rgba"
     if job.still:
         outputs = [Output(main, pixels, None, still=True)]
@@ -199,7 +197,7 @@ class WholeJob:
     def __init__(self, job: Job) -> None:
         self.job = job
         self.output = job.output_path()
-        self.matte = place(job.matte) if job.matte else None
+        self.matte = Place.of(job.matte) if job.matte else None
 
     def expected_frames(self, info: VideoInfo) -> int | None:
         return info.expected_frames
@@ -226,11 +224,11 @@ def check_targets(job: Job) -> None:
     """Refuse what would go wrong before any work: overwrites, missing folders, the input."""
     _check_target(job.output_path(), job, folder=job.alpha == "png" and not job.still)
     if job.matte is not None:
-        _check_target(place(job.matte), job, folder=False)
+        _check_target(Place.of(job.matte), job, folder=False)
 
 
 def _check_target(target: Place, job: Job, *, folder: bool) -> None:
-    if storage.same(target, job.input):
+    if target.same(job.input):
         raise UsageError(f"the output would overwrite the input: {target}")
     if folder:
         _check_frame_folder(target, job.overwrite)
@@ -242,29 +240,18 @@ def check_file_target(target: Place, overwrite: bool) -> None:
     """Refuse a file output whose name is too long to write, that exists (without
     ``overwrite``), is a folder, or whose local folder is missing or read-only (a bucket has
     no folders to make)."""
-    storage.check_name(target)
+    storage.check_writable(target)
     storage.refuse_existing(target, overwrite)
-    if storage.is_folder(target):
+    if target.is_folder():
         raise OutputError(f"output is a directory: {target}")
-    if isinstance(target, Path):
-        _check_folder(target.parent)
-
-
-def _check_folder(parent: Path) -> None:
-    if not parent.is_dir():
-        raise OutputError(f"output folder does not exist: {parent}")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"output folder is not writable: {parent}")
 
 
 def _check_frame_folder(target: Place, overwrite: bool) -> None:
     """A PNG folder may be new, empty, or (with overwrite) an earlier frame folder; nothing else."""
-    storage.check_name(target)
-    if isinstance(target, Path):
-        _check_folder(target.parent)
-        if target.exists() and not target.is_dir():
-            raise OutputError(f"`alpha` png needs a folder, but this is a file: {target}")
-    if not storage.children(target):
+    storage.check_writable(target)
+    if target.exists() and not target.is_folder():
+        raise OutputError(f"`alpha` png needs a folder, but this is a file: {target}")
+    if not target.children():
         return
     if not overwrite:
         raise OutputError(f"output exists (pass `overwrite` to replace it): {target}")
@@ -280,30 +267,14 @@ def complete(job: Job) -> bool:
 
 
 def _complete(target: Place) -> bool:
-    if storage.is_folder(target):
-        return storage.exists(target / SIDECAR)
-    return storage.exists(target)
+    if target.is_folder():
+        return (target / SIDECAR).exists()
+    return target.exists()
 
 
-def remove_leftovers(job: Job, older_than: float, folder: Place | None = None) -> list[Place]:
-    """Delete the temp files and folders that interrupted runs of ``job`` left beside its
-    local outputs (and, for a part, in a local parts ``folder``): at once where their writer
-    is gone, else when untouched for ``older_than`` seconds (a live run keeps touching its
-    own). For an object: the local scratch folders in TMPDIR of uploads whose writer is gone,
-    and every incomplete multipart upload of the output's key (a killed or cut-off upload's;
-    another writer of the same key would race with this run anyway). Returns what was
-    removed: local paths, and the objects whose uploads were aborted."""
-    targets = list(job.writes().values())
-    found = files.leftovers(_local(targets))
-    if isinstance(folder, Path) and folder.is_dir():
-        found += folder.glob(".*")
-    removed: list[Place] = list(files.remove_leftovers(found, older_than))
-    if len(_local(targets)) < len(targets):  # only a gone writer's: a live one's is not touched
-        removed += files.remove_leftovers(storage.staged_leftovers(), float("inf"))
-    for target in targets:
-        removed += storage.abort_uploads(target)
-    return removed
-
-
-def _local(targets: Iterable[Place]) -> list[Path]:
-    return [target for target in targets if isinstance(target, Path)]
+def remove_leftovers(job: Job, older_than: float, folder: Place | None = None) -> storage.Leftovers:
+    """Delete what interrupted runs of ``job`` left beside or for its outputs (and, for a
+    part, in its parts ``folder``): temp files and staged uploads whose writer is gone or that
+    nobody touched for ``older_than`` seconds, and the incomplete uploads of its objects (see
+    storage.remove_leftovers). Returns what was removed."""
+    return storage.remove_leftovers(job.writes().values(), older_than, folder)

@@ -26,7 +26,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 
 from safetensors import SafetensorError
 from safetensors.torch import load, save
@@ -53,7 +52,7 @@ from bgrm.outputs import (
     remove_leftovers,
 )
 from bgrm.pipeline import result_of, run_target
-from bgrm.places import Place, Where, place
+from bgrm.places import Place
 from bgrm.results import NoticeCallback, ProgressCallback, Result
 
 __all__ = [
@@ -65,7 +64,6 @@ __all__ = [
     "plan_parts",
     "preroll_for",
     "remove_leftovers",
-    "remove_parts",
     "run_part",
 ]
 
@@ -150,26 +148,19 @@ def parts_folder(job: Job, key: str) -> Place:
     """
     target = job.output_path()
     folder = target.with_name(f".{target.name}.{key}.parts")
-    if isinstance(folder, Path):
-        size, limit = len(os.fsencode(folder.name)), storage.longest_name(folder.parent)
-        if size > limit:
-            raise OutputError(
-                f"the output's name is too long to split: its parts folder would have {size} "
-                f"bytes, the file system takes {limit}: {target}"
-            )
+    too_long = storage.name_too_long(folder)
+    if too_long:
+        raise OutputError(
+            f"the output's name is too long to split: its parts folder would have "
+            f"{too_long[0]} bytes, {too_long[1]} at most: {target}"
+        )
     return folder
-
-
-def remove_parts(folder: Where) -> None:
-    """Remove a parts folder and all below it (a bucket's incomplete uploads aborted): what the
-    join does when it is done, and what a cancelled or failed split job's clean-up does."""
-    storage.remove(folder)
 
 
 def run_part(
     job: Job,
     part: Part,
-    folder: Where,
+    folder: str | os.PathLike,
     *,
     model: Model | None = None,
     on_progress: ProgressCallback | None = None,
@@ -182,9 +173,8 @@ def run_part(
 
     Returns the part's Result (``output`` is ``folder``); ``on_progress`` counts its own frames.
     """
-    folder = place(folder)
-    if isinstance(folder, Path):
-        folder.mkdir(exist_ok=True)
+    folder = Place.of(folder)
+    folder.mkdir()
     target = PartTarget(job, part, folder)
     return run_target(job, target, model=model, on_progress=on_progress, on_notice=on_notice)
 
@@ -237,7 +227,7 @@ class PartTarget:
 def join_parts(
     job: Job,
     parts: list[Part],
-    folder: Where,
+    folder: str | os.PathLike,
     *,
     on_notice: NoticeCallback | None = None,
 ) -> Result:
@@ -248,7 +238,7 @@ def join_parts(
     Raises:
         OutputError: a part is not finished, or an output cannot be written.
     """
-    folder = place(folder)
+    folder = Place.of(folder)
     notices: list[str] = []
 
     def notice(message: str) -> None:
@@ -269,7 +259,7 @@ def join_parts(
             notice(message)
     filled = [part for part, summary in zip(parts, summaries, strict=True) if summary["frames"]]
     _join_outputs(job, info, folder, filled, notice)
-    remove_parts(folder)
+    folder.remove()
     frames = sum(summary["frames"] for summary in summaries)
     for message in DecodeReport(frames=frames).warnings(info):  # frames missing in the whole
         notice(message)
@@ -306,7 +296,7 @@ def _join_outputs(
 def _summary(folder: Place, part: Part) -> dict | None:
     """What a finished part recorded (frames, seconds, notices), or None if it has not."""
     marker = _marker(folder, part.index)
-    return json.loads(storage.read_bytes(marker)) if storage.exists(marker) else None
+    return json.loads(marker.read_bytes()) if marker.exists() else None
 
 
 def _part_path(folder: Place, index: int, number: int, encoding: Encoding | None) -> Place:
@@ -327,10 +317,10 @@ def _state_path(folder: Place, index: int) -> Place:
 def _load_state(path: Place) -> dict[str, Tensor] | None:
     """The session state saved at ``path`` (MattingSession.state), or None where there is
     none (yet) or it cannot be read."""
-    if not storage.exists(path):
+    if not path.exists():
         return None
     try:
-        state = load(storage.read_bytes(path))
+        state = load(path.read_bytes())
     except (SafetensorError, ValueError, OSError):
         return None
     models = sum(1 for name in state if name.startswith("model."))

@@ -32,7 +32,7 @@ from bgrm.media.info import VideoInfo
 from bgrm.media.probe import probe
 from bgrm.options import JobOptions
 from bgrm.outputs import check_file_target
-from bgrm.places import Place, place
+from bgrm.places import Place
 from bgrm.shots import judged, lookahead_frames
 
 WARMUP_SECONDS = 2.0
@@ -65,7 +65,7 @@ def preview(
     if any(options.get(name) is not None for name in ("matte", "codec", "crf")):
         raise UsageError("a preview shows the matte and the result: no `matte`, `codec` or `crf`")
     job, loaded = job_and_model(input=input, **options)
-    target = place(output) if output is not None else None
+    target = Place.of(output) if output is not None else None
     if target is not None:
         _check_target(target, job.input, job.overwrite)
     info = probe(job.input)
@@ -102,7 +102,7 @@ def _check_target(target: Place, source: str, overwrite: bool) -> None:
     folder is missing or read-only."""
     if target.suffix.lower() != ".png":
         raise UsageError(f"a preview is a .png picture: {target}")
-    if storage.same(target, source):
+    if target.same(source):
         raise UsageError(f"the preview would overwrite the input: {target}")
     check_file_target(target, overwrite)
 

@@ -36,7 +36,7 @@ class Result:
     """What ``process`` wrote: the output (file or PNG folder), the matte, how fast, and the
     shots found on the way (cut to cut)."""
 
-    output: Place  # a Path, or the Location of an object in a bucket
+    output: Place  # a local file (a path itself: open(), Path()), or an object in a bucket
     frames: int
     seconds: float
     notices: list[str] = field(default_factory=list)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-BGRM = [sys.executable, "-m", "bgrm"]
+from tests.conftest import BGRM, bgrm, cpu_seconds, wait_for
+
 SLOW = ["--downsample", "1.0", "--batch", "1"]  # long enough to watch (~14 s on one thread)
 
 
@@ -32,11 +32,13 @@ class Worker:
         return self.log_path.read_text(errors="replace")
 
     def wait_for(self, text: str, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.log():
-            assert self.process.poll() is None, f"worker died:\n{self.log()}"
-            assert time.monotonic() < deadline, f"no {text!r} in the log:\n{self.log()}"
-            time.sleep(0.2)
+        """Until ``text`` is in the log (fails if the worker dies first)."""
+        wait_for(
+            lambda: text in self.log(),
+            lambda: f"{text!r} in the log of {self.name}:\n{self.log()}",
+            timeout=timeout,
+            alive=lambda: self.process.poll() is None,
+        )
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -48,45 +50,49 @@ class Worker:
                 self.process.wait()
 
 
-def bgrm(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([*BGRM, *args], capture_output=True, text=True, env=env, timeout=timeout)
-
-
 def submit(env: dict[str, str], *args: str) -> str:
-    done = bgrm(env, "submit", *args)
+    done = bgrm("submit", *args, env=env)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()[-1]
 
 
 def status(env: dict[str, str], job_id: str) -> dict:
-    done = bgrm(env, "status", job_id, "--json")
+    done = bgrm("status", job_id, "--json", env=env)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
 
 def wait_until(env: dict[str, str], job_id: str, ready, timeout: float = 240) -> dict:
     """Poll `bgrm status --json` until ready(report) is true; returns that report."""
-    deadline = time.monotonic() + timeout
-    report = status(env, job_id)
-    while not ready(report):
-        assert time.monotonic() < deadline, f"gave up waiting: {report}"
-        time.sleep(0.3)
-        report = status(env, job_id)
-    return report
+    reports: list[dict] = []
+
+    def ready_report() -> dict | None:
+        reports.append(status(env, job_id))
+        return reports[-1] if ready(reports[-1]) else None
+
+    return wait_for(ready_report, lambda: f"job {job_id}: {reports[-1]}", timeout=timeout, poll=0.3)
 
 
 def kill_the_worker_running(
     workers: list[Worker], line: str, alive=lambda: True, timeout: float = 120
 ) -> tuple[Worker, Worker]:
-    """Wait until one of two workers logs ``line`` (while ``alive()``), let it work two seconds
-    more, then SIGKILL it; returns (the killed worker, the other)."""
-    deadline = time.monotonic() + timeout
-    while not any(line in w.log() for w in workers):
-        assert time.monotonic() < deadline and alive(), f"no worker logged {line!r}"
-        time.sleep(0.2)
-    runner = next(w for w in workers if line in w.log())
+    """Wait until one of two workers logs ``line`` (while ``alive()``), let it work two CPU
+    seconds more (well into its frames, however busy the machine), then SIGKILL it; returns
+    (the killed worker, the other)."""
+    runner = wait_for(
+        lambda: next((w for w in workers if line in w.log()), None),
+        f"a worker to log {line!r}",
+        timeout=timeout,
+        alive=alive,
+    )
     other = next(w for w in workers if w is not runner)
-    time.sleep(2)  # well into its frames
+    started = cpu_seconds(runner.process.pid)
+    wait_for(
+        lambda: cpu_seconds(runner.process.pid) > started + 2,
+        lambda: f"{runner.name} to work on after {line!r}:\n{runner.log()}",
+        timeout=timeout,
+        alive=lambda: runner.process.poll() is None,
+    )
     runner.process.kill()
     runner.process.wait()
     return runner, other

@@ -21,7 +21,7 @@ from PIL import Image
 from bgrm import Job, UsageError, mattes
 from bgrm.media.probe import probe
 from bgrm.outputs import HostFrames, WholeJob, check_targets
-from tests.cli import bgrm
+from tests.conftest import bgrm
 from tests.media import (
     assert_person_is_opaque_and_room_transparent,
     audio_packets,
@@ -249,9 +249,9 @@ def test_option_conflicts_are_usage_errors(fields, message):
 
 def test_alpha_default_outputs_and_json_round_trip():
     for alpha, name in (("prores", "talk.bgrm.mov"), ("webm", "talk.bgrm.webm")):
-        assert Job("in/talk.mp4", alpha=alpha).output_path() == Path("in", name)
+        assert Path(Job("in/talk.mp4", alpha=alpha).output_path()) == Path("in", name)
     png = Job("in/talk.mp4", alpha="png", matte="m.mkv")
-    assert png.output_path() == Path("in/talk.bgrm-frames")
+    assert Path(png.output_path()) == Path("in/talk.bgrm-frames")
     assert Job.from_json(png.to_json()) == png
     assert Job("talk.mp4").background_spec == "blur"
 

@@ -58,7 +58,9 @@ def test_process_with_a_reused_model(samples, model, tmp_path):
         on_progress=lambda done, total: progress.append((done, total)),
     )
     assert isinstance(result, bgrm.Result)
-    assert (result.output, result.matte, result.frames) == (out, matte, 120)
+    place = bgrm.Place.of  # where a file is: a local path or s3://bucket/key
+    assert (result.output, result.matte, result.frames) == (place(out), place(matte), 120)
+    assert Path(result.output) == out  # a local Place is a path
     assert result.seconds > 0 and result.fps == pytest.approx(120 / result.seconds)
     assert result.notices == []
     assert progress[-1] == (120, 120) and progress[0][1] == 120
@@ -71,7 +73,7 @@ def test_process_with_a_reused_model(samples, model, tmp_path):
     # The same model again, for a cut-out: nothing is loaded twice, nothing is shared wrongly.
     folder = tmp_path / "frames"
     again = bgrm.process(samples["talk"], folder, alpha="png", downsample=0.25, model=model)
-    assert again.output == folder and again.frames == 120
+    assert again.output.path == folder and again.frames == 120
     assert len(list(folder.glob("frame_*.png"))) == 120
 
 
@@ -101,7 +103,7 @@ def test_mattes_streams_every_frame_with_its_time_and_the_same_alpha_as_process(
 
 
 def test_mattes_checks_its_input_at_once_and_stops_when_the_caller_does(samples, model):
-    with pytest.raises(bgrm.InputError, match="input file not found"):
+    with pytest.raises(bgrm.InputError, match="input not found"):
         bgrm.mattes("no/such/talk.mp4", model=model)  # before any iteration
     threads = threading.active_count()
     stream = bgrm.mattes(samples["talk"], downsample=0.25, batch=4, model=model)
@@ -170,9 +172,11 @@ def test_a_job_is_plain_data_that_round_trips_through_json(tmp_path):
     job = bgrm.Job(Path("in/talk.mp4"), background="blur:12", matte=Path("m.mkv"), downsample="0.5")
     assert (job.input, job.matte, job.downsample) == ("in/talk.mp4", "m.mkv", 0.5)
     assert bgrm.Job.from_json(job.to_json()) == job
-    assert job.output_path() == Path("in/talk.bgrm.mp4")
-    assert job.reads() == {"input": Path("in/talk.mp4")}
-    assert job.writes() == {"output": Path("in/talk.bgrm.mp4"), "matte": Path("m.mkv")}
+    place = bgrm.Place.of  # where a file is: a local path or s3://bucket/key
+    assert job.output_path() == place("in/talk.bgrm.mp4")
+    assert job.reads() == {"input": place("in/talk.mp4")}
+    assert job.writes() == {"output": place("in/talk.bgrm.mp4"), "matte": place("m.mkv")}
+    assert str(bgrm.Job("s3://media/talk.mp4").output_path()) == "s3://media/talk.bgrm.mp4"
     with pytest.raises(bgrm.UsageError, match="unknown job parameters: colour"):
         bgrm.Job.from_json('{"input": "a.mp4", "colour": "red"}')
 
@@ -197,8 +201,7 @@ def test_the_public_api_is_what_a_program_uses():
         *("Alpha", "Codec", "CompileMode", "Precision"),
         *("BgrmError", "EnvironmentProblem", "InputError", "OutputError", "UsageError"),
         *("BatchItem", "Job", "MatteFrame", "Model", "ModelName", "Result", "__version__"),
-        *("JobOptions", "ModelOptions", "Screens", "Shot"),
-        *("Location", "Place", "place", "inside", "same"),
+        *("JobOptions", "ModelOptions", "Place", "Screens", "Shot"),
         *("parts", "threads"),
         *("check", "load_model", "mattes", "preview", "process", "process_many", "run"),
     }
@@ -206,7 +209,7 @@ def test_the_public_api_is_what_a_program_uses():
         assert getattr(bgrm, name) is not None
     assert set(bgrm.parts.__all__) == {
         *("PREROLL_SECONDS", "Part", "Split", "join_parts", "parts_folder", "plan_parts"),
-        *("preroll_for", "remove_leftovers", "remove_parts", "run_part"),
+        *("preroll_for", "remove_leftovers", "run_part"),
     }
     assert (Path(bgrm.__file__).parent / "py.typed").is_file()
 

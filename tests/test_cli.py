@@ -14,7 +14,7 @@ import typer
 import bgrm as library
 import bgrm._cli as bgrm_cli
 from bgrm._cli.flags import FLAGS, in_flag_words
-from tests.cli import bgrm
+from tests.conftest import bgrm
 from tests.media import assert_audio_copied, audio_packets, video_frames
 
 

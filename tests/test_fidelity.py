@@ -16,7 +16,7 @@ from PIL import Image
 
 import bgrm
 from bgrm.media.decode import read_frames
-from tests.cli import bgrm as cli
+from tests.conftest import bgrm as cli
 from tests.media import assert_person_is_opaque_and_room_transparent, make_clip
 
 SWS_MATRIX = {1: "itu709", 5: "itu601", 6: "itu601", 9: "bt2020"}

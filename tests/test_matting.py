@@ -13,6 +13,7 @@ import bgrm
 from bgrm.batches import batches_of
 from bgrm.errors import EnvironmentProblem, InputError
 from bgrm.matting import weights
+from bgrm.matting.model import MattingNetwork
 from bgrm.matting.session import MattingSession, matte_batches
 
 
@@ -152,3 +153,10 @@ def test_pull_from_local_onnx_and_reject_a_wrong_file(tmp_path, monkeypatch, wei
     wrong.write_bytes(b"not a model")
     with pytest.raises(InputError, match="checksum"):
         weights.pull(wrong)
+
+
+def test_the_refiner_does_not_shadow_module_apply():
+    network = MattingNetwork()
+    seen = []
+    network.apply(lambda module: seen.append(type(module).__name__))
+    assert "DeepGuidedFilterRefiner" in seen and seen[-1] == "MattingNetwork"

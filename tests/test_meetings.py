@@ -23,7 +23,7 @@ from bgrm.composite import from_uint8_hwc
 from bgrm.cuts import CutDetector, detector_frames, hsv_of
 from bgrm.matting.session import Matted
 from bgrm.shots import PERSON, judged
-from tests.cli import bgrm as run_bgrm
+from tests.conftest import bgrm as run_bgrm
 from tests.media import (
     encode_frames,
     gray_frames,

@@ -13,19 +13,18 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
+from tests.conftest import bgrm, leftovers, wait_for
 from tests.media import loop_clip
 from tests.queue import (
     SEND_EACH_KIND,
     SLOW,
     Worker,
-    bgrm,
     kill_the_worker_running,
     status,
     submit,
@@ -96,16 +95,10 @@ def frame_count(path: Path) -> int:
         return sum(1 for _ in container.decode(video=0))
 
 
-def leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir())
-
-
 def test_submit_wait_prints_the_id_and_writes_the_output(worker, queue_env, roots):
     out = roots["out"] / "talk.mp4"
-    done = bgrm(
-        queue_env, "submit", str(roots["in"] / "talk.mp4"), "--bg", "#1e1e1e", "-o", str(out),
-        *FAST, "--wait",
-    )  # fmt: skip
+    done = bgrm("submit", str(roots["in"] / "talk.mp4"), "--bg", "#1e1e1e", "-o", str(out),
+                *FAST, "--wait", env=queue_env)  # fmt: skip
     assert done.returncode == 0, done.stderr
     job_id = done.stdout.strip().splitlines()[-1]
     assert f"wrote {out} (120 frames" in done.stderr
@@ -115,7 +108,7 @@ def test_submit_wait_prints_the_id_and_writes_the_output(worker, queue_env, root
     assert report["state"] == "SUCCESS" and report["output"] == str(out)
     assert report["progress"]["done"] == report["progress"]["total"] == 120
     assert report["worker"] == worker.name
-    text = bgrm(queue_env, "status", job_id).stdout
+    text = bgrm("status", job_id, env=queue_env).stdout
     assert "SUCCESS" in text and "frames: 120/120" in text and str(out) in text
     assert f"job {job_id} done: {out}, 120 frames" in worker.log()
 
@@ -149,7 +142,7 @@ def test_progress_is_reported_and_cancel_stops_running_and_queued_jobs(worker, q
     queued = submit(queue_env, str(roots["in"] / "talk.mp4"), "-o", str(roots["out"] / "q.mp4"))
 
     assert status(queue_env, queued)["state"] == "PENDING"  # the only worker is busy
-    assert bgrm(queue_env, "cancel", queued).returncode == 0
+    assert bgrm("cancel", queued, env=queue_env).returncode == 0
     assert status(queue_env, queued)["state"] == "REVOKED"
 
     report = wait_until(
@@ -157,12 +150,12 @@ def test_progress_is_reported_and_cancel_stops_running_and_queued_jobs(worker, q
     )
     assert report["progress"]["total"] == LONG_FRAMES
     assert report["progress"]["done"] < LONG_FRAMES and report["progress"]["fps"] > 0
-    cancelled = bgrm(queue_env, "cancel", running)
+    cancelled = bgrm("cancel", running, env=queue_env)
     assert cancelled.returncode == 0 and "was PROGRESS" in cancelled.stderr
 
     report = wait_until(queue_env, running, lambda r: r["state"] == "REVOKED", timeout=60)
     assert report["error"] == "job cancelled; no output written"
-    again = bgrm(queue_env, "submit", "--wait", str(roots["in"] / "talk.mp4"), *FAST)
+    again = bgrm("submit", "--wait", str(roots["in"] / "talk.mp4"), *FAST, env=queue_env)
     assert again.returncode == 0, again.stderr  # the worker went on to the next job
     assert f"job {queued} started" not in worker.log()
     assert not (roots["out"] / "long.mp4").exists() and not (roots["out"] / "q.mp4").exists()
@@ -175,15 +168,15 @@ def test_bad_input_fails_once_with_the_cli_message_and_the_worker_goes_on(worker
     talk = roots["in"] / "talk.mp4"
     out = roots["out"] / "bad.mp4"
     for source, extra in [(junk, []), (talk, ["--bg", "nonsense"]), (talk, ["--downsample", "0"])]:
-        cli = bgrm(queue_env, "process", str(source), "-o", str(out), *extra)
-        queued = bgrm(queue_env, "submit", str(source), "-o", str(out), *extra, "--wait")
+        cli = bgrm("process", str(source), "-o", str(out), *extra, env=queue_env)
+        queued = bgrm("submit", str(source), "-o", str(out), *extra, "--wait", env=queue_env)
         assert cli.returncode != 0 and queued.returncode == cli.returncode, queued.stderr
         assert queued.stderr.strip().splitlines()[-1] == cli.stderr.strip()
         assert cli.stderr.startswith("bgrm: error: ")
         assert not out.exists() and not list(roots["out"].glob(".bad*"))
     assert "Retry" not in worker.log()  # bad input is not retried
 
-    good = bgrm(queue_env, "submit", str(talk), "-o", str(out), *FAST, "--wait")
+    good = bgrm("submit", str(talk), "-o", str(out), *FAST, "--wait", env=queue_env)
     assert good.returncode == 0, good.stderr
     assert frame_count(out) == 120
 
@@ -231,7 +224,7 @@ def _escapes(roots: dict[str, Path]) -> dict[str, tuple[list[str], str]]:
 )
 def test_confinement_refuses_paths_outside_the_roots(worker, queue_env, roots, case):
     args, reason = _escapes(roots)[case]
-    done = bgrm(queue_env, "submit", *args, *FAST, "--wait")
+    done = bgrm("submit", *args, *FAST, "--wait", env=queue_env)
     assert done.returncode == 1, done.stderr
     line = done.stderr.strip().splitlines()[-1]
     assert line.startswith("bgrm: error: ") and "outside the folder" in line and reason in line
@@ -322,10 +315,10 @@ def test_a_worker_without_roots_says_it_allows_only_its_directory(start_worker, 
 
 
 def test_a_bad_setting_or_an_unreachable_redis_is_one_clear_line(queue_env):
-    done = bgrm({**queue_env, "BGRM_VISIBILITY_TIMEOUT": "soon"}, "status", "some-id")
+    done = bgrm("status", "some-id", env={**queue_env, "BGRM_VISIBILITY_TIMEOUT": "soon"})
     assert done.returncode == 2
     assert done.stderr == "bgrm: error: BGRM_VISIBILITY_TIMEOUT must be a number >= 1, got 'soon'\n"
-    done = bgrm({**queue_env, "BGRM_BROKER_URL": "redis://:pw@127.0.0.1:1/15"}, "status", "x")
+    done = bgrm("status", "x", env={**queue_env, "BGRM_BROKER_URL": "redis://:pw@127.0.0.1:1/15"})
     assert done.returncode == 3
     assert done.stderr.startswith("bgrm: error: cannot reach the queue's Redis")
     assert "pw" not in done.stderr and "Traceback" not in done.stderr
@@ -361,7 +354,7 @@ def test_a_split_job_runs_on_two_workers_and_equals_one_pass(split_workers, root
     talk, out = roots["in"] / "talk.mp4", roots["out"]
     args = ["--matte", str(out / "split.matte.mkv"), "--downsample", "0.5"]
     done = bgrm(
-        env, "submit", str(talk), "--split", "3", "-o", str(out / "split.mp4"), *args, "--wait"
+        "submit", str(talk), "--split", "3", "-o", str(out / "split.mp4"), *args, "--wait", env=env
     )
     assert done.returncode == 0, done.stderr
     assert f"wrote {out / 'split.mp4'} (120 frames" in done.stderr
@@ -369,7 +362,7 @@ def test_a_split_job_runs_on_two_workers_and_equals_one_pass(split_workers, root
     report = status(env, job_id)
     assert report["state"] == "SUCCESS" and report["parts"] == {"done": 3, "total": 3}
     assert report["progress"]["done"] == report["progress"]["total"] == 120
-    assert "parts: 3/3 done" in bgrm(env, "status", job_id).stdout
+    assert "parts: 3/3 done" in bgrm("status", job_id, env=env).stdout
     started = [w.log().count(f"part {job_id}.part-") for w in workers]
     assert all(count > 0 for count in started)  # both workers ran parts
 
@@ -377,8 +370,8 @@ def test_a_split_job_runs_on_two_workers_and_equals_one_pass(split_workers, root
     times, _ = video_frames(out / "split.mp4")
     assert times == pytest.approx(source_times, abs=1e-6)
     assert audio_packets(out / "split.mp4") == audio_packets(talk)  # bit for bit, same times
-    single = bgrm(env, "process", str(talk), "-o", str(out / "single.mp4"), "--matte",
-                  str(out / "single.matte.mkv"), "--downsample", "0.5", "-q")  # fmt: skip
+    single = bgrm("process", str(talk), "-o", str(out / "single.mp4"), "--matte",
+                  str(out / "single.matte.mkv"), "--downsample", "0.5", "-q", env=env)  # fmt: skip
     assert single.returncode == 0, single.stderr
     mean, worst = matte_agreement(out / "split.matte.mkv", out / "single.matte.mkv")
     assert mean <= 0.5 and worst <= 2
@@ -398,10 +391,10 @@ def test_a_split_job_at_default_settings_is_the_single_pass_where_parts_meet(spl
     clip = loop_clip(roots["in"] / "talk.mp4", roots["in"] / "seams.mp4", times=3, bounce=True)
     out = roots["out"]
     split = ["--split", "2", "-o", str(out / "seams.mp4"), "--matte", str(out / "seams.mkv")]
-    done = bgrm(env, "submit", str(clip), *split, "--wait", timeout=1200)
+    done = bgrm("submit", str(clip), *split, "--wait", timeout=1200, env=env)
     assert done.returncode == 0, done.stderr
-    single = bgrm(env, "process", str(clip), "-o", str(out / "one.mp4"), "--matte",
-                  str(out / "one.mkv"), "-q", timeout=1200)  # fmt: skip
+    single = bgrm("process", str(clip), "-o", str(out / "one.mp4"), "--matte",
+                  str(out / "one.mkv"), "-q", timeout=1200, env=env)  # fmt: skip
     assert single.returncode == 0, single.stderr
     far, mean = seam_frames(out / "seams.mkv", out / "one.mkv")
     assert len(far) == 360
@@ -418,14 +411,15 @@ def test_cancel_stops_every_part_and_removes_them(split_workers, roots):
     job_id = submit(env, str(roots["in"] / "long.mp4"), "--split", "2", "-o", str(out), *SLOW)
     report = wait_until(env, job_id, lambda r: (r["progress"] or {}).get("done", 0) > 0)
     assert report["state"] == "PROGRESS" and report["parts"] == {"done": 0, "total": 2}
-    cancelled = bgrm(env, "cancel", job_id)
+    cancelled = bgrm("cancel", job_id, env=env)
     assert cancelled.returncode == 0, cancelled.stderr
     report = wait_until(env, job_id, lambda r: r["state"] == "REVOKED", timeout=60)
     assert report["error"] == "job cancelled; no output written"
-    deadline = time.monotonic() + 60
-    while hidden(roots["out"], "cut"):
-        assert time.monotonic() < deadline, hidden(roots["out"], "cut")
-        time.sleep(0.5)
+    wait_for(
+        lambda: not hidden(roots["out"], "cut"),
+        lambda: f"the parts to be removed: {hidden(roots['out'], 'cut')}",
+        timeout=60,
+    )
     assert not out.exists()
 
 
@@ -434,8 +428,8 @@ def test_a_bad_input_fails_a_split_job_once_with_the_usual_line(split_workers, r
     junk = roots["in"] / "junk-split.mp4"
     junk.write_bytes(os.urandom(20_000))
     out = roots["out"] / "bad-split.mp4"
-    cli = bgrm(env, "process", str(junk), "-o", str(out))
-    queued = bgrm(env, "submit", str(junk), "--split", "4", "-o", str(out), "--wait")
+    cli = bgrm("process", str(junk), "-o", str(out), env=env)
+    queued = bgrm("submit", str(junk), "--split", "4", "-o", str(out), "--wait", env=env)
     assert queued.returncode == cli.returncode == 1, queued.stderr
     assert queued.stderr.strip().splitlines()[-1] == cli.stderr.strip()
     assert not out.exists() and hidden(roots["out"], "bad-split") == []

@@ -19,7 +19,8 @@ import pytest
 import redis
 import yaml
 
-from tests.queue import Worker, bgrm
+from tests.conftest import bgrm
+from tests.queue import Worker
 
 PASSWORD = f"bgrm-{secrets.token_hex(8)}"
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +76,7 @@ def test_a_wrong_or_missing_password_is_one_line_that_does_not_show_it(
             ["status", "some-job"],
             ["submit", str(samples["talk"]), "-o", str(tmp_path / "out.mp4")],
         ):
-            done = bgrm(_env(url), *args)
+            done = bgrm(*args, env=_env(url))
             assert done.returncode == 3, done.stderr
             assert done.stderr.startswith(f"bgrm: error: {line}")
             assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
@@ -86,13 +87,13 @@ def test_a_wrong_or_missing_password_is_one_line_that_does_not_show_it(
 def test_a_setting_that_names_redis_never_shows_its_password():
     from bgrm_worker.config import redact
 
-    done = bgrm(_env(f"http://:{PASSWORD}@queue:6379/0"), "status", "some-job")
+    done = bgrm("status", "some-job", env=_env(f"http://:{PASSWORD}@queue:6379/0"))
     assert done.returncode == 2
     assert done.stderr == (
         "bgrm: error: BGRM_BROKER_URL must be a Redis URL (redis://host:port/db), "
         "got 'http://:***@queue:6379/0'\n"
     )
-    done = bgrm(_env(f"rediss://:{PASSWORD}@queue:6380/0"), "status", "some-job")
+    done = bgrm("status", "some-job", env=_env(f"rediss://:{PASSWORD}@queue:6380/0"))
     assert done.returncode == 2  # TLS that does not check the server is no protection
     assert done.stderr == (
         "bgrm: error: BGRM_BROKER_URL: a rediss:// URL needs ?ssl_cert_reqs=required (and "
@@ -133,16 +134,16 @@ def test_a_worker_and_the_clients_use_the_password_and_never_show_it(
     try:
         worker.wait_for(f"{worker.name} ready.")
         out = tmp_path / "out.mp4"
-        done = bgrm(env, "submit", str(samples["talk"]), "-o", str(out), *FAST)
+        done = bgrm("submit", str(samples["talk"]), "-o", str(out), *FAST, env=env)
         assert done.returncode == 0, done.stderr
         job_id = done.stdout.strip().splitlines()[-1]
         done = bgrm(
-            env, "submit", str(samples["talk"]), "-o", str(tmp_path / "b.mp4"), *FAST, "--wait"
+            "submit", str(samples["talk"]), "-o", str(tmp_path / "b.mp4"), *FAST, "--wait", env=env
         )
         assert done.returncode == 0, done.stderr
-        shown = bgrm(env, "status", job_id)
+        shown = bgrm("status", job_id, env=env)
         assert shown.returncode == 0 and f"{job_id}: SUCCESS" in shown.stdout
-        json_status = bgrm(env, "status", job_id, "--json")
+        json_status = bgrm("status", job_id, "--json", env=env)
         for text in (done.stdout, done.stderr, shown.stdout, json_status.stdout, worker.log()):
             assert PASSWORD not in text
         assert f"redis://:**@127.0.0.1:{locked_redis}/0" in worker.log()  # Celery's banner

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from samples.demo import OUTPUTS
-from tests.cli import bgrm
+from tests.conftest import bgrm
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from fractions import Fraction
 from pathlib import Path
 from unittest import mock
@@ -26,7 +25,7 @@ from bgrm.matting import session
 from bgrm.media.decode import DecodeReport, read_frames
 from bgrm.media.probe import probe
 from bgrm.resources import GIB, plan_batch
-from tests.cli import BGRM, bgrm
+from tests.conftest import BGRM, assert_one_line_error, bgrm, leftovers, wait_for
 from tests.media import (
     add_side_streams,
     cut,
@@ -68,11 +67,6 @@ def payloads(path: Path, kind: str, index: int = 0) -> list[bytes]:
 def cues(path: Path) -> list[bytes]:
     """The subtitle packets that hold text (the mp4 muxer adds empty ones between cues)."""
     return [p for p in payloads(path, "subtitles") if p != b"\x00\x00"]
-
-
-def leftovers(folder: Path, *keep: Path) -> list[str]:
-    """Files in ``folder`` other than ``keep``: partial outputs or temp files."""
-    return sorted(p.name for p in folder.iterdir() if p not in keep)
 
 
 # --- inputs that must give a correct result ---------------------------------------------------
@@ -292,7 +286,7 @@ def _make_input(kind: str, folder: Path, talk: Path) -> Path:
 @pytest.mark.parametrize(
     ("kind", "message"),
     [
-        ("missing", "input file not found"),
+        ("missing", "input not found"),
         ("folder", "no video found"),  # an empty folder: a batch of nothing
         ("random bytes", "not a readable media file"),
         ("no video stream", "no video stream in"),
@@ -308,14 +302,6 @@ def test_bad_input_gives_one_line_and_no_output(samples, weights_file, tmp_path,
     done = bgrm("process", str(source), "-o", str(outputs / "x.mp4"), "--downsample", "0.25")
     assert_one_line_error(done, 1, message, source)
     assert leftovers(outputs) == []
-
-
-def assert_one_line_error(done, code: int, message: str, path: Path) -> None:
-    lines = done.stderr.strip().splitlines()
-    assert done.returncode == code, done.stderr
-    assert len(lines) == 1 and lines[0].startswith("bgrm: error: "), done.stderr
-    assert message in lines[0] and str(path) in lines[0], lines[0]
-    assert "Traceback" not in done.stderr
 
 
 def test_unreadable_input(samples, tmp_path):
@@ -421,11 +407,10 @@ def test_signal_mid_job_stops_cleanly(weights_file, tmp_path, signum, code, word
         # A shell may start background jobs with SIGINT ignored; a terminal's Ctrl-C is not.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    deadline = time.monotonic() + 120
-    while not any(p.stat().st_size > 0 for p in outputs.glob(".x.part-*")):
-        assert job.poll() is None and time.monotonic() < deadline, "job ended before the signal"
-        time.sleep(0.05)
-    time.sleep(0.5)  # well into the frames
+    running = {"alive": lambda: job.poll() is None, "timeout": 120}
+    [temp] = wait_for(lambda: list(outputs.glob(".x.part-*")), "the job's temp file", **running)
+    written = wait_for(lambda: temp.stat().st_size, "frames in the temp file", **running)
+    wait_for(lambda: temp.stat().st_size > written, "more frames: well into them", **running)
     job.send_signal(signum)
     _, stderr = job.communicate(timeout=60)
     assert job.returncode == code, stderr

@@ -20,7 +20,8 @@ from typing import NamedTuple
 import pytest
 
 import bgrm
-from tests.cli import bgrm as run_bgrm
+from tests.conftest import bgrm as run_bgrm
+from tests.conftest import wait_for
 from tests.media import audio_packets, loop_clip, video_frames
 from tests.queue import SEND_EACH_KIND, SLOW, Worker, kill_the_worker_running, submit, wait_until
 from tests.s3 import kill_mid_upload
@@ -45,15 +46,6 @@ def download(s3, url: str, target: Path) -> Path:
     name, _, key = url.removeprefix("s3://").partition("/")
     s3.client().download_file(name, key, str(target))
     return target
-
-
-@pytest.fixture
-def scratch(tmp_path, monkeypatch) -> Path:
-    """TMPDIR of this test and of the processes it starts: where uploads are staged."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setenv("TMPDIR", str(folder))
-    return folder
 
 
 @pytest.mark.slow
@@ -321,10 +313,11 @@ def test_cancel_removes_the_parts_from_the_bucket(
     cancelled = run_bgrm("cancel", job_id, env=env)
     assert cancelled.returncode == 0, cancelled.stderr
     wait_until(env, job_id, lambda r: r["state"] == "REVOKED", timeout=60)
-    deadline = time.monotonic() + 60
-    while keys(s3, bucket) != ["in/long.mp4"]:
-        assert time.monotonic() < deadline, keys(s3, bucket)
-        time.sleep(0.5)
+    wait_for(
+        lambda: keys(s3, bucket) == ["in/long.mp4"],
+        lambda: f"the parts to be removed: {keys(s3, bucket)}",
+        timeout=60,
+    )
 
 
 @pytest.mark.slow

@@ -24,18 +24,18 @@ import numpy as np
 import pytest
 
 import bgrm
-from bgrm import buckets, places, storage
+from bgrm import Place, buckets, storage
 from bgrm.errors import EnvironmentProblem, InputError, OutputError, UsageError
 from bgrm.parts import parts_folder, remove_leftovers
-from bgrm.places import Location
 from bgrm_bench.process import make_clip
+from bgrm_worker.confine import inside
 from tests.s3 import S3Server, bytes_sent, kill_mid_upload
 
 # ---- names and confinement (no server) ----
 
 
 def test_a_url_has_names_like_a_path():
-    out = Location.of("s3://media/out/talk.mp4")
+    out = Place.of("s3://media/out/talk.mp4")
     assert (out.scheme, out.bucket, out.key) == ("s3", "media", "out/talk.mp4")
     assert (out.name, out.stem, out.suffix) == ("talk.mp4", "talk", ".mp4")
     assert str(out.parent) == "s3://media/out"
@@ -43,18 +43,22 @@ def test_a_url_has_names_like_a_path():
     assert str(out.with_name(f"{out.stem}.bgrm{out.suffix}")) == "s3://media/out/talk.bgrm.mp4"
     parts = out.with_name(f".{out.name}.job42.parts")
     assert str(parts / "part-0001.0.mp4") == "s3://media/out/.talk.mp4.job42.parts/part-0001.0.mp4"
-    assert Location.of("s3://media/out/") == Location.of("s3://media/out")
-    assert str(Location.of("s3://media/") / "a.mp4") == "s3://media/a.mp4"
+    assert Place.of("s3://media/out/") == Place.of("s3://media/out")
+    assert str(Place.of("s3://media/") / "a.mp4") == "s3://media/a.mp4"
 
 
 def test_a_local_path_stays_a_path(tmp_path):
-    here = Location.of(tmp_path / "in.mp4")
+    here = Place.of(tmp_path / "in.mp4")
     assert not here.is_url and here.path == tmp_path / "in.mp4"
     assert here.with_name("in.bgrm.mp4").path == tmp_path / "in.bgrm.mp4"
     assert (here.parent / "x.png").path == tmp_path / "x.png"
-    assert places.is_url("s3://a/b") and not places.is_url(str(tmp_path))
+    here.path.write_bytes(b"x")
+    with open(here, "rb") as file:  # a local Place is a path
+        assert file.read() == b"x" and Path(here) == tmp_path / "in.mp4"
     with pytest.raises(ValueError):
-        Location.of("s3://media/x").path  # noqa: B018
+        Place.of("s3://media/x").path  # noqa: B018
+    with pytest.raises(TypeError, match="no local path"):
+        os.fspath(Place.of("s3://media/x"))
 
 
 @pytest.mark.parametrize(
@@ -69,31 +73,31 @@ def test_a_local_path_stays_a_path(tmp_path):
 )
 def test_unusable_urls_are_refused_in_one_line(url, problem):
     with pytest.raises(UsageError, match=problem) as error:
-        Location.of(url)
+        Place.of(url)
     assert url in str(error.value) and "\n" not in str(error.value)
 
 
 def test_inside_roots_by_whole_segments(tmp_path):
     roots = ["s3://media/in", tmp_path / "in"]
-    assert storage.inside("s3://media/in/a.mp4", roots)
-    assert storage.inside("s3://media/in/deep/a.mp4", roots)
-    assert storage.inside("s3://media/in", roots)
-    assert not storage.inside("s3://media/in2/a.mp4", roots)
-    assert not storage.inside("s3://media/ina.mp4", roots)
-    assert not storage.inside("s3://other/in/a.mp4", roots)
-    assert not storage.inside("gs://media/in/a.mp4", roots)
-    assert storage.inside("s3://media/x/y.mp4", ["s3://media"])  # a whole bucket
+    assert inside("s3://media/in/a.mp4", roots)
+    assert inside("s3://media/in/deep/a.mp4", roots)
+    assert inside("s3://media/in", roots)
+    assert not inside("s3://media/in2/a.mp4", roots)
+    assert not inside("s3://media/ina.mp4", roots)
+    assert not inside("s3://other/in/a.mp4", roots)
+    assert not inside("gs://media/in/a.mp4", roots)
+    assert inside("s3://media/x/y.mp4", ["s3://media"])  # a whole bucket
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "link").symlink_to(tmp_path)
-    assert storage.inside(tmp_path / "in" / "a.mp4", roots)
-    assert not storage.inside(tmp_path / "in" / ".." / "a.mp4", roots)
-    assert not storage.inside(tmp_path / "in" / "link" / "a.mp4", roots)
-    assert not storage.inside(tmp_path / "in" / "a.mp4", ["s3://media/in"])
+    assert inside(tmp_path / "in" / "a.mp4", roots)
+    assert not inside(tmp_path / "in" / ".." / "a.mp4", roots)
+    assert not inside(tmp_path / "in" / "link" / "a.mp4", roots)
+    assert not inside(tmp_path / "in" / "a.mp4", ["s3://media/in"])
 
 
 def test_import_bgrm_leaves_the_object_store_library_out():
     code = (
-        "import sys, bgrm, bgrm.storage as s; s.Location.of('s3://media/a.mp4');"
+        "import sys, bgrm; bgrm.Place.of('s3://media/a.mp4');"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('obstore', 'boto3')"
         " or m == 'bgrm.buckets'))"
     )
@@ -120,7 +124,7 @@ def test_a_local_write_appears_only_on_success(tmp_path):
     assert target.read_bytes() == b"done"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
     with pytest.raises(InputError, match=f"input not found: {tmp_path / 'no.mp4'}"):
-        storage.open_read(tmp_path / "no.mp4")
+        Place.of(tmp_path / "no.mp4").open()
 
 
 # ---- reading from the server ----
@@ -141,7 +145,7 @@ def _frames(source) -> list[tuple[int, np.ndarray]]:
 
 
 def _upload(s3: S3Server, url: str, path: Path) -> None:
-    location = Location.of(url)
+    location = Place.of(url)
     s3.client().upload_file(str(path), location.bucket, location.key)
 
 
@@ -149,7 +153,7 @@ def test_pyav_decodes_an_object_to_the_same_frames(s3, bucket, samples):
     talk = samples["talk"]
     _upload(s3, f"{bucket}/in/talk.mp4", talk)
     mark = s3.mark()
-    with storage.open_read(f"{bucket}/in/talk.mp4") as file:
+    with Place.of(f"{bucket}/in/talk.mp4").open() as file:
         remote = _frames(file)
     local = _frames(str(talk))
     assert len(remote) == len(local) == 120
@@ -162,23 +166,23 @@ def test_pyav_decodes_an_object_to_the_same_frames(s3, bucket, samples):
 
 def _path(bucket: str, key: str) -> str:
     """The request path of ``key`` in ``bucket`` (as the server logs it)."""
-    return f"/{Location.of(bucket).bucket}/{key}"
+    return f"/{Place.of(bucket).bucket}/{key}"
 
 
 def test_a_missing_object_is_one_input_error(s3, bucket):
     with pytest.raises(InputError) as error:
-        storage.open_read(f"{bucket}/in/missing.mp4")
+        Place.of(f"{bucket}/in/missing.mp4").open()
     assert str(error.value) == f"input not found: {bucket}/in/missing.mp4"
-    assert not storage.exists(f"{bucket}/in/missing.mp4")
+    assert not Place.of(f"{bucket}/in/missing.mp4").exists()
 
 
 def test_a_missing_bucket_is_named_as_such(s3, bucket):
     """Not "not found": a 404 in a bucket that does not exist says so (reading or writing)."""
     none = "s3://bgrm-none-here"
     with pytest.raises(InputError, match=f"^the background's bucket does not exist: {none}/r"):
-        storage.open_read(f"{none}/room.jpg", role="background")
+        Place.of(f"{none}/room.jpg").open("background")
     with pytest.raises(InputError, match=f"^the input's bucket does not exist: {none}/in.mp4$"):
-        storage.size(f"{none}/in.mp4")
+        Place.of(f"{none}/in.mp4").size()
     with (
         pytest.raises(OutputError, match=f"^the output's bucket does not exist: {none}/o.mp4$"),
         storage.write(f"{none}/o.mp4") as temp,
@@ -192,7 +196,7 @@ def test_an_unreachable_endpoint_names_it(s3, monkeypatch, few_retries):
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
     monkeypatch.setenv("AWS_ENDPOINT_URL", closed)
     with pytest.raises(EnvironmentProblem) as error:
-        storage.open_read("s3://media/in.mp4")
+        Place.of("s3://media/in.mp4").open()
     assert str(error.value) == f"cannot reach the object store at {closed}: s3://media/in.mp4"
 
 
@@ -200,7 +204,7 @@ def test_missing_credentials_are_an_environment_problem(s3, bucket, monkeypatch)
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     with pytest.raises(EnvironmentProblem, match=f"no credentials .* at {s3.endpoint} .*AWS_"):
-        storage.open_read(f"{bucket}/in.mp4")
+        Place.of(f"{bucket}/in.mp4").open()
 
 
 def test_a_store_lost_mid_read_is_an_environment_problem(
@@ -213,7 +217,7 @@ def test_a_store_lost_mid_read_is_an_environment_problem(
             monkeypatch.setenv(name, value)
         server.client().create_bucket(Bucket="media")
         _upload(server, "s3://media/talk.mp4", samples["talk"])
-        file = storage.open_read("s3://media/talk.mp4", block=64 << 10)
+        file = Place.of("s3://media/talk.mp4").open(block=64 << 10)
         container = av.open(file)
         next(container.decode(video=0))
     finally:
@@ -226,7 +230,7 @@ def test_a_store_lost_mid_read_is_an_environment_problem(
 def test_an_unconfigured_store_says_so_in_one_line(monkeypatch):
     monkeypatch.delenv("AZURE_STORAGE_ACCOUNT_NAME", raising=False)
     with pytest.raises(EnvironmentProblem, match="Azure Blob Storage .*: az://media/a.mp4$"):
-        storage.open_read("az://media/a.mp4")
+        Place.of("az://media/a.mp4").open()
 
 
 def test_access_denied_and_rejected_credentials(tmp_path, monkeypatch):
@@ -241,9 +245,9 @@ def test_access_denied_and_rejected_credentials(tmp_path, monkeypatch):
         for name, value in (server.environment() | key).items():
             monkeypatch.setenv(name, value)
         storage.write_bytes("s3://media/ok.txt", b"ok")
-        assert storage.read_bytes("s3://media/ok.txt") == b"ok"
+        assert Place.of("s3://media/ok.txt").read_bytes() == b"ok"
         with pytest.raises(InputError, match="^access denied reading the input: s3://secret/x"):
-            storage.open_read("s3://secret/x.mp4")
+            Place.of("s3://secret/x.mp4").open()
         with (
             pytest.raises(OutputError, match="^access denied writing the output: s3://secret/y"),
             storage.write("s3://secret/y.mp4") as temp,
@@ -251,7 +255,7 @@ def test_access_denied_and_rejected_credentials(tmp_path, monkeypatch):
             temp.write_bytes(b"1")
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
         with pytest.raises(EnvironmentProblem, match=f"at {server.endpoint} rejected the cred"):
-            storage.read_bytes("s3://media/ok.txt")
+            Place.of("s3://media/ok.txt").read_bytes()
     finally:
         server.stop()
 
@@ -303,22 +307,13 @@ def _encode(path: Path, frames: int = 24, options: dict[str, str] | None = None)
         out.mux(stream.encode(None))
 
 
-@pytest.fixture
-def scratch(tmp_path, monkeypatch) -> Path:
-    """The folder storage.write takes its local temps from, to see that none is left."""
-    folder = tmp_path / "scratch"
-    folder.mkdir()
-    monkeypatch.setattr("tempfile.tempdir", str(folder))
-    return folder
-
-
 def _keys(s3: S3Server, bucket: str) -> list[str]:
-    listing = s3.client().list_objects_v2(Bucket=Location.of(bucket).bucket)
+    listing = s3.client().list_objects_v2(Bucket=Place.of(bucket).bucket)
     return sorted(item["Key"] for item in listing.get("Contents", []))
 
 
 def _uploads_in_progress(s3: S3Server, bucket: str) -> list[str]:
-    listing = s3.client().list_multipart_uploads(Bucket=Location.of(bucket).bucket)
+    listing = s3.client().list_multipart_uploads(Bucket=Place.of(bucket).bucket)
     return [upload["Key"] for upload in listing.get("Uploads", [])]
 
 
@@ -330,12 +325,12 @@ def test_an_encode_appears_only_when_it_succeeds(s3, bucket, scratch, name, opti
     with storage.write(url) as temp:
         assert temp.suffix == Path(name).suffix
         _encode(temp, options=options)
-        assert not storage.exists(url)
+        assert not Place.of(url).exists()
     assert _keys(s3, bucket) == [f"out/{name}"]
-    with storage.open_read(url) as file, av.open(file) as container:
+    with Place.of(url).open() as file, av.open(file) as container:
         times = [frame.time for frame in container.decode(video=0)]
     assert times == pytest.approx([i / 25 for i in range(24)])
-    head = storage.open_read(url).read(4096)
+    head = Place.of(url).open().read(4096)
     if name.endswith(".mp4"):
         assert b"moov" in head  # the index first: a player can start before the end arrives
     assert list(scratch.iterdir()) == []
@@ -361,7 +356,7 @@ def test_a_large_file_goes_up_in_parts(s3, bucket, scratch, monkeypatch):
     puts = [r for r in s3.requests(mark) if r.path == _path(bucket, "out/big.mov")]
     assert [r.query for r in puts if r.method == "POST"][0].startswith("uploads")  # multipart
     assert sum(r.received for r in puts if "partNumber" in r.query) == len(data)
-    assert storage.read_bytes(url) == data
+    assert Place.of(url).read_bytes() == data
     assert _uploads_in_progress(s3, bucket) == [] and list(scratch.iterdir()) == []
 
 
@@ -392,7 +387,7 @@ def test_a_network_cut_of_two_seconds_mid_upload_is_ridden_out(tmp_path, scratch
         server.cut(2, after_bytes=7 << 20)
         with storage.write("s3://media/out/cut.mov") as temp:
             temp.write_bytes(data)
-        assert storage.read_bytes("s3://media/out/cut.mov") == data
+        assert Place.of("s3://media/out/cut.mov").read_bytes() == data
         puts = [r for r in server.requests() if "partNumber" in r.query]
         assert len(puts) > 4  # some parts went twice: the cut happened mid-upload
         assert _uploads_in_progress(server, "s3://media") == []
@@ -425,7 +420,7 @@ def test_a_failed_part_aborts_the_upload_and_a_stale_one_is_aborted_later(
     assert _uploads_in_progress(s3, bucket) == ["out/a.mov"]
     s3.heal()
     job = bgrm.Job(input=str(samples["talk"]), output=url)
-    assert remove_leftovers(job, 0) == [Location.of(url)]  # what a run on it does first
+    assert remove_leftovers(job, 0) == ([], [Place.of(url)])  # what a run on it does first
     assert _uploads_in_progress(s3, bucket) == [] and _keys(s3, bucket) == []
     assert list(scratch.iterdir()) == []
 
@@ -440,8 +435,7 @@ def test_a_writer_killed_mid_upload_leaves_nothing_after_the_next_run(s3, bucket
     [staged] = scratch.iterdir()
     assert staged.name.startswith(".bgrm-upload.part-")
     job = bgrm.Job(input=str(samples["talk"]), output=url)
-    removed = remove_leftovers(job, float("inf"))
-    assert sorted(map(str, removed)) == sorted([str(staged), url])
+    assert remove_leftovers(job, float("inf")) == ([Place.of(staged)], [Place.of(url)])
     assert _uploads_in_progress(s3, bucket) == [] and _keys(s3, bucket) == []
     assert list(scratch.iterdir()) == []
 
@@ -497,10 +491,10 @@ def test_an_existing_key_is_refused_without_overwrite(s3, bucket, scratch):
     ):
         temp.write_bytes(b"mine")
         storage.write_bytes(f"{bucket}/out/b.mp4", b"another writer's")
-    assert storage.read_bytes(f"{bucket}/out/b.mp4") == b"another writer's"
+    assert Place.of(f"{bucket}/out/b.mp4").read_bytes() == b"another writer's"
     with storage.write(url, overwrite=True) as temp:
         temp.write_bytes(b"new")
-    assert storage.read_bytes(url) == b"new"
+    assert Place.of(url).read_bytes() == b"new"
     with pytest.raises(OutputError, match="^file exists"):
         storage.write_bytes(url, b"again", overwrite=False)
     assert list(scratch.iterdir()) == []
@@ -516,8 +510,8 @@ def test_a_png_folder_commits_with_its_sidecar_last(s3, bucket, scratch):
         (folder / "audio.m4a").write_bytes(b"aac")
     puts = [r.path for r in s3.requests(mark) if r.method == "PUT"]
     assert len(puts) == 7 and puts[-1] == _path(bucket, "out/cutout/frames.json")
-    assert storage.is_folder(url) and storage.exists(url)
-    assert [c.name for c in storage.children(url)][:2] == ["audio.m4a", "frame_000000.png"]
+    assert Place.of(url).is_folder() and Place.of(url).exists()
+    assert [c.name for c in Place.of(url).children()][:2] == ["audio.m4a", "frame_000000.png"]
     with pytest.raises(OutputError, match="exists"), storage.write(url, folder=True):
         pytest.fail("the block runs for an existing folder")
     with storage.write(url, folder=True, overwrite=True, last="frames.json") as folder:
@@ -527,26 +521,26 @@ def test_a_png_folder_commits_with_its_sidecar_last(s3, bucket, scratch):
     with pytest.raises(RuntimeError), storage.write(f"{bucket}/out/other", folder=True) as folder:
         (folder / "frame_000000.png").write_bytes(b"png")
         raise RuntimeError("stopped")
-    assert not storage.exists(f"{bucket}/out/other")
+    assert not Place.of(f"{bucket}/out/other").exists()
     assert list(scratch.iterdir()) == []
 
 
 def test_a_parts_prefix_is_listed_and_removed_whole(s3, bucket, scratch):
-    parts = Location.of(f"{bucket}/out/.talk.mp4.job42.parts")
+    parts = Place.of(f"{bucket}/out/.talk.mp4.job42.parts")
     for index in range(2):
         with storage.write(parts / f"part-{index:04d}.0.mp4") as temp:
             _encode(temp, frames=4)
         storage.write_bytes(parts / f"part-{index:04d}.json", b'{"frames": 4}')
-    names = [child.name for child in storage.children(parts)]
+    names = [child.name for child in parts.children()]
     assert names == ["part-0000.0.mp4", "part-0000.json", "part-0001.0.mp4", "part-0001.json"]
-    assert json.loads(storage.read_bytes(parts / "part-0001.json")) == {"frames": 4}
-    assert storage.size(parts / "part-0000.0.mp4") > 0
+    assert json.loads((parts / "part-0001.json").read_bytes()) == {"frames": 4}
+    assert (parts / "part-0000.0.mp4").size() > 0
     storage.write_bytes(f"{bucket}/out/.talk.mp4.job42.partsX", b"a neighbour")
-    storage.remove(parts)
+    parts.remove()
     assert _keys(s3, bucket) == ["out/.talk.mp4.job42.partsX"]
-    assert not storage.exists(parts) and storage.children(parts) == []
+    assert not parts.exists() and parts.children() == []
     with pytest.raises(UsageError, match="whole bucket"):
-        storage.remove(bucket)
+        Place.of(bucket).remove()
 
 
 # ---- a part of a long clip (slow: a 40 s clip is made once) ----
@@ -597,7 +591,7 @@ def test_a_part_fetches_only_the_bytes_around_its_frames(s3, bucket, long_clips,
     _upload(s3, url, clip)
     block = 256 << 10
     mark = s3.mark()
-    with storage.open_read(url, block=block) as file:
+    with Place.of(url).open(block=block) as file:
         pts, needed = _part(file, 30.0)
     fetched = bytes_sent(s3.requests(mark), _path(bucket, f"in/{clip.name}"))
     local_pts, _ = _part(str(clip), 30.0)

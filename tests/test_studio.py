@@ -18,7 +18,7 @@ from bgrm.finish import finish
 from bgrm.matting.session import MattingSession, matte_batches
 from bgrm.media.decode import read_frames
 from bgrm.media.probe import probe
-from tests.cli import bgrm as cli
+from tests.conftest import bgrm as cli
 from tests.media import cut, loop_clip, video_frames
 
 RED = (255, 0, 0)

@@ -23,7 +23,7 @@ from bgrm.finish import finish
 from bgrm.finish.fused import COMPILE_S, SAVING_S_PER_PIXEL, FusedTail, open_tail, should_compile
 from bgrm.matting.session import Matted, MattingSession, matte_batches
 from bgrm.media.decode import read_frames
-from tests.cli import bgrm as cli
+from tests.conftest import bgrm as cli
 from tests.media import gray_frames
 
 HEIGHT, WIDTH = 144, 176
@@ -163,7 +163,7 @@ def test_compile_on_gives_the_same_files(samples, eager_run, tmp_path):
 SCRIPT = """
 import logging, sys
 import bgrm
-from tests.cli import bgrm as cli
+from tests.conftest import bgrm as cli
 from tests.media import gray_frames
 logging.basicConfig(level=logging.DEBUG, format="%(name)s %(levelname)s %(message)s")
 bgrm.process(sys.argv[1], sys.argv[2], alpha="png", compile="on")

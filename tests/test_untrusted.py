@@ -27,7 +27,7 @@ import pytest
 import redis
 
 import bgrm
-from tests.cli import bgrm as run_bgrm
+from tests.conftest import bgrm as run_bgrm
 from tests.media import make_clip, remux
 from tests.queue import Worker, send
 from tests.test_s3_jobs import farm_env, keys, upload

@@ -3,20 +3,28 @@ what `submit` refuses before queueing, leftovers of a killed run, the lines bgrm
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import inspect
 import os
 import socket
 import subprocess
 import sys
-import time
+import typing
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
-from bgrm.media.formats import composite_encoding
+from bgrm import Alpha, Codec, Job, ModelName, preview, process, process_many
+from bgrm._cli.errors import FLAGS
+from bgrm._cli.flags import job_flags
+from bgrm.matting import weights
+from bgrm.media.formats import ALPHA_FORMATS, CODECS, composite_encoding
 from bgrm.media.probe import probe
 from bgrm.media.writer import FrameWriter
 from bgrm.threads import plan_threads, usable_cores
-from tests.cli import bgrm
+from tests.conftest import assert_one_line_error, bgrm, cpu_seconds, wait_for
 from tests.media import make_clip, video_frames
 
 DEAD_BROKER = {"BGRM_BROKER_URL": "redis://127.0.0.1:1/0"}  # nothing listens there
@@ -27,16 +35,6 @@ def clip(tmp_path):
     """A small real clip with audio: 64x48, 8 frames, in its own folder."""
     (tmp_path / "in").mkdir()
     return make_clip(tmp_path / "in" / "clip.mp4", frames=8)
-
-
-def assert_one_line(done: subprocess.CompletedProcess, code: int, *words: str) -> str:
-    """Exit ``code`` and exactly one line on stderr, `bgrm: error: ...`, holding ``words``."""
-    lines = done.stderr.strip().splitlines()
-    assert done.returncode == code, done.stderr
-    assert len(lines) == 1 and lines[0].startswith("bgrm: error: "), done.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.mark.parametrize(
@@ -56,14 +54,14 @@ def assert_one_line(done: subprocess.CompletedProcess, code: int, *words: str) -
 )
 def test_a_parse_error_is_one_line_naming_the_flag(clip, args, flag):
     done = bgrm(*[arg.format(clip=clip) for arg in args])
-    line = assert_one_line(done, 2, flag)
+    line = assert_one_line_error(done, 2, flag)
     assert "╭" not in done.stderr and "Usage:" not in done.stderr
     assert "--help" in line  # where to look next
 
 
 def test_preview_takes_quiet_like_process(clip):
     done = bgrm("preview", str(clip.with_name("missing.mp4")), "-q")
-    assert_one_line(done, 1, "not found")  # -q is accepted; the missing input is the error
+    assert_one_line_error(done, 1, "not found")  # -q is accepted; the missing input is the error
 
 
 @pytest.mark.parametrize("command", [[], ["process"], ["preview"], ["submit"], ["models"]])
@@ -116,7 +114,7 @@ def test_a_bad_background_video_is_named_as_the_background(clip, tmp_path, weigh
     broken = tmp_path / "room.mp4"
     broken.write_bytes(os.urandom(30_000))
     done = bgrm("process", str(clip), "--bg", str(broken), "-o", str(tmp_path / "o.mp4"))
-    assert_one_line(done, 1, "background video", str(broken))
+    assert_one_line_error(done, 1, "background video", str(broken))
     assert not (tmp_path / "o.mp4").exists()
 
 
@@ -135,25 +133,25 @@ def test_submit_refuses_what_would_fail_before_queueing(clip, tmp_path, bg, code
     (tmp_path / "junk.mp4").write_bytes(os.urandom(20_000))
     out = str(tmp_path / "o.mp4")
     done = bgrm("submit", str(clip), "--bg", bg.format(tmp=tmp_path), "-o", out, env=DEAD_BROKER)
-    assert_one_line(done, code, *words)
+    assert_one_line_error(done, code, *words)
 
 
 def test_submit_refuses_an_existing_output_and_a_missing_input(clip, tmp_path):
     taken = tmp_path / "taken.mp4"
     taken.write_bytes(b"")
     done = bgrm("submit", str(clip), "-o", str(taken), env=DEAD_BROKER)
-    assert_one_line(done, 1, "output exists", "-y")
+    assert_one_line_error(done, 1, "output exists", "-y")
     done = bgrm(
         "submit", str(tmp_path / "gone.mp4"), "-o", str(tmp_path / "x.mp4"), env=DEAD_BROKER
     )
-    assert_one_line(done, 1, "not found")
+    assert_one_line_error(done, 1, "not found")
     done = bgrm("submit", str(clip), "-o", str(tmp_path / "x.mp4"), env=DEAD_BROKER)
-    assert_one_line(done, 3, "127.0.0.1:1")  # a good job gets as far as the queue
+    assert_one_line_error(done, 3, "127.0.0.1:1")  # a good job gets as far as the queue
 
 
 def test_a_broker_that_is_not_a_url_is_named(clip):
     done = bgrm("status", "some-id", env={"BGRM_BROKER_URL": "notaurl"})
-    assert_one_line(done, 2, "BGRM_BROKER_URL", "notaurl")
+    assert_one_line_error(done, 2, "BGRM_BROKER_URL", "notaurl")
 
 
 def test_a_killed_runs_leftover_goes_at_the_next_run_a_live_ones_stays(clip, tmp_path):
@@ -174,18 +172,31 @@ def test_a_killed_runs_leftover_goes_at_the_next_run_a_live_ones_stays(clip, tmp
     assert not dead.exists() and live.exists()
 
 
+@contextlib.contextmanager
+def a_busy_core() -> Iterator[None]:
+    """Another process spinning on one core, under way (a fifth of a CPU second spent) before
+    the block runs, so that bgrm's sample of the load sees it; stopped after the block."""
+    with subprocess.Popen([sys.executable, "-c", "while True: pass"]) as spinner:
+        try:
+            wait_for(
+                lambda: cpu_seconds(spinner.pid) > 0.2,
+                "another process to keep a core busy",
+                timeout=30,
+                alive=lambda: spinner.poll() is None,
+            )
+            yield
+        finally:
+            spinner.kill()
+
+
 def test_a_busy_machine_gets_fewer_torch_threads_and_is_told(clip, tmp_path, weights_file):
     """Another process keeps a core busy: bgrm measures that before the job, gives torch the
     cores left (not one per core, which would fight that process) and says so."""
     if usable_cores() < 2:
         pytest.skip("one core: nothing to leave to the other process")
-    with subprocess.Popen([sys.executable, "-c", "while True: pass"]) as spinner:
-        try:
-            time.sleep(0.5)  # under way before bgrm samples the load
-            args = ["--bg", "white", "-o", str(tmp_path / "o.mp4"), "--downsample", "0.5"]
-            done = bgrm("process", str(clip), *args, env={"BGRM_THREADS": ""})
-        finally:
-            spinner.kill()
+    with a_busy_core():
+        args = ["--bg", "white", "-o", str(tmp_path / "o.mp4"), "--downsample", "0.5"]
+        done = bgrm("process", str(clip), *args, env={"BGRM_THREADS": ""})
     assert done.returncode == 0, done.stderr
     busy = [line for line in done.stderr.splitlines() if "the machine is busy" in line]
     assert len(busy) == 1 and "torch thread(s)" in busy[0], done.stderr
@@ -209,17 +220,13 @@ def test_a_library_call_fits_its_threads_like_the_cli(clip, tmp_path, weights_fi
     if usable_cores() < 2:
         pytest.skip("one core: nothing to leave to the other process")
     environment = {k: v for k, v in os.environ.items() if k != "BGRM_THREADS"}
-    with subprocess.Popen([sys.executable, "-c", "while True: pass"]) as spinner:
-        try:
-            time.sleep(0.5)  # under way before bgrm samples the load
-            done = subprocess.run(
-                [sys.executable, "-c", LIBRARY_AFTER_TORCH, str(clip), str(tmp_path / "o.mp4")],
-                capture_output=True,
-                text=True,
-                env=environment,
-            )
-        finally:
-            spinner.kill()
+    with a_busy_core():
+        done = subprocess.run(
+            [sys.executable, "-c", LIBRARY_AFTER_TORCH, str(clip), str(tmp_path / "o.mp4")],
+            capture_output=True,
+            text=True,
+            env=environment,
+        )
     assert done.returncode == 0, done.stderr
     threads, *notices = done.stdout.splitlines()
     assert 1 <= int(threads) < usable_cores()
@@ -297,3 +304,23 @@ def test_a_cgroup_quota_caps_the_usable_cores(tmp_path):
     assert usable_cores(tmp_path) == min(2, len(os.sched_getaffinity(0)))
     (tmp_path / "cpu.max").write_text("max 100000\n")
     assert usable_cores(tmp_path) == len(os.sched_getaffinity(0))
+
+
+def test_the_parameters_agree_across_job_process_the_cli_and_its_flag_table():
+    """Every job parameter is a keyword of process (and, but for the files that name one
+    output, of process_many), a CLI flag (job_flags, or --device of each command) and a row of
+    the FLAGS table, and nothing more; preview takes the ones a picture needs. The model names
+    are the models whose weights bgrm knows."""
+    job = [field.name for field in dataclasses.fields(Job)]
+    keywords = list(inspect.signature(process).parameters)
+    assert keywords[: len(job)] == job
+    assert keywords[len(job) :] == ["on_progress", "on_notice"]
+    many = set(inspect.signature(process_many).parameters)
+    assert set(job) - many == {"input", "output", "matte"}
+    cli = set(job_flags()) | {"input", "device"}
+    assert cli == set(job) == set(FLAGS)
+    pictured = set(inspect.signature(preview).parameters) & set(job)
+    assert pictured == set(job) - {"batch", "codec", "crf", "matte", "compile"}
+    assert typing.get_args(ModelName) == tuple(weights.MODELS)
+    assert typing.get_args(Alpha) == ALPHA_FORMATS
+    assert typing.get_args(Codec) == tuple(CODECS)

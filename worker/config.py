@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from bgrm import Location, Place, UsageError, place
+from bgrm import Place, UsageError
 
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 
@@ -116,8 +116,7 @@ def redact(text: str, *urls: str) -> str:
 
 def _root(text: str) -> Place:
     """A root folder (resolved) or URL prefix."""
-    root = place(text)
-    return root if isinstance(root, Location) else root.expanduser().resolve()
+    return Place.of(text).resolve()
 
 
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float = 0) -> float:

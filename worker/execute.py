@@ -19,7 +19,6 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import NoReturn
 
 from celery import Task, chord, group, signature, states
@@ -221,7 +220,7 @@ def cleanup(task: Task, job_json: str, job_id: str) -> None:
     running = [job_id] + [part_task_id(job_id, index) for index in range(count)]
     if any(store.locked(record) for record in running):
         raise task.retry(countdown=CLEANUP_POLL_S, max_retries=None)
-    parts.remove_parts(folder)
+    folder.remove()
     _remove_leftovers(job)
     if store.cancel_requested(job_id):
         task.backend.mark_as_revoked(job_id, "cancelled")
@@ -280,11 +279,11 @@ def _remove_leftovers(job: bgrm.Job, folder: Place | None = None) -> None:
     of its outputs), removed and logged. With the job's (or part's) lock held: a killed
     worker's lock outlives its last write by at least two thirds of the TTL, so temp files
     untouched for half of it are a dead run's."""
-    for leftover in parts.remove_leftovers(job, settings().lock_ttl / 2, folder):
-        if isinstance(leftover, Path):
-            log.info("removed a stale temp file of an interrupted run: %s", leftover)
-        else:
-            log.info("aborted the incomplete upload of an interrupted run: %s", leftover)
+    removed = parts.remove_leftovers(job, settings().lock_ttl / 2, folder)
+    for temp in removed.temps:
+        log.info("removed a stale temp file of an interrupted run: %s", temp)
+    for upload in removed.uploads:
+        log.info("aborted the incomplete upload of an interrupted run: %s", upload)
 
 
 def _parts_folder(job: bgrm.Job, job_id: str) -> Place:

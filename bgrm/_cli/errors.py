@@ -11,7 +11,6 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -19,7 +18,7 @@ from tqdm import tqdm
 
 from bgrm import BgrmError
 from bgrm._cli.flags import in_flag_words
-from bgrm.places import Location, is_url
+from bgrm.places import Place
 
 EXIT_INPUT = 1
 EXIT_USAGE = 2
@@ -39,16 +38,9 @@ def exit_code(kind: str) -> int:
     return codes.get(kind, EXIT_INPUT)
 
 
-def shown(path: str | os.PathLike | Location) -> str:
-    """A path as the user should read it: without `..` or `.` steps, relative to the current
-    folder when it is inside it; a URL as it is."""
-    if is_url(path):
-        return str(path)
-    full = Path(os.path.abspath(path))
-    try:
-        return str(full.relative_to(Path.cwd()))
-    except ValueError:
-        return str(full)
+def shown(path: str | os.PathLike) -> str:
+    """A path or a URL as the user should read it (Place.display)."""
+    return Place.of(path).display()
 
 
 def say(message: str) -> None:

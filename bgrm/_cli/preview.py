@@ -9,7 +9,7 @@ import typer
 from bgrm._cli.errors import say, shown, user_errors
 from bgrm._cli.flags import with_job_flags
 from bgrm.errors import UsageError
-from bgrm.places import place
+from bgrm.places import Place
 
 
 @with_job_flags(output_help="The picture, a .png (default: <stem>.preview.png beside the input).")
@@ -40,7 +40,7 @@ def preview(
     import bgrm
 
     with user_errors():
-        source = place(input)
+        source = Place.of(input)
         output = job.pop("output") or source.with_name(f"{source.stem}.preview.png")
         times = [parse_time(text) for text in at.split(",")] if at else None
         bgrm.preview(input, output, at=times, **job)

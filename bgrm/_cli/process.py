@@ -9,11 +9,10 @@ from typing import Annotated, Any
 
 import typer
 
-from bgrm import storage
 from bgrm._cli.errors import EXIT_INPUT, in_flag_words, say, shown, user_errors
 from bgrm._cli.flags import with_job_flags
 from bgrm._cli.progress import ProgressBar
-from bgrm.places import Place, is_url, place
+from bgrm.places import Place
 from bgrm.threads import choose_waiting
 
 
@@ -51,7 +50,9 @@ def process(
     itself), a bad one is reported and the others still run; exit 1 if any failed.
     """
     choose_waiting()  # before the job's checks load torch
-    if len(inputs) == 1 and (is_url(inputs[0]) or not Path(inputs[0]).is_dir()):
+    with user_errors():
+        one = len(inputs) == 1 and not Place.of(inputs[0]).is_folder("input", writing=False)
+    if one:
         _one(inputs[0], quiet, skip_existing, job)
     else:
         _many(inputs, quiet, recursive, skip_existing, job)
@@ -90,7 +91,7 @@ def _one(source: str, quiet: bool, skip_existing: bool, job: dict) -> None:
 def names_folder(output: str | None) -> bool:
     """Whether -o names a folder: it ends with a slash, or is a folder (a prefix with keys
     below it, in a bucket) that exists."""
-    return output is not None and (output.endswith(("/", os.sep)) or storage.is_folder(output))
+    return output is not None and (output.endswith(("/", os.sep)) or Place.of(output).is_folder())
 
 
 def into_folder(folder: str, source: str, job: dict) -> Place:
@@ -98,20 +99,9 @@ def into_folder(folder: str, source: str, job: dict) -> Place:
     no folders)."""
     import bgrm
 
-    inside = place(folder)
-    if isinstance(inside, Path):
-        _make_folder(inside)
+    inside = Place.of(folder)
+    inside.mkdir(parents=True)
     return inside / bgrm.Job(input=source, alpha=job["alpha"]).output_path().name
-
-
-def _make_folder(folder: Path) -> None:
-    """A local output folder, made if missing."""
-    from bgrm import OutputError
-
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot make the output folder ({error.strerror}): {folder}") from None
 
 
 def _many(sources: list[str], quiet: bool, recursive: bool, skip_existing: bool, job: dict) -> None:

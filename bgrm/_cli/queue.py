@@ -10,7 +10,6 @@ import dataclasses
 import json
 import os
 import time
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -20,7 +19,7 @@ from bgrm._cli.errors import exit_code, fail, in_flag_words, say, user_errors
 from bgrm._cli.flags import with_job_flags
 from bgrm._cli.process import into_folder, names_folder
 from bgrm._cli.progress import ProgressBar
-from bgrm.places import Location, is_url
+from bgrm.places import Place
 from bgrm.threads import choose_waiting
 
 POLL_SECONDS = 0.5
@@ -121,9 +120,9 @@ def _absolute_job(source: str, flags: dict[str, Any], *, many: bool) -> Job:
     )
 
 
-def _absolute(where: str | os.PathLike | Location) -> str:
+def _absolute(where: str | os.PathLike) -> str:
     """A local path made absolute; a URL as it is."""
-    return str(where) if is_url(where) else str(Path(where).absolute())
+    return str(Place.of(where).absolute())
 
 
 def _with_exit_code(report: dict) -> dict:

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 from PIL import Image, ImageColor
 
 from bgrm.errors import InputError, brief
 from bgrm.media.formats import STILL_READERS, VIDEO_SUFFIXES
-from bgrm.places import Location, Place, is_url
-from bgrm.storage import open_read
+from bgrm.places import Place
 
 DEFAULT_BACKGROUND = "blur"
 """The background when none is given: the room itself, blurred."""
@@ -72,23 +70,16 @@ def parse_background(spec: str) -> BackgroundSpec:
         return _parse_blur(spec)
     if spec in ("grayscale", "greyscale"):
         return GrayscaleSpec()
-    if is_url(spec):  # an object: looked at when it is opened, not here
-        return _file_spec(Location.of(spec))
-    path = Path(spec).expanduser()
-    try:
-        if path.is_file():
-            return _file_spec(path)
-        if path.exists():
-            raise InputError(f"background is not a file: {path}")
-    except OSError as error:  # a name too long, a folder without access
-        raise InputError(f"cannot read the background ({error.strerror}): {path}") from None
+    path = Place.of(spec).expanduser()
+    if path.is_file("background"):  # an object is looked at when it is opened, not here
+        return _file_spec(path)
     try:
         return _parse_colour(spec)
     except InputError:
         if spec.startswith("#"):
             raise
         if _looks_like_a_path(path):
-            raise InputError(f"background image not found: {path}") from None
+            raise path.not_found("background image") from None
         raise InputError(
             f"unknown background {brief(spec)}: not a colour, 'blur', 'blur:N', 'grayscale' or an "
             f"existing image file"
@@ -113,7 +104,7 @@ def check_background_file(spec: BackgroundSpec) -> None:
     if isinstance(spec, ImageSpec):
         try:
             with (
-                open_read(spec.path, role="background") as file,
+                spec.path.open("background") as file,
                 Image.open(file, formats=STILL_READERS) as image,
             ):
                 image.verify()
@@ -140,13 +131,14 @@ def background_file(spec: str | None) -> Place | None:
     try:
         parsed = parse_background(spec)
     except InputError:
-        path = Path(spec).expanduser()
+        path = Place.of(spec).expanduser()
         return path if _looks_like_a_path(path) else None
     return parsed.path if isinstance(parsed, ImageSpec | VideoSpec) else None
 
 
-def _looks_like_a_path(path: Path) -> bool:
-    return bool(path.suffix) or len(path.parts) > 1
+def _looks_like_a_path(path: Place) -> bool:
+    """A suffix, or more than a bare name (a folder, a bucket)."""
+    return bool(path.suffix) or str(path) != path.name
 
 
 def _parse_blur(spec: str) -> BlurSpec:

@@ -14,7 +14,6 @@ from bgrm.composite import from_uint8_hwc
 from bgrm.errors import InputError
 from bgrm.media.formats import STILL_READERS
 from bgrm.places import Place
-from bgrm.storage import open_read
 
 if TYPE_CHECKING:
     from bgrm.backgrounds.protocol import Background
@@ -72,7 +71,7 @@ def load_image(
     ``device``, C = 4 (straight alpha) only when it has transparency."""
     try:
         with (
-            open_read(path, role="background image") as file,
+            path.open("background image") as file,
             Image.open(file, formats=STILL_READERS) as opened,
         ):
             image = ImageOps.exif_transpose(opened)

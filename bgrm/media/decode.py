@@ -7,6 +7,7 @@ can say so. Only a file with no decodable frame at all is an error.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -24,7 +25,7 @@ from bgrm.media.probe import (
     video_stream,
 )
 from bgrm.media.still import read_still
-from bgrm.places import Place, Where, place
+from bgrm.places import Place
 
 
 @dataclass
@@ -107,7 +108,7 @@ class DecodeReport:
 
 
 def read_frames(
-    path: Where,
+    path: str | os.PathLike,
     *,
     size: tuple[int, int] | None = None,
     report: DecodeReport | None = None,
@@ -120,7 +121,7 @@ def read_frames(
     or after it, decoding from the keyframe before it (from the start when the file cannot
     seek there). Raises InputError when no frame decodes (from the start).
     """
-    path = place(path)
+    path = Place.of(path)
     report = report if report is not None else DecodeReport()
     if is_still_image(path):
         yield from _still(path, report)

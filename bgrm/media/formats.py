@@ -12,11 +12,11 @@ are and drops the rest. MP4 and MOV files are written with their index first.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from pathlib import Path
 
-from bgrm.places import Location, Place
+from bgrm.places import Place
 
 KEEP_NEGATIVE = {"avoid_negative_ts": "disabled"}
 """Matroska / WebM muxer option: timestamps are written as given, never shifted."""
@@ -226,9 +226,9 @@ STILL_READERS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF")
 of Pillow's sees a file (JPEG's opens a camera's multi-picture JPEG too)."""
 
 
-def is_still_image(path: str | Path | Location) -> bool:
+def is_still_image(path: str | os.PathLike) -> bool:
     """Whether an input is a still image (decided by its suffix, here only)."""
-    return Location.of(path).suffix.lower() in IMAGE_SUFFIXES
+    return Place.of(path).suffix.lower() in IMAGE_SUFFIXES
 
 
 STILL_OUTPUTS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}

@@ -24,7 +24,7 @@ class AudioTrack:
 class VideoInfo:
     """The first video stream of a file, and the audio streams beside it."""
 
-    path: Place  # a local Path, or the Location of an object
+    path: Place  # a local file, or an object in a bucket
     width: int
     height: int
     time_base: Fraction

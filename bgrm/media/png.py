@@ -18,7 +18,6 @@ import av
 import numpy as np
 from PIL import Image
 
-from bgrm import storage
 from bgrm.errors import OutputError
 from bgrm.media.formats import PNG_AUDIO
 from bgrm.media.info import VideoInfo
@@ -34,7 +33,7 @@ PNG_COMPRESS_LEVEL = 3
 def is_frame_folder(folder: Place) -> bool:
     """Whether ``folder`` (local or in a bucket) holds a PNG frame folder (so -y may replace
     it) and nothing else."""
-    names = {path.name for path in storage.children(folder)}
+    names = {path.name for path in folder.children()}
     if SIDECAR not in names:
         return False
     return all(
@@ -106,9 +105,9 @@ def join_frame_folders(parts: list[Place], folder: Path, info: VideoInfo) -> Non
     frames: list[dict] = []
     try:
         for part in parts:
-            for frame in json.loads(storage.read_bytes(part / SIDECAR))["frames"]:
+            for frame in json.loads((part / SIDECAR).read_bytes())["frames"]:
                 name = FRAME_NAME.format(len(frames))
-                storage.take(part / frame["file"], folder / name)
+                (part / frame["file"]).take(folder / name)
                 frames.append({**frame, "file": name})
     except OSError as error:
         raise _output_error(error, folder) from error

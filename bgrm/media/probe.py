@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import threading
 from fractions import Fraction
 from typing import BinaryIO
@@ -11,7 +12,6 @@ from typing import BinaryIO
 import av
 import av.logging
 
-from bgrm import storage
 from bgrm.errors import InputError
 from bgrm.media.formats import (
     NAMES_OTHER_FILES,
@@ -22,7 +22,7 @@ from bgrm.media.formats import (
 )
 from bgrm.media.info import AudioTrack, VideoInfo
 from bgrm.media.still import probe_still
-from bgrm.places import Location, Place, Where, place
+from bgrm.places import Place
 
 MIN_RATE = Fraction(1, 60)
 """Average frame rates below one frame a minute are taken for damage."""
@@ -31,20 +31,17 @@ MAX_READ_ERRORS_IN_A_ROW = 32
 """The demuxer failing this often without a packet in between means the rest is unreadable."""
 
 
-def open_input(where: Where) -> av.container.InputContainer:
+def open_input(where: str | os.PathLike) -> av.container.InputContainer:
     """Open a local file or an object for reading, or raise InputError naming it. An object is
-    decoded straight from ranged reads (storage.open_read): only the bytes PyAV asks for.
+    decoded straight from ranged reads (Place.open): only the bytes PyAV asks for.
 
     Only the recording containers of formats.READ_DEMUXERS are read, and FFmpeg may open no
     other file or stream: a local file is read through FFmpeg's "file" protocol alone, an
     object through bgrm's own file object with no protocol at all. A playlist, a concat list
     or any other format is refused before FFmpeg reads its header.
     """
-    path = place(where)
-    if isinstance(path, Location):
-        return _open(storage.open_read(path), path)
-    storage.check_local_file(path)
-    return _open(f"file:{path}", path)  # never read as a protocol's name ("concat:a|b")
+    path = Place.of(where)
+    return _open(path.media(), path)
 
 
 def _open(source: str | BinaryIO, path: Place) -> av.container.InputContainer:
@@ -124,14 +121,14 @@ def video_stream(container: av.container.InputContainer, path: Place) -> av.vide
     raise InputError(f"no video stream in: {path}")
 
 
-def probe(where: Where) -> VideoInfo:
+def probe(where: str | os.PathLike) -> VideoInfo:
     """Describe the video at ``where`` (a path or a URL); InputError when it is missing or
     holds no video.
 
     ``width`` and ``height`` are the size as shown: for a phone video stored sideways with a
     display rotation, they are the upright size, which is what ``read_frames`` yields.
     """
-    path = place(where)
+    path = Place.of(where)
     if is_still_image(path):
         return probe_still(path)
     with open_input(path) as container:

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from bgrm import storage
 from bgrm.errors import InputError, OutputError
 from bgrm.media.formats import STILL_OUTPUTS, STILL_READERS, Colour
 from bgrm.media.info import VideoInfo
@@ -51,10 +50,9 @@ def read_still(path: Place) -> Iterator[tuple[np.ndarray, int]]:
 
 def _open(path: Place) -> Image.Image:
     """The image at ``path`` (a file or an object), loaded and turned upright."""
-    if isinstance(path, Path):
-        storage.check_local_file(path)
+    path.check_file()
     try:
-        with storage.open_read(path) as file, Image.open(file, formats=STILL_READERS) as opened:
+        with path.open() as file, Image.open(file, formats=STILL_READERS) as opened:
             image = ImageOps.exif_transpose(opened)
             image.load()
     except (OSError, ValueError, Image.DecompressionBombError):
@@ -79,7 +77,7 @@ class StillWriter:
         if self._frame is None:
             return
         with (
-            storage.open_read(self._info.path) as file,
+            self._info.path.open() as file,
             Image.open(file, formats=STILL_READERS) as source,
         ):
             profile = source.info.get("icc_profile")
