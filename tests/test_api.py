@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import copy
-import dataclasses
 import inspect
 import os
 import subprocess
@@ -19,9 +18,6 @@ import pytest
 import torch
 
 import bgrm
-from bgrm.matting import weights
-from bgrm.matting.model import MattingNetwork
-from bgrm.media.formats import ALPHA_FORMATS, CODECS
 from tests.media import (
     assert_person_is_opaque_and_room_transparent,
     audio_packets,
@@ -214,24 +210,6 @@ def test_the_public_api_is_what_a_program_uses():
     assert (Path(bgrm.__file__).parent / "py.typed").is_file()
 
 
-def test_every_choice_is_named_in_its_help_and_the_tables_agree():
-    """A parameter typed with a Literal is checked against it and its help names each value;
-    the codec and alpha Literals are the keys of the encoding tables."""
-    hints = typing.get_type_hints(bgrm.Job)
-    for field in dataclasses.fields(bgrm.Job):
-        choices = _choices(hints[field.name])
-        for choice in choices:
-            assert choice in field.metadata["help"], (field.name, choice)
-        if choices:
-            with pytest.raises(bgrm.UsageError, match=f"`{field.name}` must be one of "):
-                bgrm.Job(input="in.mp4", **{field.name: "nonsense"})
-    assert typing.get_args(bgrm.Alpha) == ALPHA_FORMATS
-    assert typing.get_args(bgrm.Codec) == tuple(CODECS)
-    assert typing.get_args(bgrm.ModelName) == tuple(weights.MODELS)
-    for name, codec in CODECS.items():
-        assert f"{name} {codec.crf}" in bgrm.Job.__dataclass_fields__["crf"].metadata["help"]
-
-
 def test_the_options_of_process_are_the_job_parameters():
     """process, process_many and preview take ``**options: Unpack[JobOptions]`` (what an editor
     shows), mattes ``Unpack[ModelOptions]``: TypedDicts whose keys and types are Job's
@@ -278,12 +256,6 @@ def _union(hint) -> tuple:
     return (hint,)
 
 
-def _choices(hint) -> tuple:
-    """The values of a Literal (or a Literal or None); () for any other type."""
-    literals = [t for t in _union(hint) if typing.get_origin(t) is typing.Literal]
-    return typing.get_args(literals[0]) if literals else ()
-
-
 def test_the_worker_imports_bgrm_public_names_only():
     """bgrm_worker uses the library as any program would: ``import bgrm`` and the names of
     ``bgrm.__all__`` (its plumbing namespaces included), nothing private."""
@@ -294,10 +266,3 @@ def test_the_worker_imports_bgrm_public_names_only():
                 assert {alias.name for alias in node.names} <= set(bgrm.__all__), source.name
             if isinstance(node, ast.Import):
                 assert all(a.name.split(".")[0] != "bgrm" or a.name == "bgrm" for a in node.names)
-
-
-def test_the_refiner_does_not_shadow_module_apply():
-    network = MattingNetwork()
-    seen = []
-    network.apply(lambda module: seen.append(type(module).__name__))
-    assert "DeepGuidedFilterRefiner" in seen and seen[-1] == "MattingNetwork"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import types
+import typing
 from pathlib import Path
 
 import av
@@ -14,6 +16,8 @@ import typer
 import bgrm as library
 import bgrm._cli as bgrm_cli
 from bgrm._cli.flags import FLAGS, in_flag_words
+from bgrm.matting import weights
+from bgrm.media.formats import ALPHA_FORMATS, CODECS
 from tests.conftest import bgrm
 from tests.media import assert_audio_copied, audio_packets, video_frames
 
@@ -223,3 +227,29 @@ def test_each_job_parameter_is_a_flag_of_every_command_with_its_help():
             assert option.default == field.default
     assert FLAGS["light_wrap"] == "--light-wrap" and FLAGS["overwrite"] == "-y"
     assert in_flag_words("`background` and `alpha`") == "--bg and --alpha"
+
+
+def test_every_choice_is_named_in_its_help_and_the_tables_agree():
+    """A parameter typed with a Literal is checked against it and its help names each value;
+    the codec and alpha Literals are the keys of the encoding tables."""
+    hints = typing.get_type_hints(library.Job)
+    for field in dataclasses.fields(library.Job):
+        choices = _choices(hints[field.name])
+        for choice in choices:
+            assert choice in field.metadata["help"], (field.name, choice)
+        if choices:
+            with pytest.raises(library.UsageError, match=f"`{field.name}` must be one of "):
+                library.Job(input="in.mp4", **{field.name: "nonsense"})
+    assert typing.get_args(library.Alpha) == ALPHA_FORMATS
+    assert typing.get_args(library.Codec) == tuple(CODECS)
+    assert typing.get_args(library.ModelName) == tuple(weights.MODELS)
+    for name, codec in CODECS.items():
+        assert f"{name} {codec.crf}" in library.Job.__dataclass_fields__["crf"].metadata["help"]
+
+
+def _choices(hint) -> tuple:
+    """The values of a Literal, or of a Literal or None; () for any other type."""
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    kinds = typing.get_args(hint) if union else (hint,)
+    literals = [t for t in kinds if typing.get_origin(t) is typing.Literal]
+    return typing.get_args(literals[0]) if literals else ()
