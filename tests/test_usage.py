@@ -4,23 +4,16 @@ what `submit` refuses before queueing, leftovers of a killed run, the lines bgrm
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import inspect
 import os
 import socket
 import subprocess
 import sys
-import typing
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
-from bgrm import Alpha, Codec, Job, ModelName, preview, process, process_many
-from bgrm._cli.errors import FLAGS
-from bgrm._cli.flags import job_flags
-from bgrm.matting import weights
-from bgrm.media.formats import ALPHA_FORMATS, CODECS, composite_encoding
+from bgrm.media.formats import composite_encoding
 from bgrm.media.probe import probe
 from bgrm.media.writer import FrameWriter
 from bgrm.threads import plan_threads, usable_cores
@@ -304,23 +297,3 @@ def test_a_cgroup_quota_caps_the_usable_cores(tmp_path):
     assert usable_cores(tmp_path) == min(2, len(os.sched_getaffinity(0)))
     (tmp_path / "cpu.max").write_text("max 100000\n")
     assert usable_cores(tmp_path) == len(os.sched_getaffinity(0))
-
-
-def test_the_parameters_agree_across_job_process_the_cli_and_its_flag_table():
-    """Every job parameter is a keyword of process (and, but for the files that name one
-    output, of process_many), a CLI flag (job_flags, or --device of each command) and a row of
-    the FLAGS table, and nothing more; preview takes the ones a picture needs. The model names
-    are the models whose weights bgrm knows."""
-    job = [field.name for field in dataclasses.fields(Job)]
-    keywords = list(inspect.signature(process).parameters)
-    assert keywords[: len(job)] == job
-    assert keywords[len(job) :] == ["on_progress", "on_notice"]
-    many = set(inspect.signature(process_many).parameters)
-    assert set(job) - many == {"input", "output", "matte"}
-    cli = set(job_flags()) | {"input", "device"}
-    assert cli == set(job) == set(FLAGS)
-    pictured = set(inspect.signature(preview).parameters) & set(job)
-    assert pictured == set(job) - {"batch", "codec", "crf", "matte", "compile"}
-    assert typing.get_args(ModelName) == tuple(weights.MODELS)
-    assert typing.get_args(Alpha) == ALPHA_FORMATS
-    assert typing.get_args(Codec) == tuple(CODECS)
