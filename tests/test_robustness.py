@@ -25,7 +25,7 @@ from bgrm.matting import session
 from bgrm.media.decode import DecodeReport, read_frames
 from bgrm.media.probe import probe
 from bgrm.resources import GIB, plan_batch
-from tests.conftest import BGRM, assert_one_line_error, bgrm, leftovers, wait_for
+from tests.conftest import BGRM, assert_one_line_error, bgrm, cpu_seconds, leftovers, wait_for
 from tests.media import (
     add_side_streams,
     cut,
@@ -400,19 +400,23 @@ def test_signal_mid_job_stops_cleanly(weights_file, tmp_path, signum, code, word
     source = make_clip(tmp_path / "long.mp4", size=(176, 144), frames=900)
     outputs = tmp_path / "out"
     outputs.mkdir()
-    job = subprocess.Popen(
+    with subprocess.Popen(
         [*BGRM, "process", str(source), "-o", str(outputs / "x.mp4"), "--batch", "1", "-q"],
         stderr=subprocess.PIPE,
         text=True,
         # A shell may start background jobs with SIGINT ignored; a terminal's Ctrl-C is not.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    running = {"alive": lambda: job.poll() is None, "timeout": 120}
-    [temp] = wait_for(lambda: list(outputs.glob(".x.part-*")), "the job's temp file", **running)
-    written = wait_for(lambda: temp.stat().st_size, "frames in the temp file", **running)
-    wait_for(lambda: temp.stat().st_size > written, "more frames: well into them", **running)
-    job.send_signal(signum)
-    _, stderr = job.communicate(timeout=60)
+    ) as job:
+        try:
+            running = {"alive": lambda: job.poll() is None, "timeout": 300}
+            temps = lambda: [p for p in outputs.glob(".x.part-*") if p.stat().st_size]  # noqa: E731
+            wait_for(temps, "the job's temp file", **running)
+            begun = cpu_seconds(job.pid)  # the file is opened: frames are on their way
+            wait_for(lambda: cpu_seconds(job.pid) > begun + 0.5, "well into the frames", **running)
+            job.send_signal(signum)
+            _, stderr = job.communicate(timeout=60)
+        finally:
+            job.kill()  # a test that failed before the signal leaves no job running
     assert job.returncode == code, stderr
     assert stderr.strip() == f"bgrm: error: {word}; no output written"
     assert leftovers(outputs) == []

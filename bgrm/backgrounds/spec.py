@@ -35,14 +35,20 @@ class ImageSpec:
     Where the image is transparent (an RGBA PNG), the room blurred shows through.
     """
 
-    path: Place
+    path: Place  # a str or a Path is taken as its Place
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Place.of(self.path))
 
 
 @dataclass(frozen=True)
 class VideoSpec:
     """A video, scaled to cover the frame, centre-cropped and looped if shorter than the input."""
 
-    path: Place
+    path: Place  # a str or a Path is taken as its Place
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Place.of(self.path))
 
 
 @dataclass(frozen=True)
