@@ -65,7 +65,7 @@ def preview(
 
     Raises:
         InputError, UsageError, OutputError, EnvironmentProblem: as ``process``; UsageError
-        for a time outside the video.
+            for a time outside the video.
     """
     name, loaded = name_and_model(model)
     job = Job(
