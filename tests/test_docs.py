@@ -8,8 +8,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-import click
 import pytest
 import typer.main
 
@@ -41,8 +41,9 @@ def page(site: Path, name: str) -> str:
     return (site / name / "index.html").read_text()
 
 
-def commands(command: click.Command, path: str = "bgrm"):
-    """Every command of the CLI with its path, the group's subcommands after it."""
+def commands(command: Any, path: str = "bgrm"):
+    """Every command of the CLI (Typer's own Click objects) with its path, a group's subcommands
+    after it."""
     yield path, command
     for name, sub in getattr(command, "commands", {}).items():
         yield from commands(sub, f"{path} {name}")
@@ -53,9 +54,9 @@ def test_the_cli_reference_has_every_command_and_option_of_the_cli(site):
     html = page(site, "reference/cli")
     for path, command in commands(typer.main.get_command(app)):
         assert f'id="{path.replace(" ", "-")}"' in html, f"{path} is not in the CLI reference"
-        for parameter in command.params:
-            for flag in getattr(parameter, "opts", []) if parameter.param_type_name == "option" else []:
-                assert flag in html, f"{path} {flag} is not in the CLI reference"
+        options = [p for p in command.params if p.param_type_name == "option"]
+        for flag in (flag for option in options for flag in option.opts):
+            assert flag in html, f"{path} {flag} is not in the CLI reference"
 
 
 def test_the_api_reference_documents_every_public_name(site):
@@ -75,7 +76,8 @@ def test_the_api_reference_documents_every_public_name(site):
 
 def test_the_pages_show_their_pictures(site):
     """The pictures the README and the guide show are copied into the site and referenced."""
-    for picture in ("demo.png", "light-wrap.png", "grayscale.png", "preview.png", "selfie-vs-rvm.png"):
+    pictures = ("demo.png", "light-wrap.png", "grayscale.png", "preview.png", "selfie-vs-rvm.png")
+    for picture in pictures:
         assert (site / picture).is_file(), picture
     assert 'src="demo.png"' in (site / "index.html").read_text()
     assert 'src="../../light-wrap.png"' in page(site, "guide/backgrounds")
