@@ -101,3 +101,22 @@ def test_the_readme_is_a_short_front_door_whose_links_lead_somewhere():
     assert "docs/reference/cli.md" in local and "docs/reference/api.md" in local
     for link in local:
         assert (ROOT / link).exists(), f"the README links to {link}, which does not exist"
+
+
+def first_block(text: str, heading: str, language: str) -> str:
+    """The first ``language`` code block after ``heading``."""
+    after = ("\n" + text)[("\n" + text).index(f"\n{heading}\n") :]
+    return re.search(rf"```{language}\n(.*?)```", after, re.S).group(1)
+
+
+def test_the_guide_shows_the_readme_examples_that_tests_run():
+    """tests/test_readme.py runs the README's examples; the guide's copies must be the same."""
+    readme = (ROOT / "README.md").read_text()
+    guide = (ROOT / "docs" / "guide" / "index.md").read_text()
+    python = (ROOT / "docs" / "guide" / "python.md").read_text()
+    assert first_block(guide, "## Everyday commands", "bash") == first_block(
+        readme, "## Using it", "bash"
+    )
+    assert first_block(python, "# Python", "python") == first_block(
+        readme, "## Python API", "python"
+    )
