@@ -68,7 +68,7 @@ __all__ = [
 ]
 
 PREROLL_SECONDS = 10.0
-"""The shortest warm-up before a part's first frame (see :func:`preroll_for`). A 5 s warm-up
+"""The shortest warm-up before a part's first frame (see ``preroll_for``). A 5 s warm-up
 left a hole for 2 s after the join on a 704x576 talking head (issue 27): RVM's state is not
 the single pass's for seconds after a cold start, and never exactly (bench/seam.py). The selfie
 model's smoothing is the single pass's after 5 s."""
@@ -91,7 +91,7 @@ def plan_parts(
     """Cut ``job``'s input into ``count`` parts of equal length, or parts of ``seconds`` each.
 
     Each part after the first warms up over the ``preroll`` seconds before it (None: as long
-    as :func:`preroll_for` its length). Checks the job as ``process`` would (the input, the
+    as ``preroll_for`` its length). Checks the job as ``process`` would (the input, the
     outputs) first.
 
     Raises:
@@ -167,7 +167,7 @@ def run_part(
     on_notice: NoticeCallback | None = None,
 ) -> Result:
     """One part of a split job: its frames, encoded as the whole job's would be but without
-    audio, go into ``folder`` (made if missing); :func:`join_parts` makes the job's outputs from
+    audio, go into ``folder`` (made if missing); ``join_parts`` makes the job's outputs from
     them. The model first runs over the part's warm-up frames. The files appear complete or not
     at all; a marker written last says the part is done.
 

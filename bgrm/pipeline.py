@@ -93,7 +93,7 @@ def run(
     on_progress: ProgressCallback | None = None,
     on_notice: NoticeCallback | None = None,
 ) -> Result:
-    """``process`` for a :class:`Job` (what a queue worker receives as JSON); ``model``, if
+    """``process`` for a ``Job`` (what a queue worker receives as JSON); ``model``, if
     given, must be the job's model (loaded by ``load_model``)."""
     target = WholeJob(job)
     return run_target(job, target, model=model, on_progress=on_progress, on_notice=on_notice)

@@ -16,7 +16,7 @@ a different thread count sums in another order, ~1e-6 apart).
 On a machine that other work keeps busy, torch's default (one thread per core) fights that work
 and bgrm's own decode and encode threads: OpenMP threads spin while they wait for each other,
 burning the cores the others need, and a parallel region waits for its slowest thread, which
-the scheduler has put aside. Measured with bench/baseline.py --busy 1 (see README).
+the scheduler has put aside. Measured with bench/baseline.py --busy 1 (docs/benchmarks.md).
 """
 
 from __future__ import annotations
