@@ -60,7 +60,7 @@ def preview(
 
     Raises:
         InputError, UsageError, OutputError, EnvironmentProblem: as ``process``; UsageError
-        for a time outside the video, or for ``matte``, ``codec`` or ``crf``.
+            for a time outside the video, or for ``matte``, ``codec`` or ``crf``.
     """
     if any(options.get(name) is not None for name in ("matte", "codec", "crf")):
         raise UsageError("a preview shows the matte and the result: no `matte`, `codec` or `crf`")
