@@ -1,7 +1,7 @@
 """The values a job's options take (Literal types), and the options as a caller passes them:
 ``process(input, output, **options)``.
 
-The options are :class:`bgrm.Job`'s fields, declared there once with their types, defaults
+The options are ``bgrm.Job``'s fields, declared there once with their types, defaults
 and help. The TypedDicts here are how an editor shows them in ``process``'s signature help
 (a Python signature cannot be made from a dataclass where a type checker sees it);
 tests/test_api.py checks that their keys and types are Job's, so they cannot drift apart.
@@ -50,7 +50,7 @@ def resolve_precision(precision: str) -> str:
 
 
 class ModelOptions(TypedDict, total=False):
-    """How the model runs (the options of ``mattes``): the :class:`~bgrm.Job` parameters of
+    """How the model runs (the options of ``mattes``): the ``Job`` parameters of
     the same names, documented there; ``model`` may also be a model from ``load_model()``,
     to load the weights once for many calls."""
 
@@ -62,7 +62,7 @@ class ModelOptions(TypedDict, total=False):
 
 
 class JobOptions(ModelOptions, total=False):
-    """Every :class:`~bgrm.Job` parameter but ``input`` and ``output``, documented there: the
+    """Every ``Job`` parameter but ``input`` and ``output``, documented there: the
     options of ``process``, ``process_many`` and ``preview``; a file may be a path."""
 
     background: str | os.PathLike | None

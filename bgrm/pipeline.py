@@ -67,9 +67,9 @@ def process(
         on_progress: called with (frames done, total or None) after every batch; an exception
             it raises stops the job, and nothing is left behind.
         on_notice: called with each notice as it happens (also kept in ``Result.notices``).
-        options: any :class:`~bgrm.options.JobOptions`: ``background``, ``alpha``, ``matte``,
+        options: any ``JobOptions``: ``background``, ``alpha``, ``matte``,
             ``downsample``, ``batch``, ``device``, ``precision``, ``overwrite``, ``codec``,
-            ``crf``, ``light_wrap``, ``compile``, ``model``, ``screens``: the :class:`Job`
+            ``crf``, ``light_wrap``, ``compile``, ``model``, ``screens``: the ``Job``
             parameters, documented there. ``model`` may be a model from ``load_model()``;
             then "auto" ``device`` and ``precision`` are the model's.
 
