@@ -163,3 +163,41 @@ def test_parts_run_in_order_resume_the_state_and_equal_one_pass_exactly(samples,
     assert mattes["in order"].shape == (120, 144, 176)
     assert np.array_equal(mattes["in order"], mattes["single"])
     assert not np.array_equal(mattes["last first"], mattes["single"])
+
+
+def test_parts_warm_up_from_the_first_frame_by_default(samples):
+    """Without a pre-roll every part after the first warms up from the first frame (at run
+    time from the nearest exact state another part left): its state is the single pass's."""
+    parts = bgrm.parts.plan_parts(bgrm.Job(samples["talk"]), count=4)
+    assert [part.warmup_pts for part in parts] == [None, 0, 0, 0]
+
+
+@pytest.mark.slow
+def test_parts_warm_up_from_the_nearest_exact_state_and_equal_one_pass(samples, model, tmp_path):
+    """Parts run out of order at the default plan: each warms up only from the latest state
+    left at a boundary before it (by a part's end, or by a part's start once its own warm-up
+    was done), else from the first frame; every matte is the single pass's, bit for bit."""
+    mattes = {}
+    for how in ("single", "split"):
+        folder = tmp_path / how
+        folder.mkdir()
+        job = bgrm.Job(
+            samples["talk"], folder / "out.mp4", matte=folder / "matte.mkv", downsample=0.5
+        )
+        if how == "single":
+            bgrm.run(job, model=model)
+        else:
+            parts = bgrm.parts.plan_parts(job, count=4)  # 30 frames each
+            work = bgrm.parts.parts_folder(job, "nearest")
+            warmups = {}
+            for index in (2, 3, 1, 0):
+                if index == 3:  # as if part 2 still ran: only the state at its start is left
+                    (work / "part-0002.state").unlink()
+                result = bgrm.parts.run_part(job, parts[index], work, model=model)
+                warmups[index] = result.warmup_frames
+            # part 2 from the first frame; 3 from part 2's start; 1 from the first frame
+            assert warmups == {2: 60, 3: 30, 1: 30, 0: 0}
+            bgrm.parts.join_parts(job, parts, work)
+        mattes[how] = gray_frames(folder / "matte.mkv")[1]
+    assert mattes["split"].shape == (120, 144, 176)
+    assert np.array_equal(mattes["split"], mattes["single"])
