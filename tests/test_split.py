@@ -173,19 +173,22 @@ def test_parts_warm_up_from_the_first_frame_by_default(samples):
 
 
 @pytest.mark.slow
-def test_parts_warm_up_from_the_nearest_exact_state_and_equal_one_pass(samples, model, tmp_path):
-    """Parts run out of order at the default plan: each warms up only from the latest state
+@pytest.mark.parametrize("name", ["rvm", "selfie"])
+def test_parts_warm_up_from_the_nearest_exact_state_and_equal_one_pass(
+    samples, model, tmp_path, name
+):
+    """Parts run out of order at default settings: each warms up only from the latest state
     left at a boundary before it (by a part's end, or by a part's start once its own warm-up
-    was done), else from the first frame; every matte is the single pass's, bit for bit."""
+    was done), else from the first frame; every matte is the single pass's, bit for bit, for
+    both models (the selfie model's smoothing is its state)."""
+    loaded = model if name == "rvm" else bgrm.load_model("cpu", model=name)
     mattes = {}
     for how in ("single", "split"):
         folder = tmp_path / how
         folder.mkdir()
-        job = bgrm.Job(
-            samples["talk"], folder / "out.mp4", matte=folder / "matte.mkv", downsample=0.5
-        )
+        job = bgrm.Job(samples["talk"], folder / "out.mp4", matte=folder / "matte.mkv", model=name)
         if how == "single":
-            bgrm.run(job, model=model)
+            bgrm.run(job, model=loaded)
         else:
             parts = bgrm.parts.plan_parts(job, count=4)  # 30 frames each
             work = bgrm.parts.parts_folder(job, "nearest")
@@ -193,7 +196,7 @@ def test_parts_warm_up_from_the_nearest_exact_state_and_equal_one_pass(samples, 
             for index in (2, 3, 1, 0):
                 if index == 3:  # as if part 2 still ran: only the state at its start is left
                     (work / "part-0002.state").unlink()
-                result = bgrm.parts.run_part(job, parts[index], work, model=model)
+                result = bgrm.parts.run_part(job, parts[index], work, model=loaded)
                 warmups[index] = result.warmup_frames
             # part 2 from the first frame; 3 from part 2's start; 1 from the first frame
             assert warmups == {2: 60, 3: 30, 1: 30, 0: 0}
