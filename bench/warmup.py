@@ -9,10 +9,11 @@ when the matte last failed the seam bar (far > 0.1% or mean > 1/255, as in bench
 when it last differed by more than 2/255 anywhere: a cold warm-up of at least that long is what
 a part would need, if the run ever settles at all.
 
-Cost (``--cost``): seconds per frame, one thread, of the full work of a job at default settings
-(decode, model, full-resolution finish, encode: ``bgrm.process`` with the blurred room), of a
-warm-up frame as a part runs it (decode and the model to its coefficients, nothing after), and
-of RVM's recurrent core alone (encoder, LR-ASPP, decoder at the downsampled size).
+Cost (``--cost``): CPU seconds per frame (the process's, all threads; one torch thread) of
+the full work of a job at default settings (decode, model, full-resolution finish, encode:
+``bgrm.process`` with the blurred room), of a warm-up frame as a part runs it (decode and the
+model to its coefficients, nothing after), and of RVM's recurrent core alone (encoder,
+LR-ASPP, decoder at the downsampled size). Each is timed in turn, the least of the rounds kept.
 """
 
 from __future__ import annotations
@@ -76,24 +77,42 @@ def write_clip(frame, count: int, path: Path) -> None:
             container.mux(packet)
 
 
-def cost(model, frame, recording, count: int) -> dict:
-    """Seconds per frame (wall, one thread) of the full job, a warm-up frame, the core alone."""
+def cost(model, frame, recording, count: int, rounds: int) -> dict:
+    """CPU seconds per frame (the process's, all its threads) of the full job, a warm-up
+    frame and the core alone: each timed ``rounds`` times in turn, the least kept (the
+    machine is shared)."""
+    times: dict[str, list[float]] = {"full_s": [], "warmup_s": [], "core_s": []}
     with tempfile.TemporaryDirectory(prefix="bgrm-warmup-") as scratch:
         clip = Path(scratch) / "clip.mp4"
         write_clip(frame, count, clip)
-        job = bgrm.Job(str(clip), str(Path(scratch) / "out.mp4"))
-        ratio = job.downsample_ratio(recording.height, recording.width)
-        started = time.perf_counter()
-        bgrm.process(clip, Path(scratch) / "out.mp4", model=model)
-        full = (time.perf_counter() - started) / count
         info = probe(clip)
-        session = MattingSession(model, ratio)
-        started = time.perf_counter()
-        for _ in matte_batches(session, decode_batches(info, 8, DecodeReport())):
-            pass
-        warm = (time.perf_counter() - started) / count
-    network = model.network
-    small = [
+        ratio = bgrm.Job(str(clip)).downsample_ratio(recording.height, recording.width)
+        small = _small_batches(frame, count, ratio)
+        for _ in range(rounds):
+            started = time.process_time()
+            bgrm.process(clip, Path(scratch) / "out.mp4", model=model, overwrite=True)
+            times["full_s"].append((time.process_time() - started) / count)
+            session = MattingSession(model, ratio)
+            started = time.process_time()
+            for _ in matte_batches(session, decode_batches(info, 8, DecodeReport())):
+                pass
+            times["warmup_s"].append((time.process_time() - started) / count)
+            started = time.process_time()
+            _core(model.network, small)
+            times["core_s"].append((time.process_time() - started) / (8 * len(small)))
+    row = {name: min(values) for name, values in times.items()}
+    row.update(
+        recording=recording.name,
+        ratio=round(ratio, 4),
+        warmup_share=row["warmup_s"] / row["full_s"],
+        core_share=row["core_s"] / row["full_s"],
+    )
+    return row
+
+
+def _small_batches(frame, count: int, ratio: float) -> list[torch.Tensor]:
+    """The frames as the network's core sees them, in batches of 8: float [8, 3, h, w]."""
+    return [
         F.interpolate(
             torch.from_numpy(np.stack([frame(i) for i in range(s, s + 8)]))
             .permute(0, 3, 1, 2)
@@ -106,22 +125,15 @@ def cost(model, frame, recording, count: int) -> dict:
         )
         for s in range(0, count - 7, 8)
     ]
+
+
+def _core(network, small: list[torch.Tensor]) -> None:
+    """RVM's recurrent core (encoder, LR-ASPP, decoder) over ``small`` in order."""
     states = (None, None, None, None)
-    started = time.perf_counter()
     with torch.inference_mode():
         for core in small:
             f1, f2, f3, f4 = network.backbone(core)
             _, states = network.decoder(core, f1, f2, f3, network.aspp(f4), 1, states)
-    core_s = (time.perf_counter() - started) / (8 * len(small))
-    return {
-        "recording": recording.name,
-        "ratio": round(ratio, 4),
-        "full_s": full,
-        "warmup_s": warm,
-        "core_s": core_s,
-        "warmup_share": warm / full,
-        "core_share": core_s / full,
-    }
 
 
 def main() -> None:
@@ -133,7 +145,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=24.0, help="length of each recording")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     parser.add_argument("--cost", action="store_true", help="time the work instead")
-    parser.add_argument("--frames", type=int, default=96, help="frames timed with --cost")
+    parser.add_argument("--frames", type=int, default=64, help="frames timed with --cost")
+    parser.add_argument("--rounds", type=int, default=2, help="times each is timed (--cost)")
     args = parser.parse_args()
     talk = fetch_samples(ROOT / "samples" / "media")["talk"]
     with av.open(str(talk)) as container:
@@ -147,7 +160,7 @@ def main() -> None:
     for recording in (RECORDINGS[r] for r in args.recordings):
         frame = recording.frames(source, count)
         if args.cost:
-            row = cost(model, frame, recording, args.frames)
+            row = cost(model, frame, recording, args.frames, args.rounds)
             print(
                 f"{recording.name}: full {row['full_s'] * 1000:.0f} ms/frame, warm-up frame "
                 f"{row['warmup_s'] * 1000:.0f} ms ({row['warmup_share']:.0%}), core alone "
