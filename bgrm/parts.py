@@ -9,13 +9,14 @@
     result = join_parts(job, parts, folder)           # stream copy; audio muxed once
 
 Parts are cut by time (every frame belongs to exactly one part, whatever the header says). The
-model's recurrent state at a part's first frame must be the single pass's: a part whose
-predecessor has finished exact resumes the state that part left in the folder (the first part
-is exact; so is one whose warm-up reaches the first frame); any other first runs the model over
-a pre-roll of the frames before its own (measured with bench/seam.py; see preroll_for). A
-part's files (no audio; containers that keep time exactly), its end state where exact and,
-written last, its marker go into the parts folder; the join makes the job's outputs from them
-and removes the folder.
+model's recurrent state at a part's first frame is the single pass's, bit for bit: RVM's state
+from a cold start does not settle to it (bench/warmup.py), and a cold warm-up of 10 s still
+left holes (bench/seam.py). So a part warms up from the nearest exact point: the state another
+part left at a part boundary at or before its own (written by each part at its end, and at its
+start once its warm-up is done), or else the first frame. The warm-up runs the model only as
+far as its state needs (no full-resolution finish, no encode). A part's files (no audio;
+containers that keep time exactly), the states it passed and, written last, its marker go into
+the parts folder; the join makes the job's outputs from them and removes the folder.
 """
 
 from __future__ import annotations
@@ -56,26 +57,20 @@ from bgrm.places import Place
 from bgrm.results import NoticeCallback, ProgressCallback, Result
 
 __all__ = [
-    "PREROLL_SECONDS",
     "Part",
     "Split",
     "join_parts",
     "parts_folder",
     "plan_parts",
-    "preroll_for",
     "remove_leftovers",
     "run_part",
 ]
 
-PREROLL_SECONDS = 10.0
-"""The shortest warm-up before a part's first frame (see ``preroll_for``). A 5 s warm-up
-left a hole for 2 s after the join on a 704x576 talking head (issue 27): RVM's state is not
-the single pass's for seconds after a cold start, and never exactly (bench/seam.py). The selfie
-model's smoothing is the single pass's after 5 s."""
-
-PREROLL_SHARE = 0.09
-"""A long part's warm-up, as a share of its own length: under the 10% that a split job may
-spend on warm-ups for parts of two minutes or more."""
+SETTLES_AFTER_SECONDS = {"selfie": 5.0}
+"""Models whose state from a cold start becomes the single pass's within so many seconds: the
+selfie model's smoothing (bench/seam.py: no frame off at 5 s). A part of such a model warms up
+cold over that many seconds before its first frame; a model not here (RVM: its state from a
+cold start does not settle, bench/warmup.py) warms up from the nearest exact point."""
 
 MIN_PART_SECONDS = 1.0
 """Parts are never planned shorter than this (and never more than one per second)."""
@@ -90,9 +85,11 @@ def plan_parts(
 ) -> list[Part]:
     """Cut ``job``'s input into ``count`` parts of equal length, or parts of ``seconds`` each.
 
-    Each part after the first warms up over the ``preroll`` seconds before it (None: as long
-    as ``preroll_for`` its length). Checks the job as ``process`` would (the input, the
-    outputs) first.
+    Each part after the first warms up from the first frame (at run time, from the nearest
+    exact state another part has left: see ``PartTarget``), or, for a model that settles
+    (``SETTLES_AFTER_SECONDS``), from a cold start that many seconds before it; with
+    ``preroll``, from a cold start that many seconds before it (for measuring). Checks the job
+    as ``process`` would (the input, the outputs) first.
 
     Raises:
         InputError: the input is unreadable, or its duration unknown.
@@ -114,9 +111,11 @@ def plan_parts(
     parts = []
     for index, (start, end) in enumerate(zip(starts, ends, strict=True)):
         first, last = index == 0, index == count - 1
-        seconds = preroll_for(float((end - start) * info.time_base)) if preroll is None else preroll
-        preroll_ticks = round(seconds / float(info.time_base))
-        warmup = None if first or preroll_ticks <= 0 else max(info.start_pts, start - preroll_ticks)
+        cold = SETTLES_AFTER_SECONDS.get(job.model) if preroll is None else preroll
+        warmup = None if first else info.start_pts
+        if cold is not None and not first:
+            back = round(cold / float(info.time_base))
+            warmup = max(info.start_pts, start - back) if back > 0 else None
         expected = None
         if info.average_rate:
             expected = round((end - start) * info.time_base * info.average_rate)
@@ -131,12 +130,6 @@ def plan_parts(
             )
         )
     return parts
-
-
-def preroll_for(part_seconds: float) -> float:
-    """Seconds of warm-up before a part of ``part_seconds``: PREROLL_SECONDS, or PREROLL_SHARE
-    of a long part's own length."""
-    return max(PREROLL_SECONDS, PREROLL_SHARE * part_seconds)
 
 
 def parts_folder(job: Job, key: str) -> Place:
@@ -182,7 +175,7 @@ def run_part(
 class PartTarget:
     """The files of one part in the parts folder: the job's streams, no audio, in containers
     that keep time exactly; a marker written last. Where the part's model state is the single
-    pass's, the state at its end goes there too, for the next part."""
+    pass's, the states at its start and at its end go there too, for the parts after it."""
 
     matte = None
 
@@ -193,15 +186,27 @@ class PartTarget:
         self.exact = False  # the model state is the single pass's
 
     def start(self, session: MattingSession, info: VideoInfo) -> None:
-        """The first part, or one whose warm-up starts at the first frame, is the single pass
-        already. Any other resumes the state the part before it ended with, where that part has
-        finished and was itself exact, and then needs no warm-up; else it warms up."""
-        first = self.part.start_pts is None or self.part.warmup_pts == info.start_pts
-        state = None if first else _load_state(_state_path(self.output, self.part.index - 1))
-        if state is not None:
+        """The first part is the single pass already. Any other resumes the latest state that
+        a part left at a boundary at or before its start (the single pass's) and warms up
+        from there, not at all where it is its own start, unless that is longer than the
+        planned warm-up. Without one it warms up as planned: from the first frame (exact), or
+        cold (a model that settles)."""
+        part = self.part
+        self.exact = part.start_pts is None or part.warmup_pts == info.start_pts
+        if part.start_pts is None:
+            return
+        found = _nearest_state(self.output, part.index)
+        planned = part.warmup_pts if part.warmup_pts is not None else part.start_pts
+        if found is not None and found[1] >= planned:
+            state, pts = found
             session.resume(state)
-            self.part = replace(self.part, warmup_pts=None)
-        self.exact = first or state is not None
+            self.part = replace(part, warmup_pts=None if pts == part.start_pts else pts)
+            self.exact = True
+
+    def warmed(self, session: MattingSession) -> None:
+        """After the warm-up: an exact state at this part's start is left for later parts."""
+        if self.exact and self.part.start_pts is not None:
+            _save_state(self.output, self.part.index - 1, session, self.part.start_pts)
 
     def expected_frames(self, info: VideoInfo) -> int | None:
         return self.part.expected_frames
@@ -218,9 +223,8 @@ class PartTarget:
         return open_sinks(openings, info, notice, self.job)
 
     def finished(self, summary: dict, session: MattingSession) -> None:
-        if self.exact and self.part.end_pts is not None and session.state:
-            tensors = {name: t.contiguous().cpu() for name, t in session.state.items()}
-            storage.write_bytes(_state_path(self.output, self.part.index), save(tensors))
+        if self.exact and self.part.end_pts is not None:
+            _save_state(self.output, self.part.index, session, self.part.end_pts)
         storage.write_bytes(_marker(self.output, self.part.index), json.dumps(summary).encode())
 
 
@@ -310,22 +314,44 @@ def _marker(folder: Place, index: int) -> Place:
 
 
 def _state_path(folder: Place, index: int) -> Place:
-    """The model state at the end of part ``index``, where it is the single pass's."""
+    """The model state at the end of part ``index`` (the start of the next), where it is the
+    single pass's."""
     return folder / f"part-{index:04d}.state"
 
 
-def _load_state(path: Place) -> dict[str, Tensor] | None:
-    """The session state saved at ``path`` (MattingSession.state), or None where there is
-    none (yet) or it cannot be read."""
+def _save_state(folder: Place, index: int, session: MattingSession, pts: int) -> None:
+    """The session's state after part ``index``'s last frame, before the frame at ``pts``."""
+    tensors = {name: t.contiguous().cpu() for name, t in session.state.items()}
+    if tensors:  # empty: nothing seen yet, or a cut just before
+        data = save(tensors, metadata={"pts": str(pts)})
+        storage.write_bytes(_state_path(folder, index), data)
+
+
+def _nearest_state(folder: Place, index: int) -> tuple[dict[str, Tensor], int] | None:
+    """The latest state left at a boundary up to part ``index``'s start, and the pts of the
+    frame it comes before; None where there is none (yet)."""
+    for before in range(index - 1, -1, -1):
+        found = _load_state(_state_path(folder, before))
+        if found is not None:
+            return found
+    return None
+
+
+def _load_state(path: Place) -> tuple[dict[str, Tensor], int] | None:
+    """The session state saved at ``path`` (MattingSession.state) and the pts of the frame it
+    comes before, or None where there is none (yet) or it cannot be read."""
     if not path.exists():
         return None
     try:
-        state = load(path.read_bytes())
-    except (SafetensorError, ValueError, OSError):
+        data = path.read_bytes()
+        state = load(data)
+        size = int.from_bytes(data[:8], "little")
+        pts = int(json.loads(data[8 : 8 + size])["__metadata__"]["pts"])
+    except (SafetensorError, ValueError, KeyError, TypeError, OSError):
         return None
     models = sum(1 for name in state if name.startswith("model."))
     cuts = {"cuts.last", "cuts.since"}
     expected = {f"model.{number}" for number in range(models)} | (
         cuts if cuts & set(state) else set()
     )
-    return state if set(state) == expected else None
+    return (state, pts) if set(state) == expected else None

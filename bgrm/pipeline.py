@@ -155,9 +155,10 @@ def run_target(
             screens=job.screens,
             lookahead=lookahead_frames(info.average_rate),
             shots=ShotLog(),
+            target=target,
         )
         sinks = target.open(info, notice)
-        frames = _write(run, decode_batches(info, size, report, target.part), sinks, job)
+        frames, warmup = _write(run, decode_batches(info, size, report, target.part), sinks, job)
     finally:
         if background is not None:
             background.close()
@@ -169,16 +170,22 @@ def run_target(
     if said:
         notice(said)
     seconds = time.perf_counter() - started
-    target.finished({"frames": frames, "seconds": seconds, "notices": notices}, session)
-    return result_of(target, frames, seconds, notices, shots)
+    summary = {"frames": frames, "seconds": seconds, "notices": notices, "warmup_frames": warmup}
+    target.finished(summary, session)
+    return result_of(target, frames, seconds, notices, shots, warmup)
 
 
 def result_of(
-    target: Target, frames: int, seconds: float, notices: list[str], shots: Sequence[Shot] = ()
+    target: Target,
+    frames: int,
+    seconds: float,
+    notices: list[str],
+    shots: Sequence[Shot] = (),
+    warmup_frames: int = 0,
 ) -> Result:
     """The Result of a run into ``target`` (or of a join, into a WholeJob): the one place a
     Result is made."""
-    return Result(target.output, frames, seconds, notices, target.matte, list(shots))
+    return Result(target.output, frames, seconds, notices, target.matte, list(shots), warmup_frames)
 
 
 def check(job: Job) -> None:
@@ -210,11 +217,12 @@ class _Run:
     screens: Screens  # what becomes of a shot without a person
     lookahead: int  # frames of a new shot seen before it is judged
     shots: ShotLog  # the shots written so far
+    target: Target  # told when a part's warm-up is done
 
 
-def _write(run: _Run, source: Iterator[Batch], sinks: list[Sink], job: Job) -> int:
-    """Stream every frame into ``sinks`` and put them in place; returns the number of frames.
-    On any error the sinks' temp files are removed."""
+def _write(run: _Run, source: Iterator[Batch], sinks: list[Sink], job: Job) -> tuple[int, int]:
+    """Stream every frame into ``sinks`` and put them in place; returns the number of frames
+    written and of warm-up frames. On any error the sinks' temp files are removed."""
     try:
         frames = _stream(run, source, sinks)
         for sink in sinks:
@@ -233,20 +241,22 @@ def _write(run: _Run, source: Iterator[Batch], sinks: list[Sink], job: Job) -> i
     return frames
 
 
-def _stream(run: _Run, source: Iterator[Batch], sinks: list[Sink]) -> int:
-    """Matte, finish and encode every frame; returns the number of frames (warm-up frames
-    only go through the model). Background times run from the input's first frame. A shot
-    without a person is written as recorded (unless ``screens`` is "replace")."""
+def _stream(run: _Run, source: Iterator[Batch], sinks: list[Sink]) -> tuple[int, int]:
+    """Matte, finish and encode every frame; returns the number of frames and of warm-up
+    frames (those only go through the model). Background times run from the input's first
+    frame. A shot without a person is written as recorded (unless ``screens`` is "replace")."""
     needs = {sink.pixels for sink in sinks}
     decoded = Prefetcher(source, depth=2, name="decode")
     encoders = [Consumer(sink.write, depth=2, name=f"encode-{sink.pixels}") for sink in sinks]
-    done = 0
+    done = warmup = 0
     origin = run.info.start_pts
     try:
         with torch.inference_mode():
-            shots = judged(matte_batches(run.session, decoded), run.screens, run.lookahead)
+            batches = _after_warmup(decoded, run)
+            shots = judged(matte_batches(run.session, batches), run.screens, run.lookahead)
             for matted, passed in shots:
                 if matted.batch.warmup:  # reported, so that a caller may stop it meanwhile
+                    warmup += len(matted.batch.pts)
                     _report(run, done, run.total)
                     continue
                 run.shots.add(matted, passed)
@@ -270,7 +280,19 @@ def _stream(run: _Run, source: Iterator[Batch], sinks: list[Sink]) -> int:
     finally:
         decoded.stop()
     _report(run, done, done)  # the exact total, where the header's estimate was off
-    return done
+    return done, warmup
+
+
+def _after_warmup(batches: Iterator[Batch], run: _Run) -> Iterator[Batch]:
+    """``batches``, the target told (``warmed``) when the model has run the last warm-up
+    batch and not yet the first of the part's own frames (matte_batches asks for a batch
+    only after it has run the one before)."""
+    warming = False
+    for batch in batches:
+        if warming and not batch.warmup:
+            run.target.warmed(run.session)
+        warming = batch.warmup
+        yield batch
 
 
 def _report(run: _Run, done: int, total: int | None) -> None:

@@ -42,6 +42,7 @@ class Result:
     notices: list[str] = field(default_factory=list)
     matte: Place | None = None
     shots: list[Shot] = field(default_factory=list)
+    warmup_frames: int = 0  # a part's frames before its own, run only to settle the model
 
     @property
     def fps(self) -> float:

@@ -134,6 +134,27 @@ def loop_clip(
     return Path(target)
 
 
+def bounce_clip(source: Path, target: Path, count: int, rate: int = 30) -> Path:
+    """``source``'s frames played forwards and backwards (no frame twice at a turn) to
+    ``count`` frames at ``rate`` frames/s, stored losslessly (H.264 RGB, qp 0), no audio: the
+    decoded frames are the source's, bit for bit."""
+    with av.open(str(source)) as inp:
+        frames = [f.to_ndarray(format="rgb24") for f in inp.decode(video=0)]
+    frames = frames + frames[-2:0:-1]
+    with av.open(str(target), "w") as out:
+        video = out.add_stream("libx264rgb", rate=rate)
+        video.height, video.width = frames[0].shape[:2]
+        video.pix_fmt = "rgb24"
+        video.options = {"qp": "0", "preset": "ultrafast"}
+        for index in range(count):
+            frame = av.VideoFrame.from_ndarray(frames[index % len(frames)], format="rgb24")
+            frame.pts = index
+            frame.time_base = Fraction(1, rate)
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    return Path(target)
+
+
 def remux(source: Path, target: Path, options: dict[str, str] | None = None) -> Path:
     """Copy every stream of ``source`` packet for packet into ``target`` (muxer ``options``)."""
     with av.open(str(source)) as inp, av.open(str(target), "w", options=options or {}) as out:

@@ -204,8 +204,8 @@ def test_the_public_api_is_what_a_program_uses():
     for name in bgrm.__all__:
         assert getattr(bgrm, name) is not None
     assert set(bgrm.parts.__all__) == {
-        *("PREROLL_SECONDS", "Part", "Split", "join_parts", "parts_folder", "plan_parts"),
-        *("preroll_for", "remove_leftovers", "run_part"),
+        *("Part", "Split", "join_parts", "parts_folder", "plan_parts"),
+        *("remove_leftovers", "run_part"),
     }
     assert (Path(bgrm.__file__).parent / "py.typed").is_file()
 

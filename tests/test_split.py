@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -163,3 +164,54 @@ def test_parts_run_in_order_resume_the_state_and_equal_one_pass_exactly(samples,
     assert mattes["in order"].shape == (120, 144, 176)
     assert np.array_equal(mattes["in order"], mattes["single"])
     assert not np.array_equal(mattes["last first"], mattes["single"])
+
+
+def test_parts_warm_up_from_the_first_frame_by_default(samples):
+    """Without a pre-roll every part after the first warms up from the first frame (at run
+    time from the nearest exact state another part left): its state is the single pass's."""
+    parts = bgrm.parts.plan_parts(bgrm.Job(samples["talk"]), count=4)
+    assert [part.warmup_pts for part in parts] == [None, 0, 0, 0]
+
+
+def test_a_selfie_part_warms_up_cold_over_the_seconds_its_smoothing_needs(tmp_path):
+    """The selfie model's smoothing settles from a cold start (bench/seam.py: no frame off at
+    5 s), so its parts warm up over 5 s before their start, not from the first frame."""
+    clip = make_clip(tmp_path / "long.mp4", frames=360, rate=Fraction(30), audio=False)
+    parts = bgrm.parts.plan_parts(bgrm.Job(clip, model="selfie"), count=3)  # 4 s each
+    time_base = probe(clip).time_base
+    starts = [None if p.warmup_pts is None else float(p.warmup_pts * time_base) for p in parts]
+    assert starts == [None, 0.0, 3.0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["rvm", "selfie"])
+def test_parts_warm_up_from_the_nearest_exact_state_and_equal_one_pass(
+    samples, model, tmp_path, name
+):
+    """Parts run out of order at default settings: each warms up only from the latest state
+    left at a boundary before it (by a part's end, or by a part's start once its own warm-up
+    was done), else from the first frame; every matte is the single pass's, bit for bit, for
+    both models (the selfie model's smoothing is its state)."""
+    loaded = model if name == "rvm" else bgrm.load_model("cpu", model=name)
+    mattes = {}
+    for how in ("single", "split"):
+        folder = tmp_path / how
+        folder.mkdir()
+        job = bgrm.Job(samples["talk"], folder / "out.mp4", matte=folder / "matte.mkv", model=name)
+        if how == "single":
+            bgrm.run(job, model=loaded)
+        else:
+            parts = bgrm.parts.plan_parts(job, count=4)  # 30 frames each
+            work = bgrm.parts.parts_folder(job, "nearest")
+            warmups = {}
+            for index in (2, 3, 1, 0):
+                if index == 3:  # as if part 2 still ran: only the state at its start is left
+                    (work / "part-0002.state").unlink()
+                result = bgrm.parts.run_part(job, parts[index], work, model=loaded)
+                warmups[index] = result.warmup_frames
+            # part 2 from the first frame; 3 from part 2's start; 1 from the first frame
+            assert warmups == {2: 60, 3: 30, 1: 30, 0: 0}
+            bgrm.parts.join_parts(job, parts, work)
+        mattes[how] = gray_frames(folder / "matte.mkv")[1]
+    assert mattes["split"].shape == (120, 144, 176)
+    assert np.array_equal(mattes["split"], mattes["single"])

@@ -157,7 +157,11 @@ def part(task: Task, job_json: str, part_json: str, job_id: str) -> dict:
             app.send_task(CLEANUP_TASK, args=[job_json, job_id])
             raise
         log.info("part %s done: %d frames in %.1f s", part_id, result.frames, result.seconds)
-        return {"frames": result.frames, "seconds": round(result.seconds, 3)}
+        return {
+            "frames": result.frames,
+            "seconds": round(result.seconds, 3),
+            "warmup_frames": result.warmup_frames,
+        }
 
     return _once(task, job_json, record=part_id, watch=job_id, busy=busy, work=work)
 

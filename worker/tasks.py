@@ -50,7 +50,7 @@ def split(self, job_json: str, split_json: str) -> dict:
 # transient-error retries pass their own limit).
 @app.task(bind=True, name=PART_TASK, throws=USER_ERRORS, max_retries=None)
 def part(self, job_json: str, part_json: str, job_id: str) -> dict:
-    """One bgrm.parts.Part of job ``job_id`` -> {"frames", "seconds", "fps"}."""
+    """One bgrm.parts.Part of job ``job_id`` -> {"frames", "seconds", "warmup_frames"}."""
     return _retrying(self, lambda: execute.part(self, job_json, part_json, job_id))
 
 
