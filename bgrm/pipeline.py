@@ -208,7 +208,9 @@ def run_target(
             shots=ShotLog(),
         )
         sinks = target.open(info, notice)
-        frames = _write(run, decode_batches(info, size, report, target.part), sinks, job)
+        model_input = session.model_input(info.height, info.width)
+        batches = decode_batches(info, size, report, target.part, model_input)
+        frames = _write(run, batches, sinks, job)
     finally:
         if background is not None:
             background.close()

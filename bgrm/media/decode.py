@@ -16,6 +16,7 @@ import numpy as np
 
 from bgrm.errors import InputError
 from bgrm.media.formats import Colour, colour_of, is_still_image
+from bgrm.media.planes import ModelInput, scaled_rgb
 from bgrm.media.probe import (
     MAX_READ_ERRORS_IN_A_ROW,
     VideoInfo,
@@ -30,10 +31,11 @@ from bgrm.places import Place, Where, place
 @dataclass
 class DecodedFrame:
     """One picture: ``rgb`` uint8 [H, W, 3], upright (a view when turned); ``pts`` in the
-    stream's time base."""
+    stream's time base; ``small``: the model's input uint8 [h, w, 3], upright, when asked."""
 
     rgb: np.ndarray
     pts: int
+    small: np.ndarray | None = None
 
 
 @dataclass
@@ -112,18 +114,20 @@ def read_frames(
     size: tuple[int, int] | None = None,
     report: DecodeReport | None = None,
     start_pts: int | None = None,
+    model: ModelInput | None = None,
 ) -> Iterator[DecodedFrame]:
     """Yield every decodable frame of the video in presentation order, upright (threaded decode).
 
     ``size`` = (height, width) of the frames yielded (a frame of another size is scaled to it);
     by default the first frame's upright size. ``start_pts``: begin at the first frame shown at
     or after it, decoding from the keyframe before it (from the start when the file cannot
-    seek there). Raises InputError when no frame decodes (from the start).
+    seek there). ``model``: each frame's ``small`` is made at its size by FFmpeg's scaler.
+    Raises InputError when no frame decodes (from the start).
     """
     path = place(path)
     report = report if report is not None else DecodeReport()
     if is_still_image(path):
-        yield from _still(path, report)
+        yield from _still(path, report, model)
         return
     with open_input(path) as container:
         stream = video_stream(container, path)
@@ -158,8 +162,12 @@ def read_frames(
             if report.frames == 0:
                 report.first_s = report.last_s
             report.frames += 1
+            small = None
+            if model is not None:
+                small = scaled_rgb(frame, _turned(model.size, turns), colour, model.filter)
+                small = np.rot90(small, turns)
             # A view: the batch's np.stack makes the one copy, also for rotated frames.
-            yield DecodedFrame(rgb=np.rot90(rgb, turns), pts=pts)
+            yield DecodedFrame(rgb=np.rot90(rgb, turns), pts=pts, small=small)
     if report.frames == 0 and start_pts is None:
         raise InputError(f"no video frame could be decoded (empty or damaged file): {path}")
 
@@ -223,10 +231,20 @@ def _turned(size: tuple[int, int], turns: int) -> tuple[int, int]:
     return (size[1], size[0]) if turns % 2 else size
 
 
-def _still(path: Place, report: DecodeReport) -> Iterator[DecodedFrame]:
+def _still(
+    path: Place, report: DecodeReport, model: ModelInput | None
+) -> Iterator[DecodedFrame]:
+    """A still image's one frame; its ``small`` (when asked) by the same scaler as a video's."""
     for rgb, pts in read_still(path):
         report.frames += 1
-        yield DecodedFrame(rgb=rgb, pts=pts)
+        small = None
+        if model is not None:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            height, width = model.size
+            small = frame.to_ndarray(
+                format="rgb24", width=width, height=height, interpolation=model.filter
+            )
+        yield DecodedFrame(rgb=rgb, pts=pts, small=small)
 
 
 def _to_rgb(
