@@ -231,9 +231,7 @@ def _turned(size: tuple[int, int], turns: int) -> tuple[int, int]:
     return (size[1], size[0]) if turns % 2 else size
 
 
-def _still(
-    path: Place, report: DecodeReport, model: ModelInput | None
-) -> Iterator[DecodedFrame]:
+def _still(path: Place, report: DecodeReport, model: ModelInput | None) -> Iterator[DecodedFrame]:
     """A still image's one frame; its ``small`` (when asked) by the same scaler as a video's."""
     for rgb, pts in read_still(path):
         report.frames += 1
