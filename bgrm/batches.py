@@ -19,18 +19,22 @@ class Batch:
 
     ``warmup``: frames before a part's own, run through the model only to settle its state.
     ``small``: the model's input uint8 [T, h, w, 3] made by FFmpeg's scaler, or None (the
-    model resizes the frames itself).
+    model resizes the frames itself). ``planes``: the frames as the codec gave them, yuv420p
+    uint8 [T, H * 3 / 2, W], where they stay in their planes (then ``rgb`` is None).
     """
 
-    rgb: np.ndarray
+    rgb: np.ndarray | None
     pts: list[int]
     warmup: bool = False
     small: np.ndarray | None = None
+    planes: np.ndarray | None = None
 
     def frames(self, start: int, stop: int) -> Batch:
         """Frames ``start`` up to ``stop`` of this batch (a view, no copy)."""
-        small = None if self.small is None else self.small[start:stop]
-        return Batch(self.rgb[start:stop], self.pts[start:stop], self.warmup, small)
+        rgb, small, planes = (
+            None if x is None else x[start:stop] for x in (self.rgb, self.small, self.planes)
+        )
+        return Batch(rgb, self.pts[start:stop], self.warmup, small, planes)
 
 
 def decode_batches(
@@ -39,12 +43,14 @@ def decode_batches(
     report: DecodeReport,
     part: Part | None = None,
     model: ModelInput | None = None,
+    planes: bool = False,
 ) -> Iterator[Batch]:
     """Decoded frames grouped into batches of ``size`` (a batch may be shorter at the end and
     where a part's warm-up ends). Damage met on the way is counted in ``report``.
 
     With ``part``: its warm-up frames (as warm-up batches), then its own frames, and no more.
-    With ``model``: each batch's ``small`` frames, made by FFmpeg's scaler.
+    With ``model``: each batch's ``small`` frames, made by FFmpeg's scaler; with ``planes``,
+    the frames in their yuv420p planes instead of RGB.
     """
     taken: list[DecodedFrame] = []
     warming = False
@@ -52,7 +58,12 @@ def decode_batches(
     if part is not None:
         start = part.start_pts if part.warmup_pts is None else part.warmup_pts
     frames = read_frames(
-        info.path, size=(info.height, info.width), report=report, start_pts=start, model=model
+        info.path,
+        size=(info.height, info.width),
+        report=report,
+        start_pts=start,
+        model=model,
+        planes=planes,
     )
     for frame in frames:
         warmup = part is not None and not part.owns(frame.pts)  # before its start, or after
@@ -72,9 +83,11 @@ def decode_batches(
 
 def _batch(frames: list[DecodedFrame], warmup: bool) -> Batch:
     """Decoded frames stacked into one batch."""
-    small = None if frames[0].small is None else np.stack([frame.small for frame in frames])
-    rgb = np.stack([frame.rgb for frame in frames])
-    return Batch(rgb, [frame.pts for frame in frames], warmup, small)
+    rgb, small, planes = (
+        None if getattr(frames[0], kind) is None else np.stack([getattr(f, kind) for f in frames])
+        for kind in ("rgb", "small", "planes")
+    )
+    return Batch(rgb, [frame.pts for frame in frames], warmup, small, planes)
 
 
 def batches_of(rgb: np.ndarray, size: int) -> list[Batch]:

@@ -51,6 +51,9 @@ class MattingNetwork(nn.Module):
         fgr, pha = self.refiner.refine(a, b, fine)
         return (fgr.unflatten(0, (batch, -1)), pha.unflatten(0, (batch, -1)), *states)
 
+    frame_is_foreground = False
+    """The foreground is predicted (a, b hold its colour's coefficients and the alpha's)."""
+
     input_filter = None
     """No swscale filter makes ``model_input``'s frames closely enough (torch's bilinear without
     antialiasing reads two taps a side however large the step): at 1080p, swscale's bilinear

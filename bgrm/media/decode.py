@@ -16,7 +16,7 @@ import numpy as np
 
 from bgrm.errors import InputError
 from bgrm.media.formats import Colour, colour_of, is_still_image
-from bgrm.media.planes import ModelInput, scaled_rgb
+from bgrm.media.planes import ModelInput, keeps_planes, planes_of, scaled_rgb
 from bgrm.media.probe import (
     MAX_READ_ERRORS_IN_A_ROW,
     VideoInfo,
@@ -30,12 +30,14 @@ from bgrm.places import Place, Where, place
 
 @dataclass
 class DecodedFrame:
-    """One picture: ``rgb`` uint8 [H, W, 3], upright (a view when turned); ``pts`` in the
+    """One picture: ``rgb`` uint8 [H, W, 3], upright (a view when turned), or ``planes``, its
+    yuv420p planes uint8 [H * 3 / 2, W] where they were asked for instead; ``pts`` in the
     stream's time base; ``small``: the model's input uint8 [h, w, 3], upright, when asked."""
 
-    rgb: np.ndarray
+    rgb: np.ndarray | None
     pts: int
     small: np.ndarray | None = None
+    planes: np.ndarray | None = None
 
 
 @dataclass
@@ -115,6 +117,7 @@ def read_frames(
     report: DecodeReport | None = None,
     start_pts: int | None = None,
     model: ModelInput | None = None,
+    planes: bool = False,
 ) -> Iterator[DecodedFrame]:
     """Yield every decodable frame of the video in presentation order, upright (threaded decode).
 
@@ -122,7 +125,9 @@ def read_frames(
     by default the first frame's upright size. ``start_pts``: begin at the first frame shown at
     or after it, decoding from the keyframe before it (from the start when the file cannot
     seek there). ``model``: each frame's ``small`` is made at its size by FFmpeg's scaler.
-    Raises InputError when no frame decodes (from the start).
+    ``planes``: each frame's 4:2:0 planes instead of RGB (for a video shown as stored, of even
+    size: media/planes.py ``keeps_planes``). Raises InputError when no frame decodes (from
+    the start).
     """
     path = place(path)
     report = report if report is not None else DecodeReport()
@@ -151,8 +156,13 @@ def read_frames(
             pts = _pts_of(frame, last_pts, step)
             if start_pts is not None and pts < start_pts:
                 continue
-            rgb = _to_rgb(frame, _turned(size, turns), colour, report)
-            if rgb is None:
+            if planes:
+                rgb, yuv = None, _to_planes(frame, size, colour, report)
+                picture = yuv
+            else:
+                rgb, yuv = _to_rgb(frame, _turned(size, turns), colour, report), None
+                picture = rgb
+            if picture is None:
                 continue
             if last_pts is not None and pts <= last_pts:
                 pts = last_pts + 1
@@ -167,7 +177,8 @@ def read_frames(
                 small = scaled_rgb(frame, _turned(model.size, turns), colour, model.filter)
                 small = np.rot90(small, turns)
             # A view: the batch's np.stack makes the one copy, also for rotated frames.
-            yield DecodedFrame(rgb=np.rot90(rgb, turns), pts=pts, small=small)
+            rgb = None if rgb is None else np.rot90(rgb, turns)
+            yield DecodedFrame(rgb=rgb, pts=pts, small=small, planes=yuv)
     if report.frames == 0 and start_pts is None:
         raise InputError(f"no video frame could be decoded (empty or damaged file): {path}")
 
@@ -261,6 +272,33 @@ def _to_rgb(
         return None
     report.resized_frames += 1
     return rgb
+
+
+def _to_planes(
+    frame: av.VideoFrame, size: tuple[int, int], colour: Colour, report: DecodeReport
+) -> np.ndarray | None:
+    """The frame's 4:2:0 planes uint8 [H * 3 / 2, W] at ``size`` (height, width): as decoded,
+    or scaled (another size) or converted (another format) in the video's matrix and range;
+    None if impossible."""
+    height, width = size
+    if (frame.height, frame.width) == size and keeps_planes(frame.format.name, *size, 0):
+        return planes_of(frame)
+    try:
+        converted = frame.reformat(
+            width=width,
+            height=height,
+            format="yuv420p",
+            src_colorspace=colour.sws_matrix,
+            dst_colorspace=colour.sws_matrix,
+            src_color_range=colour.range,
+            dst_color_range=colour.range,
+        )
+    except (av.FFmpegError, ValueError):
+        report.bad_frames += 1
+        return None
+    if (frame.height, frame.width) != size:
+        report.resized_frames += 1
+    return planes_of(converted)
 
 
 def _frame_step(stream) -> int:
