@@ -1,7 +1,7 @@
 """A decoded frame as the codec gave it: its Y, U, V planes, and the model's input made from them.
 
     small = scaled_rgb(frame, (288, 512), colour, "BILINEAR")   # uint8 [288, 512, 3]
-    y, u, v = planes_of(frame)                      # uint8 [H, W], [H/2, W/2] twice (4:2:0)
+    planes = planes_of(frame)   # uint8 [H * 3 / 2, W]: Y, then U and V (4:2:0), packed
 
 The model sees a frame of a few hundred pixels a side: FFmpeg's scaler makes it from the planes
 in one pass (2-3 ms at 1080p), where a full-size RGB frame made float and resized in torch cost
@@ -26,6 +26,7 @@ class ModelInput:
 
     size: tuple[int, int]
     filter: str
+
 
 PLANE_FORMATS = frozenset({"yuv420p", "yuvj420p"})
 """Decoded formats whose planes the output's encoder takes as they are (8-bit 4:2:0)."""
