@@ -2,6 +2,7 @@
 
     python bench/pixelpath.py --height 1080 --frames 24           # the stage table
     python bench/pixelpath.py --frames 120 --end-to-end            # and whole jobs, alternating
+    python bench/pixelpath.py --frames 24 --fidelity --no-stages   # planes against RGB, per bg
 
 Stages, timed on one thread (torch's and the codec's) in this process over the same frames of
 the real talking head (looped, scaled to 16:9): decode (H.264 to the codec's planes), model
@@ -14,6 +15,9 @@ CPU time is process time, so threads the codec starts count too.
 --end-to-end: `bgrm process` with each model and a plain transcode of the same clip (decode +
 libx264 veryfast CRF 18, PyAV, threads as bgrm's), alternating, wall clock; prints the ratios
 the issue asks for (selfie / RVM, transcode / selfie).
+
+--fidelity: the selfie model's composite made in the planes against today's RGB composite of
+the same coefficients, per background, as each reaches the encoder, shown in RGB (1/255).
 """
 
 from __future__ import annotations
@@ -36,15 +40,19 @@ sys.path.insert(0, str(ROOT))
 import av  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from PIL import Image  # noqa: E402
 
 import bgrm  # noqa: E402
 from bgrm.backgrounds import open_background, parse_background  # noqa: E402
+from bgrm.batches import decode_batches  # noqa: E402
 from bgrm.composite import from_uint8_hwc, to_uint8_hwc  # noqa: E402
+from bgrm.finish import finish  # noqa: E402
 from bgrm.finish.blend import over_background  # noqa: E402
 from bgrm.finish.planes import PlanePath  # noqa: E402
 from bgrm.matting.refiner import DeepGuidedFilterRefiner  # noqa: E402
-from bgrm.matting.session import MattingSession  # noqa: E402
-from bgrm.media.formats import X264_OPTIONS  # noqa: E402
+from bgrm.matting.session import MattingSession, matte_batches  # noqa: E402
+from bgrm.media.decode import DecodeReport  # noqa: E402
+from bgrm.media.formats import X264_OPTIONS, Colour  # noqa: E402
 from bgrm.media.info import VideoInfo  # noqa: E402
 from bgrm.media.planes import planes_of, scaled_rgb  # noqa: E402
 from bgrm.media.probe import probe  # noqa: E402
@@ -173,6 +181,67 @@ def ratio_of(height: int, width: int) -> float:
     return min(1.0, 512 / max(height, width))
 
 
+def fidelity(clip: Path, folder: Path) -> dict[str, dict[str, float]]:
+    """The composite in planes against today's RGB composite, per background, with the same
+    coefficients (the selfie model's): each as the encoder gets it (the RGB one converted as
+    bgrm's writer converts it), shown in RGB by FFmpeg; and today's own loss, the decoded
+    frames through RGB and back (1/255: mean, p99.9, max)."""
+    info = probe(clip)
+    colour, size = info.colour, (info.height, info.width)
+    session = MattingSession(bgrm.load_model("cpu", model="selfie"), ratio_of(*size))
+    wanted = session.model_input(*size)
+    rgb_batches = list(decode_batches(info, 4, DecodeReport(), model=wanted))
+    plane_batches = list(decode_batches(info, 4, DecodeReport(), model=wanted, planes=True))
+    image = folder / "stripes.png"
+    ys, xs = np.mgrid[0:720, 0:1280]
+    stripes = np.stack([xs % 256, ys % 256, (xs * 3 + ys) % 256], -1).astype(np.uint8)
+    Image.fromarray(stripes).save(image)
+    found: dict[str, list[np.ndarray]] = {}
+    with torch.inference_mode():
+        matted = list(matte_batches(session, rgb_batches))
+        for spec in (COLOUR, "#1e1e1e", str(image), "grayscale"):
+            background = open_background(parse_background(spec), *size, torch.device("cpu"))
+            path = PlanePath.open(background, colour, *size)
+            name = Path(spec).name
+            for item, kept in zip(matted, plane_batches, strict=True):
+                times = [0.0] * len(item.batch.pts)
+                rgb = finish(item, {"rgb"}, background, times, None, None).rgb
+                planes = path.composite(item.a, item.b, torch.from_numpy(kept.planes)).numpy()
+                for before, after in zip(rgb, planes, strict=True):
+                    found.setdefault(name, []).append(
+                        np.abs(shown(to_planes(before, colour), colour) - shown(after, colour))
+                    )
+                if spec == COLOUR:
+                    for before in item.batch.rgb:
+                        back = shown(to_planes(before, colour), colour)
+                        found.setdefault("RGB round trip", []).append(np.abs(back - before))
+    return {
+        name: {
+            "mean": float(np.mean(diffs)),
+            "p99.9": float(np.percentile(np.stack(diffs), 99.9)),
+            "max": float(np.max(diffs)),
+        }
+        for name, diffs in found.items()
+    }
+
+
+def to_planes(rgb: np.ndarray, colour: Colour) -> np.ndarray:
+    """uint8 [H, W, 3] -> yuv420p planes as bgrm's writer converts RGB for the encoder."""
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+    return frame.reformat(
+        format="yuv420p", dst_colorspace=colour.sws_matrix, dst_color_range=colour.range
+    ).to_ndarray()
+
+
+def shown(planes: np.ndarray, colour: Colour) -> np.ndarray:
+    """yuv420p planes -> int [H, W, 3] RGB as FFmpeg shows them."""
+    frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+    rgb = frame.to_ndarray(
+        format="rgb24", src_colorspace=colour.sws_matrix, src_color_range=colour.range
+    )
+    return rgb.astype(int)
+
+
 def transcode(clip: Path, target: Path) -> None:
     """A plain transcode with bgrm's encoder settings (threads as bgrm's: codec default)."""
     with av.open(str(clip)) as inp, av.open(str(target), "w") as out:
@@ -212,6 +281,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--end-to-end", action="store_true")
+    parser.add_argument("--fidelity", action="store_true")
+    parser.add_argument("--no-stages", action="store_true", help="skip the stage table")
     args = parser.parse_args()
     talk = fetch_samples(ROOT / "samples" / "media")["talk"]
     width = args.height * 16 // 9 // 2 * 2
@@ -220,12 +291,18 @@ def main() -> None:
         tmp = Path(folder)
         clip = tmp / "clip.mp4"
         make_clip(talk, clip, width, args.height, args.frames, audio_from=talk)
-        table = stage_table(clip, args.frames, tmp)
-        report["stages_cpu_ms"] = table
-        print(f"{width}x{args.height}, {args.frames} frames, one thread, CPU ms a frame")
-        print(f"{'stage':<22}" + "".join(f"{name:>9}" for name in MODELS))
-        for stage in table[MODELS[0]]:
-            print(f"{stage:<22}" + "".join(f"{table[name][stage]:9.1f}" for name in MODELS))
+        if not args.no_stages:
+            table = stage_table(clip, args.frames, tmp)
+            report["stages_cpu_ms"] = table
+            print(f"{width}x{args.height}, {args.frames} frames, one thread, CPU ms a frame")
+            print(f"{'stage':<22}" + "".join(f"{name:>9}" for name in MODELS))
+            for stage in table[MODELS[0]]:
+                print(f"{stage:<22}" + "".join(f"{table[name][stage]:9.1f}" for name in MODELS))
+        if args.fidelity:
+            report["fidelity"] = fidelity(clip, tmp)
+            print("planes against today's RGB composite, same coefficients (1/255):")
+            for name, row in report["fidelity"].items():
+                print(f"{name:>16}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()))
         if args.end_to_end:
             fps = end_to_end(clip, args.frames, args.rounds, tmp)
             report["fps"] = fps

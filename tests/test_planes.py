@@ -106,7 +106,7 @@ def test_the_composite_in_planes_is_today_s_rgb_composite(
 
 
 def test_a_video_outside_the_planes_goes_the_rgb_way(samples, selfie, tmp_path, monkeypatch):
-    odd = make_clip(tmp_path / "odd.mp4", size=(63, 47), frames=8)
+    odd = make_clip(tmp_path / "odd.mkv", size=(63, 47), frames=8, codec="ffv1")
     out = tmp_path / "odd.out.mp4"
     result = through(selfie, odd, out, monkeypatch, False, force=False, background="red")
     assert result.frames == 8
