@@ -157,12 +157,13 @@ def read_frames(
             if start_pts is not None and pts < start_pts:
                 continue
             if planes:
-                rgb, yuv = None, _to_planes(frame, size, colour, report)
-                picture = yuv
+                picture = _to_planes(frame, size, colour, report)
             else:
-                rgb, yuv = _to_rgb(frame, _turned(size, turns), colour, report), None
-                picture = rgb
-            if picture is None:
+                picture = _to_rgb(frame, _turned(size, turns), colour, report)
+            small = None
+            if picture is not None and model is not None:
+                small = _to_small(frame, _turned(model.size, turns), model, colour, report)
+            if picture is None or (model is not None and small is None):
                 continue
             if last_pts is not None and pts <= last_pts:
                 pts = last_pts + 1
@@ -172,13 +173,12 @@ def read_frames(
             if report.frames == 0:
                 report.first_s = report.last_s
             report.frames += 1
-            small = None
-            if model is not None:
-                small = scaled_rgb(frame, _turned(model.size, turns), colour, model.filter)
-                small = np.rot90(small, turns)
-            # A view: the batch's np.stack makes the one copy, also for rotated frames.
-            rgb = None if rgb is None else np.rot90(rgb, turns)
-            yield DecodedFrame(rgb=rgb, pts=pts, small=small, planes=yuv)
+            # Views: the batch's np.stack makes the one copy, also for rotated frames.
+            small = None if small is None else np.rot90(small, turns)
+            if planes:  # shown as stored: never turned
+                yield DecodedFrame(rgb=None, pts=pts, small=small, planes=picture)
+            else:
+                yield DecodedFrame(rgb=np.rot90(picture, turns), pts=pts, small=small)
     if report.frames == 0 and start_pts is None:
         raise InputError(f"no video frame could be decoded (empty or damaged file): {path}")
 
@@ -272,6 +272,22 @@ def _to_rgb(
         return None
     report.resized_frames += 1
     return rgb
+
+
+def _to_small(
+    frame: av.VideoFrame,
+    stored_size: tuple[int, int],
+    model: ModelInput,
+    colour: Colour,
+    report: DecodeReport,
+) -> np.ndarray | None:
+    """The model's input uint8 [h, w, 3] at ``stored_size`` (before rotation), by FFmpeg's
+    scaler; None if impossible."""
+    try:
+        return scaled_rgb(frame, stored_size, colour, model.filter)
+    except (av.FFmpegError, ValueError):
+        report.bad_frames += 1
+        return None
 
 
 def _to_planes(
