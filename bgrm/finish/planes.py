@@ -125,7 +125,7 @@ class PlanePath:
         if isinstance(background, GrayRoom):
             return cls(GrayPlanes(), colour, height, width)
         if isinstance(background, Still):
-            return cls(still_planes(background.image, colour, height, width), colour, height, width)
+            return cls(still_planes(background.image, colour), colour, height, width)
         return None
 
     def composite(self, a: Tensor, b: Tensor, planes: Tensor) -> Tensor:
@@ -146,7 +146,7 @@ class PlanePath:
         return out
 
 
-def still_planes(image: Tensor, colour: Colour, height: int, width: int) -> StillPlanes:
+def still_planes(image: Tensor, colour: Colour) -> StillPlanes:
     """A still background float [1, 3, H, W] (or [1, 3, 1, 1], a colour) in [0, 1] -> its
     planes in the video's matrix and range, converted as the encoder converts RGB."""
     device = image.device
