@@ -37,7 +37,7 @@ class HostFrames:
     """One batch back on the host, as uint8: only the kinds some sink needs are filled."""
 
     pts: list[int]  # one per frame, in the input's time base
-    rgb: np.ndarray | None = None  # the composite [T, H, W, 3]
+    rgb: np.ndarray | None = None  # the composite [T, H, W, 3], or yuv420p [T, H * 3 / 2, W]
     rgba: np.ndarray | None = None  # the person, straight alpha [T, H, W, 4]
     matte: np.ndarray | None = None  # the alpha [T, H, W]
 

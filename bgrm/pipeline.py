@@ -31,13 +31,14 @@ from bgrm.backgrounds import (
 )
 from bgrm.batches import Batch, decode_batches
 from bgrm.errors import OutputError
-from bgrm.finish import FusedTail, as_recorded, choose_tail, finish
+from bgrm.finish import FusedTail, PlanePath, as_recorded, choose_tail, finish, finish_planes
 from bgrm.job import Job
 from bgrm.matting import weights
 from bgrm.matting.build import Model, job_and_model
 from bgrm.matting.session import MattingSession, matte_batches, open_session
 from bgrm.media.decode import DecodeReport
 from bgrm.media.info import VideoInfo
+from bgrm.media.planes import keeps_planes
 from bgrm.media.probe import probe
 from bgrm.media.writer import WriteError
 from bgrm.options import JobOptions, Screens
@@ -136,12 +137,16 @@ def run_target(
                 spec, info.height, info.width, device, notice, info.sample_aspect
             )
         frames_expected = target.expected_frames(info)
+        planes = _plane_path(job, info, session, background)
         run = _Run(
             info=info,
             session=session,
             background=background,
             light=job.light_wrap,
-            tail=choose_tail(
+            planes=planes,
+            tail=None
+            if planes is not None
+            else choose_tail(
                 job.compile,
                 frames_expected,
                 info.height,
@@ -158,7 +163,9 @@ def run_target(
             target=target,
         )
         sinks = target.open(info, notice)
-        frames, warmup = _write(run, decode_batches(info, size, report, target.part), sinks, job)
+        model_input = session.model_input(info.height, info.width)
+        batches = decode_batches(info, size, report, target.part, model_input, planes is not None)
+        frames, warmup = _write(run, batches, sinks, job)
     finally:
         if background is not None:
             background.close()
@@ -211,6 +218,7 @@ class _Run:
     session: MattingSession
     background: Background | None  # None for alpha outputs
     light: float | None  # the light wrap's strength, or None
+    planes: PlanePath | None  # the composite in the output's planes, or None: in RGB
     tail: FusedTail | None  # the fused tail, or None for the eager one
     total: int | None  # frames expected, for progress
     on_progress: ProgressCallback | None
@@ -265,6 +273,8 @@ def _stream(run: _Run, source: Iterator[Batch], sinks: list[Sink]) -> tuple[int,
                 times = [float((p - origin) * run.info.time_base) for p in pts]
                 if passed:
                     host = as_recorded(matted.batch, needs)
+                elif run.planes is not None:
+                    host = finish_planes(matted, run.planes)
                 else:
                     host = finish(matted, needs, run.background, times, run.light, run.tail)
                 for encoder in encoders:
@@ -293,6 +303,30 @@ def _after_warmup(batches: Iterator[Batch], run: _Run) -> Iterator[Batch]:
             run.target.warmed(run.session)
         warming = batch.warmup
         yield batch
+
+
+def _plane_path(
+    job: Job,
+    info: VideoInfo,
+    session: MattingSession,
+    background: Background | None,
+) -> PlanePath | None:
+    """The composite in the output's planes where the job allows it: only a composite is
+    written (always as yuv420p), of frames decoded as 8-bit 4:2:0 of even size shown as
+    stored, by a model whose foreground is the frame and whose input the decoder makes, over
+    a background the planes can take, without light wrap. None: the RGB path."""
+    network = session.model.network
+    if (
+        background is None
+        or info.still
+        or job.matte is not None
+        or job.light_wrap is not None
+        or not network.frame_is_foreground
+        or session.model_input(info.height, info.width) is None
+        or not keeps_planes(info.pix_fmt, info.height, info.width, info.rotation)
+    ):
+        return None
+    return PlanePath.open(background, info.colour, info.height, info.width)
 
 
 def _report(run: _Run, done: int, total: int | None) -> None:

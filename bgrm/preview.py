@@ -131,7 +131,9 @@ def _moment(job, info, session, background, seconds: float) -> tuple[tuple[np.nd
     warmup = max(info.start_pts or 0, start - round(WARMUP_SECONDS / info.time_base))
     moment = Part(index=0, count=1, start_pts=start, end_pts=None, warmup_pts=warmup)
     needs = {"matte", "rgba" if job.alpha else "rgb"}
-    batches = matte_batches(session, decode_batches(info, job.batch or 8, DecodeReport(), moment))
+    model_input = session.model_input(info.height, info.width)
+    decoded = decode_batches(info, job.batch or 8, DecodeReport(), moment, model_input)
+    batches = matte_batches(session, decoded)
     shots = judged(batches, job.screens, lookahead_frames(info.average_rate))
     try:
         for matted, passed in shots:

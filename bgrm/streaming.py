@@ -56,7 +56,9 @@ def _matte_frames(
 ) -> Iterator[MatteFrame]:
     """The generator behind ``mattes``: decoding starts at the first ``next``."""
     report = DecodeReport()
-    decoded = Prefetcher(decode_batches(info, size, report), depth=2, name="decode")
+    model_input = session.model_input(info.height, info.width)
+    batches = decode_batches(info, size, report, model=model_input)
+    decoded = Prefetcher(batches, depth=2, name="decode")
     try:
         for matted in matte_batches(session, decoded):
             alpha = matte_to_uint8(matted.pha).cpu().numpy()

@@ -2,11 +2,13 @@
 
     tail = choose_tail("auto", frames, height, width, device, notice)   # fused, or None: eager
     host = finish(matted, {"rgb", "matte"}, background, times, light, tail)
+    host = finish_planes(matted, path)   # the composite in the output's planes (planes.py)
     host = as_recorded(batch, {"rgb", "matte"})   # a shot without a person: as it came in
 
 Each kind is one compiled pass where the fused tail runs (bgrm/finish/fused.py), and the eager
 reference (bgrm/finish/blend.py and bgrm/composite.py) otherwise or wherever it cannot; both
-call the same blend, so the pixels agree within 1/255.
+call the same blend, so the pixels agree within 1/255. A batch kept in its yuv420p planes is
+composited there (bgrm/finish/planes.py) and written as planes.
 """
 
 from __future__ import annotations
@@ -23,10 +25,19 @@ from bgrm.batches import Batch
 from bgrm.composite import matte_to_uint8, to_rgba_uint8, to_uint8_hwc
 from bgrm.finish.blend import over_background
 from bgrm.finish.fused import FusedTail, open_tail
+from bgrm.finish.planes import PlanePath
 from bgrm.matting.session import Matted
 from bgrm.outputs import HostFrames, Pixels
 
-__all__ = ["FusedTail", "as_recorded", "choose_tail", "finish", "over_background"]
+__all__ = [
+    "FusedTail",
+    "PlanePath",
+    "as_recorded",
+    "choose_tail",
+    "finish",
+    "finish_planes",
+    "over_background",
+]
 
 
 def choose_tail(
@@ -74,10 +85,23 @@ def finish(
     return host
 
 
+def finish_planes(matted: Matted, path: PlanePath) -> HostFrames:
+    """A batch kept in its planes -> the composite, yuv420p planes uint8 [T, H * 3 / 2, W] on
+    the host (``HostFrames.rgb``, which the composite's writer takes as planes)."""
+    planes = torch.from_numpy(matted.batch.planes).to(matted.a.device)
+    return HostFrames(
+        matted.batch.pts, rgb=path.composite(matted.a, matted.b, planes).cpu().numpy()
+    )
+
+
 def as_recorded(batch: Batch, needs: set[Pixels]) -> HostFrames:
     """A batch as it was recorded (a shot without a person): the decoded frames themselves for
-    the composite and the RGBA person, fully opaque; the matte all 255."""
+    the composite (its planes, where it was kept in them) and the RGBA person, fully opaque;
+    the matte all 255."""
     host = HostFrames(batch.pts)
+    if batch.rgb is None:  # kept in its planes: only a composite is written
+        host.rgb = batch.planes
+        return host
     opaque = np.full(batch.rgb.shape[:3], 255, dtype=np.uint8)
     if "rgb" in needs:
         host.rgb = batch.rgb

@@ -49,35 +49,56 @@ class MattingNetwork(nn.Module):
         fgr, pha = self.refiner.refine(a, b, fine)
         return (fgr.unflatten(0, (batch, -1)), pha.unflatten(0, (batch, -1)), *states)
 
+    frame_is_foreground = False
+    """The foreground is predicted (a, b hold its colour's coefficients and the alpha's)."""
+
+    input_filter = None
+    """No swscale filter makes ``model_input``'s frames closely enough (torch's bilinear without
+    antialiasing reads two taps a side however large the step): at 1080p, swscale's bilinear
+    moved RVM's matte by a mean 2.4/255 with 0.9% of pixels more than 64/255 off (its
+    recurrent state carries the difference on), so RVM resizes the full frame itself."""
+
+    @staticmethod
+    def input_size(height: int, width: int, downsample_ratio: float) -> tuple[int, int]:
+        """The model's input size (h, w) for frames of height x width."""
+        return int(height * downsample_ratio), int(width * downsample_ratio)
+
+    @staticmethod
+    def model_input(fine: Tensor, downsample_ratio: float) -> Tensor:
+        """fine [N, 3, H, W] -> the model's input [N, 3, h, w] (``input_size``)."""
+        if downsample_ratio == 1.0:
+            return fine
+        return F.interpolate(
+            fine,
+            scale_factor=downsample_ratio,
+            mode="bilinear",
+            align_corners=False,
+            recompute_scale_factor=False,
+        )
+
     def coefficients(
         self,
-        fine: Tensor,
+        fine: Tensor | None,
         batch: int,
         states: tuple[Tensor | None, ...],
         downsample_ratio: float,
+        base: Tensor | None = None,
     ) -> tuple[Tensor, ...]:
         """Everything but the full-resolution step: fine [N, 3, H, W] (N = batch * T frames in
-        order) -> the guided filter's coefficients a, b [N, 4, h, w] at the model's resolution,
-        then the new states r1..r4. ``states`` is r1..r4, or () at the start of a video.
-        ``refiner.refine(a, b, fine)`` gives fgr and pha."""
+        order), or ``base`` [N, 3, h, w], the frames already at the model's input size (then
+        fine may be None) -> the guided filter's coefficients a, b [N, 4, h, w] at the model's
+        resolution, then the new states r1..r4. ``states`` is r1..r4, or () at the start of a
+        video. ``refiner.refine(a, b, fine)`` gives fgr and pha."""
         states = states or (None, None, None, None)
-        if downsample_ratio == 1.0:
-            base = fine
-        else:
-            base = F.interpolate(
-                fine,
-                scale_factor=downsample_ratio,
-                mode="bilinear",
-                align_corners=False,
-                recompute_scale_factor=False,
-            )
+        if base is None:
+            base = self.model_input(fine, downsample_ratio)
         core = base.to(self.project_mat.weight.dtype)  # float16 after set_precision("fp16")
         f1, f2, f3, f4 = self.backbone(core)
         f4 = self.aspp(f4)
         hidden, new_states = self.decoder(core, f1, f2, f3, f4, batch, states)
         base_fgr_res, base_pha = self.project_mat(hidden).split([3, 1], dim=1)
         a, b = self.refiner.coefficients(
-            base, base_fgr_res.to(fine.dtype), base_pha.to(fine.dtype), hidden.to(fine.dtype)
+            base, base_fgr_res.to(base.dtype), base_pha.to(base.dtype), hidden.to(base.dtype)
         )
         return (a, b, *new_states)
 

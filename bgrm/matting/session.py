@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -30,6 +31,7 @@ from bgrm.job import Job
 from bgrm.matting.build import Model, load_model
 from bgrm.matting.refiner import DeepGuidedFilterRefiner
 from bgrm.media.info import VideoInfo
+from bgrm.media.planes import ModelInput
 from bgrm.resources import (
     default_batch,
     faster_model_notice,
@@ -81,11 +83,24 @@ class MattingSession:
         self._state = tuple(state[f"model.{number}"].to(device) for number in range(count))
         self.cuts.resume(state, device)
 
+    def model_input(self, height: int, width: int) -> ModelInput | None:
+        """What the decoder makes of each frame of height x width for the model (its input
+        size and swscale's filter), so the model never resizes a full-size frame; None where
+        the network resizes the frames itself (no swscale filter gives its input)."""
+        network = self.model.network
+        if network.input_filter is None:
+            return None
+        size = network.input_size(height, width, self.downsample_ratio)
+        return ModelInput(size, network.input_filter)
+
     @torch.inference_mode()
-    def coefficients(self, src: Tensor) -> tuple[Tensor, Tensor]:
-        """src [T, 3, H, W] float in [0, 1] on the device, the next T frames -> the refiner's
-        coefficients a, b [T, 4 or 1, h, w] at the model's resolution (DeepGuidedFilterRefiner)."""
-        a, b, *state = self.model.network.coefficients(src, 1, self._state, self.downsample_ratio)
+    def coefficients(self, src: Tensor | None, base: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """src [T, 3, H, W] float in [0, 1] on the device, the next T frames, or ``base``, the
+        same at the model's input size (``model_input``) -> the refiner's coefficients
+        a, b [T, 4 or 1, h, w] at the model's resolution (DeepGuidedFilterRefiner)."""
+        a, b, *state = self.model.network.coefficients(
+            src, 1, self._state, self.downsample_ratio, base=base
+        )
         self._state = tuple(state)
         return a, b
 
@@ -161,7 +176,7 @@ class Matted:
     @property
     def src(self) -> Tensor:
         if self._src is None:
-            self._src = _upload(self.batch, self.a.device)
+            self._src = _upload(self.batch.rgb, self.a.device)
         return self._src
 
     def park(self) -> Matted:
@@ -187,22 +202,33 @@ class Matted:
 
 def matte_batches(session: MattingSession, batches: Iterable[Batch]) -> Iterator[Matted]:
     """The model over ``batches`` in order, the recurrent state carried: upload the uint8
-    frames, make them float on the device, find the cuts on small frames of them, run the
-    model to the refiner's coefficients, its state forgotten at each cut (a batch with a cut
-    inside comes out as two). The only place the model is run over a video."""
+    frames (the model's input where the decoder made it, else the full frames), make them
+    float on the device, find the cuts on small frames of them, run the model to the refiner's
+    coefficients, its state forgotten at each cut (a batch with a cut inside comes out as
+    two). The only place the model is run over a video."""
     device = session.model.device
     for batch in batches:
-        src = _upload(batch, device)
-        small = detector_frames(src)
+        src = base = None
+        if batch.small is None:
+            src = _upload(batch.rgb, device)
+            small = detector_frames(src)
+        else:
+            base = _upload(batch.small, device)
+            small = detector_frames(base)
         starts = session.cuts.starts(small)
         edges = sorted({0, *starts, len(batch.pts)})
         for low, high in zip(edges, edges[1:], strict=False):
             if low in starts:
                 session.cut()
-            a, b = session.coefficients(src[low:high])
             piece = batch if high - low == len(batch.pts) else batch.frames(low, high)
+            if base is None:
+                a, b = session.coefficients(src[low:high])
+                fine = src[low:high]
+            else:
+                a, b = session.coefficients(None, base[low:high])
+                fine = None  # uploaded when the full-resolution step needs it
             coverage = person_coverage(a, b, small[low:high])
-            yield Matted(piece, src[low:high], a, b, coverage, low in starts)
+            yield Matted(piece, fine, a, b, coverage, low in starts)
 
 
 def person_coverage(a: Tensor, b: Tensor, small: Tensor) -> list[float]:
@@ -216,6 +242,6 @@ def person_coverage(a: Tensor, b: Tensor, small: Tensor) -> list[float]:
     return alpha.mean(dim=(1, 2, 3)).tolist()
 
 
-def _upload(batch: Batch, device: torch.device) -> Tensor:
-    """The batch's uint8 frames -> float [T, 3, H, W] in [0, 1] on ``device``."""
-    return from_uint8_hwc(torch.from_numpy(batch.rgb).to(device))
+def _upload(frames: np.ndarray, device: torch.device) -> Tensor:
+    """uint8 frames [T, H, W, 3] -> float [T, 3, H, W] in [0, 1] on ``device``."""
+    return from_uint8_hwc(torch.from_numpy(np.ascontiguousarray(frames)).to(device))

@@ -17,6 +17,7 @@ import numpy as np
 
 from bgrm.errors import InputError
 from bgrm.media.formats import Colour, colour_of, is_still_image
+from bgrm.media.planes import ModelInput, keeps_planes, planes_of, scaled_rgb
 from bgrm.media.probe import (
     MAX_READ_ERRORS_IN_A_ROW,
     VideoInfo,
@@ -30,11 +31,14 @@ from bgrm.places import Place
 
 @dataclass
 class DecodedFrame:
-    """One picture: ``rgb`` uint8 [H, W, 3], upright (a view when turned); ``pts`` in the
-    stream's time base."""
+    """One picture: ``rgb`` uint8 [H, W, 3], upright (a view when turned), or ``planes``, its
+    yuv420p planes uint8 [H * 3 / 2, W] where they were asked for instead; ``pts`` in the
+    stream's time base; ``small``: the model's input uint8 [h, w, 3], upright, when asked."""
 
-    rgb: np.ndarray
+    rgb: np.ndarray | None
     pts: int
+    small: np.ndarray | None = None
+    planes: np.ndarray | None = None
 
 
 @dataclass
@@ -113,18 +117,23 @@ def read_frames(
     size: tuple[int, int] | None = None,
     report: DecodeReport | None = None,
     start_pts: int | None = None,
+    model: ModelInput | None = None,
+    planes: bool = False,
 ) -> Iterator[DecodedFrame]:
     """Yield every decodable frame of the video in presentation order, upright (threaded decode).
 
     ``size`` = (height, width) of the frames yielded (a frame of another size is scaled to it);
     by default the first frame's upright size. ``start_pts``: begin at the first frame shown at
     or after it, decoding from the keyframe before it (from the start when the file cannot
-    seek there). Raises InputError when no frame decodes (from the start).
+    seek there). ``model``: each frame's ``small`` is made at its size by FFmpeg's scaler.
+    ``planes``: each frame's 4:2:0 planes instead of RGB (for a video shown as stored, of even
+    size: media/planes.py ``keeps_planes``). Raises InputError when no frame decodes (from
+    the start).
     """
     path = Place.of(path)
     report = report if report is not None else DecodeReport()
     if is_still_image(path):
-        yield from _still(path, report)
+        yield from _still(path, report, model)
         return
     with open_input(path) as container:
         stream = video_stream(container, path)
@@ -148,8 +157,14 @@ def read_frames(
             pts = _pts_of(frame, last_pts, step)
             if start_pts is not None and pts < start_pts:
                 continue
-            rgb = _to_rgb(frame, _turned(size, turns), colour, report)
-            if rgb is None:
+            if planes:
+                picture = _to_planes(frame, size, colour, report)
+            else:
+                picture = _to_rgb(frame, _turned(size, turns), colour, report)
+            small = None
+            if picture is not None and model is not None:
+                small = _to_small(frame, _turned(model.size, turns), model, colour, report)
+            if picture is None or (model is not None and small is None):
                 continue
             if last_pts is not None and pts <= last_pts:
                 pts = last_pts + 1
@@ -159,8 +174,12 @@ def read_frames(
             if report.frames == 0:
                 report.first_s = report.last_s
             report.frames += 1
-            # A view: the batch's np.stack makes the one copy, also for rotated frames.
-            yield DecodedFrame(rgb=np.rot90(rgb, turns), pts=pts)
+            # Views: the batch's np.stack makes the one copy, also for rotated frames.
+            small = None if small is None else np.rot90(small, turns)
+            if planes:  # shown as stored: never turned
+                yield DecodedFrame(rgb=None, pts=pts, small=small, planes=picture)
+            else:
+                yield DecodedFrame(rgb=np.rot90(picture, turns), pts=pts, small=small)
     if report.frames == 0 and start_pts is None:
         raise InputError(f"no video frame could be decoded (empty or damaged file): {path}")
 
@@ -224,10 +243,18 @@ def _turned(size: tuple[int, int], turns: int) -> tuple[int, int]:
     return (size[1], size[0]) if turns % 2 else size
 
 
-def _still(path: Place, report: DecodeReport) -> Iterator[DecodedFrame]:
+def _still(path: Place, report: DecodeReport, model: ModelInput | None) -> Iterator[DecodedFrame]:
+    """A still image's one frame; its ``small`` (when asked) by the same scaler as a video's."""
     for rgb, pts in read_still(path):
         report.frames += 1
-        yield DecodedFrame(rgb=rgb, pts=pts)
+        small = None
+        if model is not None:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            height, width = model.size
+            small = frame.to_ndarray(
+                format="rgb24", width=width, height=height, interpolation=model.filter
+            )
+        yield DecodedFrame(rgb=rgb, pts=pts, small=small)
 
 
 def _to_rgb(
@@ -246,6 +273,49 @@ def _to_rgb(
         return None
     report.resized_frames += 1
     return rgb
+
+
+def _to_small(
+    frame: av.VideoFrame,
+    stored_size: tuple[int, int],
+    model: ModelInput,
+    colour: Colour,
+    report: DecodeReport,
+) -> np.ndarray | None:
+    """The model's input uint8 [h, w, 3] at ``stored_size`` (before rotation), by FFmpeg's
+    scaler; None if impossible."""
+    try:
+        return scaled_rgb(frame, stored_size, colour, model.filter)
+    except (av.FFmpegError, ValueError):
+        report.bad_frames += 1
+        return None
+
+
+def _to_planes(
+    frame: av.VideoFrame, size: tuple[int, int], colour: Colour, report: DecodeReport
+) -> np.ndarray | None:
+    """The frame's 4:2:0 planes uint8 [H * 3 / 2, W] at ``size`` (height, width): as decoded,
+    or scaled (another size) or converted (another format) in the video's matrix and range;
+    None if impossible."""
+    height, width = size
+    if (frame.height, frame.width) == size and keeps_planes(frame.format.name, *size, 0):
+        return planes_of(frame)
+    try:
+        converted = frame.reformat(
+            width=width,
+            height=height,
+            format="yuv420p",
+            src_colorspace=colour.sws_matrix,
+            dst_colorspace=colour.sws_matrix,
+            src_color_range=colour.range,
+            dst_color_range=colour.range,
+        )
+    except (av.FFmpegError, ValueError):
+        report.bad_frames += 1
+        return None
+    if (frame.height, frame.width) != size:
+        report.resized_frames += 1
+    return planes_of(converted)
 
 
 def _frame_step(stream) -> int:

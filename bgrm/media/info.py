@@ -38,6 +38,7 @@ class VideoInfo:
     colour: Colour = Colour(1, 1, 1, 1)  # the input's, blanks filled (formats.colour_of)
     sample_aspect: Fraction = Fraction(1)  # width of a pixel / its height, as shown (upright)
     still: bool = False  # a still image (one frame, no time)
+    pix_fmt: str = ""  # the decoded frames' pixel format (FFmpeg's name), "" when unknown
 
     @property
     def start_s(self) -> float:

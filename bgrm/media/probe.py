@@ -138,6 +138,7 @@ def probe(where: str | os.PathLike) -> VideoInfo:
         first = _first_frame(container, stream)
         rotation = 0
         start_pts = None
+        pix_fmt = context.pix_fmt or ""
         colour = colour_of(
             context.colorspace,
             context.color_primaries,
@@ -150,6 +151,7 @@ def probe(where: str | os.PathLike) -> VideoInfo:
             start_pts = first.pts
             width, height = first.width, first.height
             rotation = quarter_turns(first.rotation)
+            pix_fmt = first.format.name
             colour = colour_of(
                 first.colorspace,
                 first.color_primaries,
@@ -179,6 +181,7 @@ def probe(where: str | os.PathLike) -> VideoInfo:
             start_pts=start_pts,
             colour=colour,
             sample_aspect=aspect if aspect > 0 else Fraction(1),
+            pix_fmt=pix_fmt,
         )
 
 

@@ -170,7 +170,12 @@ class FrameWriter:
             self.abort()
 
     def write(self, pixels: np.ndarray, pts: int) -> None:
-        """Encode one uint8 [H, W, C] (or [H, W] gray) frame shown at ``pts``."""
+        """Encode one uint8 [H, W, C] (or [H, W] gray) frame shown at ``pts``; an RGB output
+        encoded as yuv420p also takes the frame as yuv420p planes [H * 3 / 2, W], in the
+        video's matrix and range (passed to the encoder as they are)."""
+        if pixels.ndim == 2 and self._encoding.pixels == "rgb24":
+            self._write_planes(pixels, pts)
+            return
         channels = CHANNELS[self._encoding.pixels]
         if channels == 1 and pixels.ndim == 3:
             pixels = pixels[..., 0]
@@ -192,6 +197,20 @@ class FrameWriter:
                 dst_color_primaries=colour.primaries,
                 dst_color_trc=colour.transfer,
             )
+        frame.pts = pts
+        frame.time_base = self._info.time_base
+        self._file.mux(self._encode(frame))
+
+    def _write_planes(self, planes: np.ndarray, pts: int) -> None:
+        """Encode one frame of yuv420p planes uint8 [H * 3 / 2, W] (even sides) at ``pts``."""
+        if self._encoding.pix_fmt != "yuv420p" or any(self._pad):
+            raise ValueError(f"{self._encoding.pix_fmt} output of odd size takes no yuv420p planes")
+        if planes.shape != (self._info.height * 3 // 2, self._info.width):
+            raise ValueError(f"planes of shape {planes.shape} do not match the video size")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(planes), format="yuv420p")
+        colour = self._info.colour
+        frame.colorspace = colour.matrix
+        frame.color_range = colour.range
         frame.pts = pts
         frame.time_base = self._info.time_base
         self._file.mux(self._encode(frame))

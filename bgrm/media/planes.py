@@ -1,0 +1,60 @@
+"""A decoded frame as the codec gave it: its Y, U, V planes, and the model's input made from them.
+
+    small = scaled_rgb(frame, (288, 512), colour, "BILINEAR")   # uint8 [288, 512, 3]
+    planes = planes_of(frame)   # uint8 [H * 3 / 2, W]: Y, then U and V (4:2:0), packed
+
+The model sees a frame of a few hundred pixels a side: FFmpeg's scaler makes it from the planes
+in one pass (2-3 ms at 1080p), where a full-size RGB frame made float and resized in torch cost
+~20 ms. Frames that stay in the codec's planes (bgrm/finish/planes.py) are 8-bit 4:2:0 of even
+size, shown as stored (no rotation): ``keeps_planes`` says which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+from bgrm.media.formats import Colour
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """What the model is given of each frame: its size (height, width, upright) and swscale's
+    filter that makes it (the network's ``input_filter``)."""
+
+    size: tuple[int, int]
+    filter: str
+
+
+PLANE_FORMATS = frozenset({"yuv420p", "yuvj420p"})
+"""Decoded formats whose planes the output's encoder takes as they are (8-bit 4:2:0)."""
+
+
+def scaled_rgb(
+    frame: av.VideoFrame, size: tuple[int, int], colour: Colour, scaler: str
+) -> np.ndarray:
+    """The frame at ``size`` (height, width, as stored) in RGB, by swscale's filter ``scaler``:
+    uint8 [h, w, 3], converted with the video's own matrix and range."""
+    height, width = size
+    return frame.to_ndarray(
+        format="rgb24",
+        width=width,
+        height=height,
+        interpolation=scaler,
+        src_colorspace=colour.sws_matrix,
+        src_color_range=colour.range,
+    )
+
+
+def keeps_planes(pix_fmt: str, height: int, width: int, rotation: int) -> bool:
+    """Whether frames of this format, stored size and display rotation go to a 4:2:0 output as
+    their own planes (8-bit 4:2:0, even sides, shown as stored)."""
+    return pix_fmt in PLANE_FORMATS and height % 2 == 0 and width % 2 == 0 and rotation == 0
+
+
+def planes_of(frame: av.VideoFrame) -> np.ndarray:
+    """An 8-bit 4:2:0 frame's planes, packed as FFmpeg's yuv420p array: uint8 [H * 3 / 2, W]
+    (Y [H, W], then U and V [H / 2, W / 2] each, row after row)."""
+    return frame.to_ndarray()
