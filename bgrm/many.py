@@ -19,7 +19,7 @@ from pathlib import Path
 
 from typing_extensions import Unpack  # typing's own from Python 3.11
 
-from bgrm.errors import BgrmError, InputError, OutputError, UsageError
+from bgrm.errors import BgrmError, InputError, UsageError
 from bgrm.job import Job
 from bgrm.matting.build import Model, load_model, name_and_model
 from bgrm.media.formats import MEDIA_SUFFIXES, VIDEO_SUFFIXES
@@ -188,16 +188,8 @@ def _one(
         if skip_existing and complete(job):
             return BatchItem(source, output, skipped=True)
         remove_leftovers(job, LEFTOVER_AGE_S)
-        _make_folder(output.parent)
+        output.parent.mkdir(parents=True)
         result = run(job, model=model, on_progress=on_progress, on_notice=on_notice)
         return BatchItem(source, output, result=result)
     except BgrmError as error:
         return BatchItem(source, None, error=error)
-
-
-def _make_folder(folder: Path) -> None:
-    """The output's subfolder, made if missing."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot make the output folder ({error.strerror}): {folder}") from None

@@ -330,7 +330,7 @@ def test_a_bad_setting_or_an_unreachable_redis_is_one_clear_line(queue_env):
 @pytest.fixture(scope="module")
 def split_workers(queue_env, weights_file, tmp_path_factory):
     """Two workers on a queue of their own, shared by the split tests: (env, workers)."""
-    env = {**queue_env, "BGRM_QUEUE": "split-test"}
+    env = {**queue_env, "BGRM_QUEUE": "split-test", "BGRM_THREADS": "1"}  # one pass's bits
     logs = tmp_path_factory.mktemp("split-logs")
     workers = [Worker(name, env, logs / f"{name}.log") for name in ("left", "right")]
     try:

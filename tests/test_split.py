@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -126,7 +127,7 @@ def test_webm_alpha_and_png_frames_join(samples, model, tmp_path):
 def test_a_part_holds_only_its_frames_and_marks_itself_done(samples, model, tmp_path):
     job = bgrm.Job(samples["talk"], tmp_path / "out.mp4", downsample=0.5)
     middle = bgrm.parts.plan_parts(job, count=3, preroll=PREROLL)[1]
-    folder = bgrm.parts.parts_folder(job, "one")
+    folder = Path(bgrm.parts.parts_folder(job, "one"))
     progress = []
     result = bgrm.parts.run_part(
         job, middle, folder, model=model, on_progress=lambda *p: progress.append(p)
@@ -202,7 +203,7 @@ def test_parts_warm_up_from_the_nearest_exact_state_and_equal_one_pass(
             bgrm.run(job, model=loaded)
         else:
             parts = bgrm.parts.plan_parts(job, count=4)  # 30 frames each
-            work = bgrm.parts.parts_folder(job, "nearest")
+            work = Path(bgrm.parts.parts_folder(job, "nearest"))
             warmups = {}
             for index in (2, 3, 1, 0):
                 if index == 3:  # as if part 2 still ran: only the state at its start is left
