@@ -12,10 +12,10 @@ import torch
 
 import bgrm
 from bgrm import pipeline
-from bgrm.finish.planes import guide_weights, split
+from bgrm.finish.planes import guide_weights
 from bgrm.matting import weights
 from bgrm.media.formats import Colour
-from bgrm.media.planes import keeps_planes
+from bgrm.media.planes import keeps_planes, split
 from tests.media import make_clip
 
 

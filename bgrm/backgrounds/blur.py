@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from bgrm.composite import REFERENCE_HEIGHT, gaussian_kernel
+from bgrm.media.formats import Colour
 
 
 class BlurredRoom:
@@ -78,6 +79,10 @@ class BlurredRoom:
         if self.factor == 1:
             return low
         return F.interpolate(low, size=self.size, mode="bilinear", align_corners=False)
+
+    def in_planes(self, colour: Colour) -> None:
+        """Not the same in every frame: composited in RGB."""
+        return None
 
     def close(self) -> None:
         """Nothing to release."""

@@ -6,7 +6,9 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
+from bgrm.backgrounds.protocol import UnderPlanes
 from bgrm.composite import luma
+from bgrm.media.formats import Colour
 
 
 class GrayRoom:
@@ -18,6 +20,10 @@ class GrayRoom:
     def frames(self, src: Tensor, pha: Tensor, times: Sequence[float]) -> Tensor:
         """src [N, 3, H, W] -> its luma as gray RGB [N, 3, H, W]."""
         return luma(src)
+
+    def in_planes(self, colour: Colour) -> UnderPlanes:
+        """The frame's own luma, no colour: neutral chroma, 128 in every range."""
+        return None, 128.0, 128.0
 
     def close(self) -> None:
         """Nothing to release."""

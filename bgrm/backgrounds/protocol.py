@@ -10,6 +10,12 @@ if TYPE_CHECKING:
     import torch
     from torch import Tensor
 
+    from bgrm.media.formats import Colour
+
+UnderPlanes = tuple["Tensor | None", "Tensor | float", "Tensor | float"]
+"""A background in a video's yuv420p planes, as floats of its 8-bit codes: Y [1, H, W] (None:
+the frame's own luma), U and V [1, H / 2, W / 2] (or one value each)."""
+
 
 class Background(Protocol):
     """A background for one frame size, on one device.
@@ -27,6 +33,11 @@ class Background(Protocol):
     def frames(self, src: Tensor, pha: Tensor, times: Sequence[float]) -> Tensor:
         """src [N, 3, H, W], pha [N, 1, H, W] float on the device, and each frame's time in
         seconds from the input's first frame -> bg [N, 3, H, W], possibly an expanded view."""
+        ...
+
+    def in_planes(self, colour: Colour) -> UnderPlanes | None:
+        """This background in the planes of a video in ``colour``'s matrix and range, where it
+        is the same in every frame (bgrm/finish/planes.py); None: only in RGB."""
         ...
 
     def close(self) -> None:

@@ -10,9 +10,11 @@ import torch
 from PIL import Image, ImageOps
 from torch import Tensor
 
-from bgrm.composite import from_uint8_hwc
+from bgrm.backgrounds.protocol import UnderPlanes
+from bgrm.composite import from_uint8_hwc, to_uint8_hwc
 from bgrm.errors import InputError
-from bgrm.media.formats import STILL_READERS
+from bgrm.media.formats import STILL_READERS, Colour
+from bgrm.media.planes import rgb_in_planes, split
 from bgrm.places import Place
 
 if TYPE_CHECKING:
@@ -36,6 +38,18 @@ class Still:
         """src [N, 3, H, W] -> an expanded view [N, 3, H, W]; no copy."""
         return self.image.expand_as(src)
 
+    def in_planes(self, colour: Colour) -> UnderPlanes:
+        """The picture converted once into the video's planes, as the encoder converts RGB
+        (a colour: one value per plane)."""
+        colour_only = self.image.shape[-1] == 1
+        shown = self.image.expand(1, 3, 2, 2) if colour_only else self.image  # a colour: 2x2
+        rgb = to_uint8_hwc(shown)[0].cpu().numpy()
+        planes = torch.from_numpy(rgb_in_planes(rgb, colour)).to(self.image.device)
+        y, u, v = split(planes, *rgb.shape[:2])
+        if colour_only:
+            y, u, v = y[:, :1, :1], u[:, :1, :1], v[:, :1, :1]
+        return y.float(), u.float(), v.float()
+
     def close(self) -> None:
         """Nothing to release."""
 
@@ -58,6 +72,10 @@ class Layered:
     def frames(self, src: Tensor, pha: Tensor, times: Sequence[float]) -> Tensor:
         """src [N, 3, H, W], pha [N, 1, H, W] -> the image over ``under`` [N, 3, H, W]."""
         return torch.lerp(self.under.frames(src, pha, times), self.image, self.alpha)
+
+    def in_planes(self, colour: Colour) -> None:
+        """Partly transparent over another background: composited in RGB."""
+        return None
 
     def close(self) -> None:
         self.under.close()

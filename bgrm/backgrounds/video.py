@@ -13,6 +13,7 @@ from torch import Tensor
 from bgrm.composite import from_uint8_hwc
 from bgrm.errors import InputError
 from bgrm.media.decode import read_frames
+from bgrm.media.formats import Colour
 from bgrm.media.probe import probe
 from bgrm.places import Place
 from bgrm.stages import Prefetcher
@@ -61,6 +62,10 @@ class Playing:
             picked.append(self._current[1])
         uploaded = torch.from_numpy(np.stack(picked)).to(self.device)
         return cover(from_uint8_hwc(uploaded, src.dtype), *self.size, self.pixel_aspect)
+
+    def in_planes(self, colour: Colour) -> None:
+        """Not the same in every frame: composited in RGB."""
+        return None
 
     def close(self) -> None:
         """Stop decoding."""

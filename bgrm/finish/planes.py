@@ -16,16 +16,15 @@ prediction), the RGB path runs. Torch code: the same on the CPU and on a GPU.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import av
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from bgrm.composite import to_uint8_hwc
+from bgrm.backgrounds.protocol import Background, UnderPlanes
 from bgrm.media.formats import Colour
+from bgrm.media.planes import split
 
 
 def guide_weights(colour: Colour) -> tuple[float, float, float, float]:
@@ -46,17 +45,6 @@ def guide_weights(colour: Colour) -> tuple[float, float, float, float]:
     terms = np.stack([luma[inside], *up, np.ones(int(inside.sum()))], 1).astype(np.float64)
     fitted, *_ = np.linalg.lstsq(terms, rgb[inside].mean(-1) / 255, rcond=None)
     return tuple(float(w) for w in fitted)
-
-
-def split(planes: Tensor, height: int, width: int) -> tuple[Tensor, Tensor, Tensor]:
-    """yuv420p frames uint8 [T, H * 3 / 2, W] -> views Y [T, H, W], U, V [T, H / 2, W / 2]."""
-    flat = planes.reshape(planes.shape[0], -1)
-    area = height * width
-    quarter = area // 4
-    y = flat[:, :area].view(-1, height, width)
-    u = flat[:, area : area + quarter].view(-1, height // 2, width // 2)
-    v = flat[:, area + quarter :].view(-1, height // 2, width // 2)
-    return y, u, v
 
 
 def plane_alpha(
@@ -83,57 +71,32 @@ def blend_plane(plane: Tensor, under: Tensor | float, alpha: Tensor, out: Tensor
     out.copy_(mixed)  # in [0.5, 255.5): the cast truncates, so this rounds
 
 
-@dataclass(frozen=True)
-class StillPlanes:
-    """A background that stays the same, in the video's planes: Y [1, H, W], U, V
-    [1, H / 2, W / 2] float (a colour: [1, 1, 1] each)."""
-
-    y: Tensor
-    u: Tensor
-    v: Tensor
-
-    def planes(self, y: Tensor, u: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        return self.y, self.u, self.v
-
-
-@dataclass(frozen=True)
-class GrayPlanes:
-    """The room in gray: its own luma, no colour (neutral chroma, 128 in every range)."""
-
-    def planes(self, y: Tensor, u: Tensor, v: Tensor) -> tuple[Tensor | None, float, float]:
-        return None, 128.0, 128.0
-
-
 class PlanePath:
     """The composite of frames of height x width in one colour description over one background,
     straight in yuv420p planes."""
 
-    def __init__(self, under: StillPlanes | GrayPlanes, colour: Colour, height: int, width: int):
+    def __init__(self, under: UnderPlanes, colour: Colour, height: int, width: int):
         self.under = under
         self.weights = guide_weights(colour)
         self.size = (height, width)
 
     @classmethod
-    def open(cls, background: object, colour: Colour, height: int, width: int) -> PlanePath | None:
+    def open(
+        cls, background: Background, colour: Colour, height: int, width: int
+    ) -> PlanePath | None:
         """The plane path over ``background`` (an opened Background), or None where it cannot
-        be done in the planes (a video or a blurred room behind, an odd size)."""
-        from bgrm.backgrounds.grayscale import GrayRoom
-        from bgrm.backgrounds.still import Still
-
+        be done in the planes (a background not the same in every frame, an odd size)."""
         if height % 2 or width % 2:
             return None
-        if isinstance(background, GrayRoom):
-            return cls(GrayPlanes(), colour, height, width)
-        if isinstance(background, Still):
-            return cls(still_planes(background.image, colour), colour, height, width)
-        return None
+        under = background.in_planes(colour)
+        return None if under is None else cls(under, colour, height, width)
 
     def composite(self, a: Tensor, b: Tensor, planes: Tensor) -> Tensor:
         """a, b [T, C, h, w] (the alpha's coefficients the last channel), planes uint8
         [T, H * 3 / 2, W] on the same device -> the composite, uint8 [T, H * 3 / 2, W]."""
         y, u, v = split(planes, *self.size)
         alpha = plane_alpha(a, b, y, u, v, self.weights)
-        under_y, under_u, under_v = self.under.planes(y, u, v)
+        under_y, under_u, under_v = self.under
         out = torch.empty_like(planes)
         out_y, out_u, out_v = split(out, *self.size)
         if under_y is None:  # the room's own luma: Y stays as it is
@@ -144,21 +107,3 @@ class PlanePath:
         blend_plane(u, under_u, chroma_alpha, out_u)
         blend_plane(v, under_v, chroma_alpha, out_v)
         return out
-
-
-def still_planes(image: Tensor, colour: Colour) -> StillPlanes:
-    """A still background float [1, 3, H, W] (or [1, 3, 1, 1], a colour) in [0, 1] -> its
-    planes in the video's matrix and range, converted as the encoder converts RGB."""
-    device = image.device
-    colour_only = image.shape[-1] == 1
-    shown = image.expand(1, 3, 2, 2) if colour_only else image  # a colour: one 2x2 block
-    rgb = to_uint8_hwc(shown)[0].cpu().numpy()
-    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-    converted = frame.reformat(
-        format="yuv420p", dst_colorspace=colour.sws_matrix, dst_color_range=colour.range
-    )
-    planes = torch.from_numpy(converted.to_ndarray())[None].to(device)
-    y, u, v = split(planes, *rgb.shape[:2])
-    if colour_only:
-        y, u, v = y[:, :1, :1], u[:, :1, :1], v[:, :1, :1]
-    return StillPlanes(y.float(), u.float(), v.float())

@@ -54,6 +54,28 @@ def keeps_planes(pix_fmt: str, height: int, width: int, rotation: int) -> bool:
     return pix_fmt in PLANE_FORMATS and height % 2 == 0 and width % 2 == 0 and rotation == 0
 
 
+def split(planes, height: int, width: int) -> tuple:
+    """yuv420p frames uint8 [T, H * 3 / 2, W] (numpy or torch) -> views Y [T, H, W], U, V
+    [T, H / 2, W / 2]."""
+    flat = planes.reshape(planes.shape[0], -1)
+    area = height * width
+    quarter = area // 4
+    y = flat[:, :area].reshape(-1, height, width)
+    u = flat[:, area : area + quarter].reshape(-1, height // 2, width // 2)
+    v = flat[:, area + quarter :].reshape(-1, height // 2, width // 2)
+    return y, u, v
+
+
+def rgb_in_planes(rgb: np.ndarray, colour: Colour) -> np.ndarray:
+    """An RGB picture uint8 [H, W, 3] (even sides) -> its yuv420p planes uint8 [1, H * 3 / 2,
+    W] in ``colour``'s matrix and range, converted as the encoder converts RGB (swscale)."""
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+    converted = frame.reformat(
+        format="yuv420p", dst_colorspace=colour.sws_matrix, dst_color_range=colour.range
+    )
+    return converted.to_ndarray()[None]
+
+
 def planes_of(frame: av.VideoFrame) -> np.ndarray:
     """An 8-bit 4:2:0 frame's planes, packed as FFmpeg's yuv420p array: uint8 [H * 3 / 2, W]
     (Y [H, W], then U and V [H / 2, W / 2] each, row after row)."""
