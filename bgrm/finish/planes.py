@@ -4,7 +4,9 @@
     out = path.composite(a, b, planes)   # uint8 [T, H * 3 / 2, W], yuv420p, for the encoder
 
 The blend is linear, so it holds per plane: Y at full size with the alpha, U and V at their
-own (half) size with the alpha averaged over each 2x2. The background is converted into the
+own (half) size with the alpha subsampled as swscale subsamples the RGB composite's chroma
+for the encoder (``chroma_alpha``: the person's edge in the chroma where today's RGB path has
+it). The background is converted into the
 video's matrix and range once (by the same swscale call the encoder's RGB input would go
 through), and the encoder takes the result as it is. The alpha comes from the guided filter's
 coefficients a, b as in ``DeepGuidedFilterRefiner.refine``, its guide the mean of R, G and B
@@ -64,6 +66,22 @@ def plane_alpha(
     return alpha.clamp_(0.0, 1.0)
 
 
+def chroma_alpha(alpha: Tensor) -> Tensor:
+    """alpha [T, H, W] -> [T, H / 2, W / 2], filtered as swscale's rgb24 -> yuv420p (bilinear,
+    the encoder's conversion of an RGB composite) filters chroma: the mean of each pair across,
+    then rows 2i - 1, 2i, 2i + 1, 2i + 2 weighted 1, 3, 3, 1 (/ 8) down, the edge rows
+    repeated (read off its response to impulses). A plain 2x2 mean put the edge's chroma up to
+    12/255 off the RGB path over saturated colours."""
+    count, height, width = alpha.shape
+    rows = alpha.view(count, height, width // 2, 2).sum(-1)  # [T, H, W/2], twice the mean
+    out = rows[:, 0::2].add(rows[:, 1::2]).mul_(3.0)  # [T, H/2, W/2]
+    out[:, 1:].add_(rows[:, 1:-2:2])  # row 2i - 1
+    out[:, :1].add_(rows[:, :1])  # above the top: the top row
+    out[:, :-1].add_(rows[:, 2::2])  # row 2i + 2
+    out[:, -1:].add_(rows[:, -1:])  # below the bottom: the bottom row
+    return out.mul_(1 / 16)
+
+
 def blend_plane(plane: Tensor, under: Tensor | float, alpha: Tensor, out: Tensor) -> None:
     """uint8 plane [T, h, w] over ``under`` (float, broadcastable) with alpha [T, h, w] ->
     ``out`` uint8 [T, h, w], rounded (in place, no broadcasting kernel: the fast ones)."""
@@ -103,7 +121,7 @@ class PlanePath:
             out_y.copy_(y)
         else:
             blend_plane(y, under_y, alpha, out_y)
-        chroma_alpha = F.avg_pool2d(alpha[:, None], 2)[:, 0]
-        blend_plane(u, under_u, chroma_alpha, out_u)
-        blend_plane(v, under_v, chroma_alpha, out_v)
+        subsampled = chroma_alpha(alpha)
+        blend_plane(u, under_u, subsampled, out_u)
+        blend_plane(v, under_v, subsampled, out_v)
         return out
