@@ -144,9 +144,7 @@ def run_target(
             background=background,
             light=job.light_wrap,
             planes=planes,
-            tail=None
-            if planes is not None
-            else choose_tail(
+            tail=choose_tail(
                 job.compile,
                 frames_expected,
                 info.height,
@@ -154,6 +152,7 @@ def run_target(
                 session.model.device,
                 weights.home(),
                 notice,
+                planes is not None,
             ),
             total=frames_expected,
             on_progress=on_progress,
@@ -274,7 +273,7 @@ def _stream(run: _Run, source: Iterator[Batch], sinks: list[Sink]) -> tuple[int,
                 if passed:
                     host = as_recorded(matted.batch, needs)
                 elif run.planes is not None:
-                    host = finish_planes(matted, run.planes)
+                    host = finish_planes(matted, run.planes, run.tail)
                 else:
                     host = finish(matted, needs, run.background, times, run.light, run.tail)
                 for encoder in encoders:

@@ -154,3 +154,33 @@ def test_the_guide_from_the_planes_is_ffmpeg_s_rgb_mean(samples, colour):
     guide = (y * wy + chroma).numpy()
     diff = np.abs(guide * 255 - rgb.mean(-1))
     assert diff.mean() < 0.35  # rounding; FFmpeg's RGB clips where YUV is out of gamut
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("background", ["#00ff00", "grayscale"])
+def test_the_compiled_planes_are_the_eager_planes(
+    background, samples, selfie, tmp_path, monkeypatch
+):
+    inductor = tmp_path / "inductor"  # cold: compiled here
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(inductor))
+    torch._dynamo.reset()
+    out = {}
+    for mode in ("off", "on"):
+        with torch._dynamo.config.patch(fail_on_recompile_limit_hit=True):  # compiled, or error
+            result = through(
+                selfie,
+                samples["talk"],
+                tmp_path / f"{mode}.mp4",
+                monkeypatch,
+                True,
+                background=background,
+                compile=mode,
+            )
+        out[mode] = np.stack(planes_of_file(result.output)).astype(int)
+        compiling = [n for n in result.notices if n.startswith("compiling")]
+        assert len(compiling) == (mode == "on")
+    assert any((inductor / "bgrm").glob("144x176-planes-*.ok"))  # compiled code ran
+    assert out["on"].shape == out["off"].shape == (120, 144 * 3 // 2, 176)
+    difference = np.abs(out["on"] - out["off"])
+    assert difference.max() <= 1
+    assert (difference > 0).mean() < 0.01  # rounding of the last bit only, here and there

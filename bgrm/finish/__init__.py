@@ -2,13 +2,14 @@
 
     tail = choose_tail("auto", frames, height, width, device, notice)   # fused, or None: eager
     host = finish(matted, {"rgb", "matte"}, background, times, light, tail)
-    host = finish_planes(matted, path)   # the composite in the output's planes (planes.py)
+    host = finish_planes(matted, path, tail)   # the composite in the output's planes
     host = as_recorded(batch, {"rgb", "matte"})   # a shot without a person: as it came in
 
 Each kind is one compiled pass where the fused tail runs (bgrm/finish/fused.py), and the eager
 reference (bgrm/finish/blend.py and bgrm/composite.py) otherwise or wherever it cannot; both
 call the same blend, so the pixels agree within 1/255. A batch kept in its yuv420p planes is
-composited there (bgrm/finish/planes.py) and written as planes.
+composited there (bgrm/finish/planes.py; compiled by the same tail where it pays) and written
+as planes.
 """
 
 from __future__ import annotations
@@ -48,11 +49,13 @@ def choose_tail(
     device: torch.device,
     cache: Path,
     notice: Callable[[str], None],
+    planes: bool = False,
 ) -> FusedTail | None:
     """The fused tail where ``mode`` ("auto", "on", "off") asks for it or, for "auto", where
-    it pays for ``frames`` frames of height x width; None for the eager path. A first compile
-    at a frame size is announced through ``notice``."""
-    tail = open_tail(mode, frames, height, width, device, cache)
+    it pays for ``frames`` frames of height x width (composited in the output's planes where
+    ``planes``); None for the eager path. A first compile at a frame size is announced
+    through ``notice``."""
+    tail = open_tail(mode, frames, height, width, device, cache, planes)
     if tail is not None and not tail.warm:
         notice(
             f"compiling the full-resolution tail for {width}x{height} frames "
@@ -85,13 +88,15 @@ def finish(
     return host
 
 
-def finish_planes(matted: Matted, path: PlanePath) -> HostFrames:
+def finish_planes(matted: Matted, path: PlanePath, tail: FusedTail | None = None) -> HostFrames:
     """A batch kept in its planes -> the composite, yuv420p planes uint8 [T, H * 3 / 2, W] on
-    the host (``HostFrames.rgb``, which the composite's writer takes as planes)."""
+    the host (``HostFrames.rgb``, which the composite's writer takes as planes); with
+    ``tail``, one compiled pass per frame, the eager path otherwise."""
     planes = torch.from_numpy(matted.batch.planes).to(matted.a.device)
-    return HostFrames(
-        matted.batch.pts, rgb=path.composite(matted.a, matted.b, planes).cpu().numpy()
-    )
+    out = _fused(tail, "planes", matted.a, matted.b, planes, *path.under, path.weights, path.size)
+    if out is None:
+        out = path.composite(matted.a, matted.b, planes)
+    return HostFrames(matted.batch.pts, rgb=out.cpu().numpy())
 
 
 def as_recorded(batch: Batch, needs: set[Pixels]) -> HostFrames:

@@ -8,7 +8,9 @@ reference, and the fallback). Here the same maths is one function per output kin
 RGBA, matte), compiled with ``torch.compile`` (inductor) into fused loops that read the
 low-resolution coefficients and the frame and write the uint8 pixels. A pure background
 (colour, image, blurred room, grayscale) is computed inside; a video background's frames are
-handed in.
+handed in. The composite in the output's yuv420p planes (bgrm/finish/planes.py) is one more
+kernel ("planes"): the alpha's full-resolution step, the blend of Y, U and V and the uint8
+planes in one pass.
 
 Compiling costs seconds (cached on disk in bgrm's cache folder, so far less the second time),
 so it is used only where it pays: ``compile="auto"`` compiles when the frames times the saving
@@ -33,16 +35,19 @@ from torch import Tensor
 
 from bgrm.composite import matte_to_uint8, to_rgba_uint8, to_uint8_hwc
 from bgrm.finish.blend import over_background
+from bgrm.finish.planes import chroma_alpha
+from bgrm.media.planes import split
 
 if TYPE_CHECKING:
     from bgrm.backgrounds import Background
 
 log = logging.getLogger("bgrm.finish")
 
-SAVING_S_PER_PIXEL = 8e-9
-"""Time the fused tail saves per pixel of a frame on two cores: 17-37 ms of the main thread's
-time per 1080p frame (2.07 Mpixel) by background kind (bench/tail.py), of which 9-25 ms per
-frame shows end to end (bench/tail.py --end-to-end: the encoder's thread overlaps the rest)."""
+SAVING_S_PER_PIXEL = {"rgb": 8e-9, "planes": 4e-9}
+"""Time the fused tail saves per pixel of a frame on two cores, by path. RGB: 17-37 ms of the
+main thread's time per 1080p frame (2.07 Mpixel) by background kind (bench/tail.py), of which
+9-25 ms per frame shows end to end (bench/tail.py --end-to-end: the encoder's thread overlaps
+the rest). Planes: measured below."""
 
 COMPILE_S = {"cold": 25.0, "warm": 8.0}
 """Expected cost of compiling in a new process on two cores: from scratch (20-25 s), and with
@@ -89,6 +94,41 @@ def matte_kernel(a: Tensor, b: Tensor, src: Tensor) -> Tensor:
     return matte_to_uint8(_refine(a, b, src)[1])
 
 
+def planes_kernel(
+    a: Tensor,
+    b: Tensor,
+    planes: Tensor,
+    under_y: Tensor | None,
+    under_u: Tensor | float,
+    under_v: Tensor | float,
+    weights: tuple[float, ...],
+    size: tuple[int, int],
+) -> Tensor:
+    """The composite in yuv420p planes, PlanePath.composite's maths written without in-place
+    ops (which keep inductor from fusing): a, b [1, C, h, w] (the alpha's the last channel),
+    planes uint8 [1, H * 3 / 2, W], the background's planes (UnderPlanes), the guide's
+    weights (guide_weights), size (H, W) -> the composite, uint8 [1, H * 3 / 2, W]."""
+    y, u, v = split(planes, *size)
+    count, height, width = y.shape
+    wy, wu, wv, w0 = weights
+    chroma = (u * wu + v * wv + w0).view(count, height // 2, 1, width // 2, 1)
+    guide = ((y * wy).view(count, height // 2, 2, width // 2, 2) + chroma).view(y.shape)
+    up_a, up_b = (
+        F.interpolate(c[:, -1:], size=size, mode="bilinear", align_corners=False)[:, 0]
+        for c in (a, b)
+    )
+    alpha = (up_a * guide + up_b).clamp(0, 1)
+    subsampled = chroma_alpha(alpha)
+    out_y = y if under_y is None else _blend(y, under_y, alpha)
+    out = (out_y, _blend(u, under_u, subsampled), _blend(v, under_v, subsampled))
+    return torch.cat([plane.flatten(1) for plane in out], 1).view(planes.shape)
+
+
+def _blend(plane: Tensor, under: Tensor | float, alpha: Tensor) -> Tensor:
+    """uint8 plane over ``under`` with ``alpha`` -> uint8, rounded (as blend_plane)."""
+    return ((plane - under) * alpha + (under + 0.5)).to(torch.uint8)
+
+
 def _refine(a: Tensor, b: Tensor, src: Tensor) -> tuple[Tensor, Tensor]:
     """The guided filter at full resolution, written so that inductor fuses it (no cat); a, b
     of one channel hold the alpha's only (the foreground is the frame)."""
@@ -108,6 +148,7 @@ KERNELS: dict[str, Callable[..., Tensor]] = {
     "grown": grown_kernel,
     "rgba": rgba_kernel,
     "matte": matte_kernel,
+    "planes": planes_kernel,
 }
 
 
@@ -125,10 +166,11 @@ class FusedTail:
     unavailable = False
     """Set for the whole process once compiling has failed (no C compiler): not tried again."""
 
-    def __init__(self, cache: Path, height: int, width: int) -> None:
+    def __init__(self, cache: Path, height: int, width: int, planes: bool = False) -> None:
         self.failed = FusedTail.unavailable
         inductor = Path(os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache / "inductor")))
-        self.marker = inductor / "bgrm" / f"{height}x{width}-torch{torch.__version__}.ok"
+        kind = "-planes" if planes else ""  # the planes' kernel, or the RGB ones
+        self.marker = inductor / "bgrm" / f"{height}x{width}{kind}-torch{torch.__version__}.ok"
 
     @property
     def warm(self) -> bool:
@@ -192,26 +234,39 @@ def _frame(arg: object, index: int) -> object:
 
 
 def should_compile(
-    mode: str, frames: int | None, height: int, width: int, warm: bool = False
+    mode: str,
+    frames: int | None,
+    height: int,
+    width: int,
+    warm: bool = False,
+    planes: bool = False,
 ) -> bool:
     """Whether compiling pays for a video: "on"/"off" say so; "auto" when the saving over all
-    its frames exceeds the expected compile time (warm: compiled here before)."""
+    its frames exceeds the expected compile time (warm: compiled here before; planes: the
+    composite is made in the output's planes, not in RGB)."""
     if mode != "auto":
         return mode == "on"
     if not frames:
         return False
-    saving = frames * height * width * SAVING_S_PER_PIXEL
+    saving = frames * height * width * SAVING_S_PER_PIXEL["planes" if planes else "rgb"]
     return saving > COMPILE_S["warm" if warm else "cold"]
 
 
 def open_tail(
-    mode: str, frames: int | None, height: int, width: int, device: torch.device, cache: Path
+    mode: str,
+    frames: int | None,
+    height: int,
+    width: int,
+    device: torch.device,
+    cache: Path,
+    planes: bool = False,
 ) -> FusedTail | None:
-    """The fused tail for a video of ``frames`` frames of height x width, or None where the
-    eager path should run (``mode`` "off", or "auto" and compiling would not pay)."""
-    tail = FusedTail(cache, height, width)
+    """The fused tail for a video of ``frames`` frames of height x width (its composite made
+    in the output's planes where ``planes``), or None where the eager path should run
+    (``mode`` "off", or "auto" and compiling would not pay)."""
+    tail = FusedTail(cache, height, width, planes)
     if tail.failed:
         return None
     if device.type == "cuda":  # unmeasured there: compile only when asked
         return tail if mode == "on" else None
-    return tail if should_compile(mode, frames, height, width, tail.warm) else None
+    return tail if should_compile(mode, frames, height, width, tail.warm, planes) else None
