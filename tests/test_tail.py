@@ -117,8 +117,14 @@ def test_compile_rule_only_compiles_where_it_pays():
     assert should_compile("auto", 18000, 1080, 1920, warm=False)
     assert not should_compile("auto", None, 1080, 1920)  # no frame count: no compile
     assert should_compile("on", 1, 16, 16) and not should_compile("off", 10**6, 1080, 1920)
-    cold_frames = COMPILE_S["cold"] / (1920 * 1080 * SAVING_S_PER_PIXEL)
+    cold_frames = COMPILE_S["cold"] / (1920 * 1080 * SAVING_S_PER_PIXEL["rgb"])
     assert 600 < cold_frames < 1800  # between 20 and 60 seconds of 1080p at 30 frames/s
+    # the composite in planes saves less a frame (its eager path is cheaper): a minute of
+    # 1080p compiles only once the cache is warm, a 10-minute talk always
+    assert not should_compile("auto", 1800, 1080, 1920, warm=False, planes=True)
+    assert should_compile("auto", 1800, 1080, 1920, warm=True, planes=True)
+    assert should_compile("auto", 18000, 1080, 1920, warm=False, planes=True)
+    assert not should_compile("auto", 120, 1080, 1920, warm=True, planes=True)
 
 
 def test_auto_leaves_cuda_eager_until_measured(tmp_path):
