@@ -4,13 +4,13 @@
     python bench/pixelpath.py --frames 120 --end-to-end            # and whole jobs, alternating
     python bench/pixelpath.py --frames 24 --fidelity --no-stages   # planes against RGB, per bg
 
-Stages, timed on one thread (torch's and the codec's) in this process over the same frames of
-the real talking head (looped, scaled to 16:9): decode (H.264 to the codec's planes), model
-input (today: the planes to a full-size RGB frame, float, resized in torch; the planes' path:
-FFmpeg's scaler straight to the model's size), model (the network and its guided filter's
-coefficients), full-resolution step (alpha at full size, the blend over a colour, uint8: in
-RGB, and in the output's planes), encode (libx264 veryfast CRF 18, from RGB and from planes).
-CPU time is process time, so threads the codec starts count too.
+Stages (bgrm_bench.stages, as `bgrm bench` times them: decode, model input, model,
+full-resolution step, encode), CPU ms a frame on one torch thread in this process over the
+same frames of the real talking head (looped, scaled to 16:9), over a colour, in four columns:
+RVM (the RGB path), the selfie model through the RGB path (the frames decoded to RGB, the
+composite in float RGB, converted to YUV by the writer), through the planes eagerly, and
+through the planes compiled (``compile="on"``, compiled before the timing). CPU time is process
+time, so threads the codec starts count too.
 
 --end-to-end: each model's job in a child process (bgrm_bench.harness: frames/s as bgrm
 reports it, and wall clock with start-up) and a plain transcode of the same clip in this
@@ -24,6 +24,7 @@ the same coefficients, per background, as each reaches the encoder, shown in RGB
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -31,7 +32,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,136 +45,36 @@ from PIL import Image  # noqa: E402
 import bgrm  # noqa: E402
 from bgrm.backgrounds import open_background, parse_background  # noqa: E402
 from bgrm.batches import decode_batches  # noqa: E402
-from bgrm.composite import from_uint8_hwc, to_uint8_hwc  # noqa: E402
 from bgrm.finish import finish  # noqa: E402
-from bgrm.finish.blend import over_background  # noqa: E402
 from bgrm.finish.planes import PlanePath  # noqa: E402
-from bgrm.matting.refiner import DeepGuidedFilterRefiner  # noqa: E402
 from bgrm.matting.session import MattingSession, matte_batches  # noqa: E402
 from bgrm.media.decode import DecodeReport  # noqa: E402
 from bgrm.media.formats import X264_OPTIONS, Colour  # noqa: E402
-from bgrm.media.info import VideoInfo  # noqa: E402
-from bgrm.media.planes import planes_of, scaled_rgb  # noqa: E402
 from bgrm.media.probe import probe  # noqa: E402
 from bgrm_bench.harness import ProcessRun, measure_process  # noqa: E402
 from bgrm_bench.process import make_clip  # noqa: E402
+from bgrm_bench.stages import MODELS, STAGES, job_stages  # noqa: E402
 from samples.fetch import fetch_samples  # noqa: E402
 
-MODELS = ("rvm", "selfie")
+
 COLOUR = "#00ff00"
 
 
-def cpu_ms(frames: int, run: Callable[[], object]) -> float:
-    """CPU ms a frame (process time) of ``run()``, which handles ``frames`` frames."""
-    started = time.process_time()
-    run()
-    return (time.process_time() - started) * 1000 / frames
-
-
-def decoded(clip: Path, count: int) -> list[av.VideoFrame]:
-    with av.open(str(clip)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "NONE"
-        return [frame for _, frame in zip(range(count), container.decode(stream), strict=False)]
-
-
-def encode(target: Path, frames: list, pixels: str) -> None:
-    """libx264 veryfast CRF 18, one thread, from RGB arrays (converted as bgrm's writer
-    converts them) or from decoded yuv420p frames."""
-    height, width = frames[0].shape[:2] if pixels == "rgb" else (frames[0].height, frames[0].width)
-    with av.open(str(target), "w") as out:
-        stream = out.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {**X264_OPTIONS, "crf": "18", "threads": "1"}
-        for index, frame in enumerate(frames):
-            if pixels == "rgb":
-                frame = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
-                    format="yuv420p", dst_colorspace=1, dst_color_range=1
-                )
-            frame.pts = index
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-
-
-@dataclass
-class Clip:
-    """The frames every stage is timed on."""
-
-    info: VideoInfo
-    frames: list[av.VideoFrame]  # decoded, yuv420p
-    rgb: list[np.ndarray]  # uint8 [H, W, 3] each
-    planes: list[torch.Tensor]  # uint8 [1, H * 3 / 2, W] each
-
-
 def stage_table(clip: Path, count: int, tmp: Path) -> dict[str, dict[str, float]]:
-    """CPU ms a frame of each stage, for both models (nan: the model does not take that way)."""
-    torch.set_num_threads(1)
-    frames = decoded(clip, count)
-    shared = {"decode": cpu_ms(count, lambda: decoded(clip, count))}
-    shared["planes -> full RGB"] = cpu_ms(
-        count, lambda: [f.to_ndarray(format="rgb24") for f in frames]
-    )
-    rgb = [frame.to_ndarray(format="rgb24") for frame in frames]
-    target = tmp / "encode.mp4"
-    shared["encode from RGB"] = cpu_ms(count, lambda: encode(target, rgb, "rgb"))
-    shared["encode from planes"] = cpu_ms(count, lambda: encode(target, frames, "planes"))
-    planes = [torch.from_numpy(planes_of(f))[None] for f in frames]
-    held = Clip(probe(clip), frames, rgb, planes)
-    return {name: {**shared, **model_row(name, held)} for name in MODELS}
-
-
-def model_row(name: str, clip: Clip) -> dict[str, float]:
-    """CPU ms a frame of the model's stages: its input made two ways, the network, the
-    full-resolution step in RGB and in the planes."""
-    info, count = clip.info, len(clip.frames)
-    height, width = info.height, info.width
-    session = MattingSession(bgrm.load_model("cpu", model=name), ratio_of(height, width))
-    network, ratio = session.model.network, session.downsample_ratio
-    wanted = session.model_input(height, width)
-    background = open_background(parse_background(COLOUR), height, width, torch.device("cpu"))
-    path = PlanePath.open(background, info.colour, height, width)
-    nan = float("nan")
-    row = {"model input, torch": nan, "model input, scaler": nan, "model": nan}
-    row.update({"full-res, RGB float": nan, "full-res, planes": nan})
-
-    def by_torch() -> list[torch.Tensor]:
-        return [
-            network.model_input(from_uint8_hwc(torch.from_numpy(x)[None]), ratio) for x in clip.rgb
-        ]
-
-    def by_scaler() -> list[torch.Tensor]:
-        small = (scaled_rgb(f, wanted.size, info.colour, wanted.filter) for f in clip.frames)
-        return [from_uint8_hwc(torch.from_numpy(x)[None]) for x in small]
-
-    coefficients = []
-
-    def run_model(bases: list[torch.Tensor]) -> None:
-        state: tuple = ()
-        for base in bases:
-            a, b, *state = network.coefficients(None, 1, tuple(state), ratio, base=base)
-            coefficients.append((a, b))
-
-    def rgb_tail() -> None:
-        for (a, b), rgb in zip(coefficients, clip.rgb, strict=True):
-            src = from_uint8_hwc(torch.from_numpy(rgb)[None])
-            fgr, pha = DeepGuidedFilterRefiner.refine(a, b, src)
-            to_uint8_hwc(over_background(fgr, pha, src, None, background, (0.0,), None))
-
-    def plane_tail() -> None:
-        for (a, b), planes in zip(coefficients, clip.planes, strict=True):
-            path.composite(a, b, planes)
-
-    with torch.inference_mode():
-        row["model input, torch"] = cpu_ms(count, by_torch)
-        bases = by_torch()
-        if wanted is not None:
-            row["model input, scaler"] = cpu_ms(count, by_scaler)
-            bases = by_scaler()
-        row["model"] = cpu_ms(count, lambda: run_model(bases))
-        row["full-res, RGB float"] = cpu_ms(count, rgb_tail)
-        if network.frame_is_foreground and path is not None:
-            row["full-res, planes"] = cpu_ms(count, plane_tail)
-    return row
+    """CPU ms a frame of each stage (bgrm_bench.stages), by column: RVM (the RGB path), the
+    selfie model through the RGB path, through the planes eager and compiled."""
+    base = bgrm.Job(input=str(clip), background=COLOUR)
+    columns = {
+        "rvm": ("rvm", "auto", False),
+        "selfie RGB": ("selfie", "off", True),
+        "planes": ("selfie", "off", False),
+        "compiled": ("selfie", "on", False),
+    }
+    table = {}
+    for column, (name, mode, rgb) in columns.items():
+        job = dataclasses.replace(base, compile=mode)
+        table[column], _ = job_stages(job, name, count, tmp, rgb=rgb)
+    return table
 
 
 def ratio_of(height: int, width: int) -> float:
@@ -307,9 +207,9 @@ def main() -> None:
             table = stage_table(clip, args.frames, tmp)
             report["stages_cpu_ms"] = table
             print(f"{width}x{args.height}, {args.frames} frames, one thread, CPU ms a frame")
-            print(f"{'stage':<22}" + "".join(f"{name:>9}" for name in MODELS))
-            for stage in table[MODELS[0]]:
-                print(f"{stage:<22}" + "".join(f"{table[name][stage]:9.1f}" for name in MODELS))
+            print(f"{'stage':<22}" + "".join(f"{name:>12}" for name in table))
+            for stage in STAGES:
+                print(f"{stage:<22}" + "".join(f"{row[stage]:12.1f}" for row in table.values()))
         if args.fidelity:
             report["fidelity"] = fidelity(clip, tmp)
             print("planes against today's RGB composite, same coefficients (1/255):")

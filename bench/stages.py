@@ -1,19 +1,33 @@
-"""`bgrm bench`: frames/s of each pipeline stage alone and of the whole pipeline, on one clip.
+"""`bgrm bench`: CPU ms a frame of each stage of the path a job takes, for both models, and
+frames/s of the whole job.
 
-Stages are timed in this process over the same frames: decode (PyAV, to RGB), model (upload,
-uint8 -> float on the device, RVM with its state, to the refiner's coefficients), composite
-(the full-resolution tail: refine, background, blend, back to host uint8; fused where the job's
-``compile`` picks it, compiled before the timing), encode (RGB -> H.264 or VP9). End to end
-is the whole job run in a child process (bgrm_bench.harness), whose own peak RSS is reported
-too. Efficiency = end to end / slowest.
+    row, path = job_stages(job, "selfie", frames=48)   # {"decode": ms, ...}, "planes"
+    report = run_bench(job, frames=48)                  # both models, and the job end to end
+
+Stages, timed in this process over the first frames of the clip, one torch thread (CPU time is
+process time, so threads the codec starts count too), each as the job runs it (the path chosen
+by the pipeline itself: the composite in the output's planes or in RGB):
+- decode: the library's decoder, to the codec's planes (the planes' path) or to RGB;
+- model input: FFmpeg's scaler straight to the model's size where the model takes it (the
+  selfie model), else the full frame made float and resized in torch (RVM);
+- model: the network and its guided filter's coefficients;
+- full-resolution step: the alpha at full size, the blend over the background and the uint8
+  frames on the host: in the planes or in RGB, compiled where the job's ``compile`` picks it
+  (compiled before the timing);
+- encode: bgrm's writer, from the planes or from RGB (converted to YUV by swscale).
+End to end is the job's own model in a child process (bgrm_bench.harness: frames/s as bgrm
+reports it, and its peak RSS). bench/pixelpath.py times the same stages both ways.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import platform
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,131 +37,237 @@ import torch
 
 import bgrm
 from bgrm.backgrounds import open_background, parse_background
-from bgrm.batches import decode_batches
-from bgrm.finish import finish
-from bgrm.finish.fused import open_tail
+from bgrm.batches import Batch, decode_batches
+from bgrm.composite import from_uint8_hwc
+from bgrm.finish import finish, finish_planes
+from bgrm.finish.fused import FusedTail, open_tail
+from bgrm.finish.planes import PlanePath
 from bgrm.matting import weights
-from bgrm.matting.session import Matted, MattingSession, matte_batches
+from bgrm.matting.session import Matted, MattingSession
 from bgrm.media.decode import DecodeReport
 from bgrm.media.formats import composite_encoding
+from bgrm.media.info import VideoInfo
+from bgrm.media.planes import ModelInput, scaled_rgb
 from bgrm.media.probe import probe
 from bgrm.media.writer import FrameWriter
-from bgrm.resources import default_batch, keep_freed_memory
-from bgrm_bench.harness import measure_process, rate
+from bgrm.pipeline import _plane_path  # the pipeline's own choice of path
+from bgrm.resources import keep_freed_memory, resolve_device
+from bgrm_bench.harness import measure_process
+
+MODELS = ("rvm", "selfie")
+STAGES = ("decode", "model input", "model", "full-resolution step", "encode")
+
+
+def cpu_ms(frames: int, run: Callable[[], object]) -> float:
+    """CPU ms a frame (process time) of ``run()``, which handles ``frames`` frames."""
+    started = time.process_time()
+    run()
+    return (time.process_time() - started) * 1000 / frames
+
+
+def decoded(clip: Path, count: int) -> list[av.VideoFrame]:
+    """The first ``count`` frames as the codec gives them (one decoding thread)."""
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "NONE"
+        return [frame for _, frame in zip(range(count), container.decode(stream), strict=False)]
+
+
+def decode_stage(info: VideoInfo, count: int, planes: bool) -> tuple[float, list[Batch]]:
+    """CPU ms a frame of the library's decoder over ``count`` frames, to the codec's planes
+    (``planes``) or to RGB, and the frames, one a batch."""
+    batches: list[Batch] = []
+
+    def decode() -> None:
+        source = decode_batches(info, 1, DecodeReport(), planes=planes)
+        batches.extend(itertools.islice(source, count))
+
+    return cpu_ms(count, decode), batches
+
+
+def model_input_stage(
+    session: MattingSession,
+    info: VideoInfo,
+    frames: list[av.VideoFrame],
+    wanted: ModelInput | None,
+) -> tuple[float, list[torch.Tensor]]:
+    """CPU ms a frame of making the model's input [1, 3, h, w] from each decoded frame: by
+    FFmpeg's scaler (``wanted``), else the full RGB frame made float and resized in torch."""
+    network, ratio = session.model.network, session.downsample_ratio
+    if wanted is None:  # the frames in RGB are the decode stage's work (the RGB path's)
+        rgb = [torch.from_numpy(f.to_ndarray(format="rgb24"))[None] for f in frames]
+
+    def make() -> list[torch.Tensor]:
+        if wanted is None:
+            return [network.model_input(from_uint8_hwc(x), ratio) for x in rgb]
+        small = (scaled_rgb(f, wanted.size, info.colour, wanted.filter) for f in frames)
+        return [from_uint8_hwc(torch.from_numpy(x)[None]) for x in small]
+
+    bases: list[torch.Tensor] = []
+    return cpu_ms(len(frames), lambda: bases.extend(make())), bases
+
+
+def model_stage(
+    session: MattingSession, bases: list[torch.Tensor]
+) -> tuple[float, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """CPU ms a frame of the network over the model's inputs, its state carried, to the
+    guided filter's coefficients (a, b) of each frame."""
+    network, ratio = session.model.network, session.downsample_ratio
+    coefficients: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def run() -> None:
+        state: tuple = ()
+        for base in bases:
+            a, b, *state = network.coefficients(None, 1, tuple(state), ratio, base=base)
+            coefficients.append((a, b))
+
+    return cpu_ms(len(bases), run), coefficients
+
+
+def full_resolution_stage(
+    batches: list[Batch],
+    coefficients: list[tuple[torch.Tensor, torch.Tensor]],
+    background,
+    path: PlanePath | None,
+    tail: FusedTail | None,
+) -> tuple[float, list[np.ndarray]]:
+    """CPU ms a frame of the full-resolution step: the alpha at full size, the blend over
+    ``background`` and the uint8 frames on the host, in the planes (``path``) or in RGB,
+    through ``tail`` where given (run once before the timing: compiled then)."""
+
+    def run() -> list[np.ndarray]:
+        out = []
+        for batch, (a, b) in zip(batches, coefficients, strict=True):
+            matted = Matted(batch, None, a, b)
+            if path is not None:
+                out.append(finish_planes(matted, path, tail).rgb[0])
+            else:
+                out.append(finish(matted, {"rgb"}, background, [0.0], None, tail).rgb[0])
+        return out
+
+    if tail is not None:
+        run()
+    outputs: list[np.ndarray] = []
+    return cpu_ms(len(batches), lambda: outputs.extend(run())), outputs
+
+
+def encode_stage(
+    info: VideoInfo, outputs: list[np.ndarray], batches: list[Batch], target: Path
+) -> float:
+    """CPU ms a frame of bgrm's writer over ``outputs`` (yuv420p planes or RGB frames), shown
+    at the ``batches``' times."""
+
+    def encode() -> None:
+        with FrameWriter(target, info, composite_encoding(target)) as writer:
+            for pixels, batch in zip(outputs, batches, strict=True):
+                writer.write(pixels, batch.pts[0])
+
+    return cpu_ms(len(outputs), encode)
+
+
+def job_stages(
+    job: bgrm.Job, name: str, count: int, tmp: Path, rgb: bool = False
+) -> tuple[dict[str, float], str]:
+    """CPU ms a frame of each stage (STAGES) of ``job`` with model ``name`` over its input's
+    first ``count`` frames, one torch thread, and the path it takes ("planes" or "RGB"; with
+    ``rgb``, the RGB path even where the job would take the planes)."""
+    job = dataclasses.replace(job, model=name)
+    info = probe(Path(job.input))
+    height, width = info.height, info.width
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    model = bgrm.load_model(job.device, job.precision, model=name)
+    session = MattingSession(model, job.downsample_ratio(height, width))
+    background = open_background(parse_background(job.background_spec), height, width, model.device)
+    try:
+        path = None if rgb else _plane_path(job, info, session, background)
+        tail = open_tail(
+            job.compile,
+            info.expected_frames,
+            height,
+            width,
+            model.device,
+            weights.home(),
+            path is not None,
+        )
+        row = {}
+        row["decode"], batches = decode_stage(info, count, path is not None)
+        wanted = session.model_input(height, width)
+        with torch.inference_mode():
+            frames = decoded(Path(job.input), len(batches))
+            row["model input"], bases = model_input_stage(session, info, frames, wanted)
+            row["model"], coefficients = model_stage(session, bases)
+            row["full-resolution step"], outputs = full_resolution_stage(
+                batches, coefficients, background, path, tail
+            )
+        target = tmp / f"encode-{name}{Path(job.input).suffix}"
+        row["encode"] = encode_stage(info, outputs, batches, target)
+    finally:
+        background.close()
+        torch.set_num_threads(threads)
+    return row, "RGB" if path is None else "planes"
 
 
 @dataclass
 class BenchReport:
-    stages: dict[str, float]  # frames/s of each stage alone
-    end_to_end: float  # frames/s of the whole job
+    stages: dict[str, dict[str, float]]  # CPU ms a frame of each stage, by model
+    paths: dict[str, str]  # the path each model's job takes: "planes" or "RGB"
+    end_to_end: float  # frames/s of the whole job (its own model)
     peak_rss_mib: float  # of the job's child process
     settings: dict[str, object]
 
-    @property
-    def slowest(self) -> str:
-        return min(self.stages, key=self.stages.get)
-
-    @property
-    def efficiency(self) -> float:
-        return self.end_to_end / self.stages[self.slowest]
-
     def as_dict(self) -> dict[str, object]:
         return {
-            "stages_fps": self.stages,
+            "stages_cpu_ms": self.stages,
+            "paths": self.paths,
             "end_to_end_fps": self.end_to_end,
-            "slowest_stage": self.slowest,
-            "efficiency": self.efficiency,
             "peak_rss_mib": self.peak_rss_mib,
             "settings": self.settings,
         }
 
     def table(self) -> str:
-        rows = [f"{'stage':<12} {'frames/s':>9}"]
-        rows += [f"{name:<12} {fps:>9.2f}" for name, fps in self.stages.items()]
-        rows.append(f"{'end to end':<12} {self.end_to_end:>9.2f}")
-        rows.append(f"efficiency {self.efficiency:.2f} (end to end / {self.slowest})")
-        rows.append(f"peak RSS {self.peak_rss_mib:.0f} MiB (the whole job)")
+        """The stage table: a row a stage, a column a model, CPU ms a frame; then the job."""
+        names = list(self.stages)
+        rows = [f"{self.settings['size']}, {self.settings['frames_timed']} frames, CPU ms a frame"]
+        rows.append(f"{'stage':<22}" + "".join(f"{name:>9}" for name in names))
+        for stage in (*STAGES, "total"):
+            values = (self.stages[name][stage] for name in names)
+            rows.append(f"{stage:<22}" + "".join(f"{value:9.1f}" for value in values))
+        rows.append(f"{'path':<22}" + "".join(f"{self.paths[name]:>9}" for name in names))
+        rows.append(
+            f"end to end ({self.settings['model']}): {self.end_to_end:.2f} frames/s, "
+            f"peak RSS {self.peak_rss_mib:.0f} MiB"
+        )
         return "\n".join(rows)
 
 
 def run_bench(job: bgrm.Job, frames: int = 48) -> BenchReport:
-    """Time each stage on the first ``frames`` frames of the input, then the whole job."""
+    """Time each stage of the path ``job`` takes on the first ``frames`` frames of its input,
+    for both models, then the whole job (with its own model) in a child process."""
     keep_freed_memory()
     clip = Path(job.input)
     info = probe(clip)
-    model = bgrm.load_model(job.device, job.precision, model=job.model)
-    device = model.device
-    batch = job.batch or default_batch(device, info.height, info.width)
-    ratio = job.downsample_ratio(info.height, info.width)
-    session = MattingSession(model, ratio)
-    background = open_background(
-        parse_background(job.background_spec), info.height, info.width, device
-    )
-
-    decoded = []
-
-    def decode() -> None:
-        for item in decode_batches(info, batch, DecodeReport()):
-            decoded.append(item)
-            if sum(len(b.pts) for b in decoded) >= frames:
-                return
-
-    stages = {"decode": rate(frames, decode, device)}
-    count = sum(len(b.pts) for b in decoded)
-    with torch.inference_mode():
-        next(matte_batches(session, decoded[:1]))  # warm-up, not timed
-        session.reset()
-
-        def matte() -> None:  # outputs dropped at once, as the pipeline hands them on
-            for _ in matte_batches(session, decoded):
-                pass
-
-        stages["model"] = rate(count, matte, device)
-        first = next(matte_batches(session, decoded[:1]))
-        tail = open_tail(
-            job.compile, info.expected_frames, info.height, info.width, device, weights.home()
-        )
-        outputs = []
-
-        def blend() -> None:  # the full-resolution tail: refine, background, blend, uint8
-            for item in decoded:
-                n = len(item.pts)
-                matted = Matted(item, first.src[:n], first.a[:n], first.b[:n])
-                outputs.append(finish(matted, {"rgb"}, background, [0.0] * n, None, tail).rgb)
-
-        if tail is not None:  # compiled (or loaded from the cache) before the timing
-            blend()
-            outputs.clear()
-        stages["composite"] = rate(count, blend, device)
-    background.close()
-
+    stages: dict[str, dict[str, float]] = {}
+    paths: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="bgrm-bench-") as tmp:
-        target = Path(tmp) / f"encode{clip.suffix}"
-
-        def encode() -> None:
-            with FrameWriter(target, info, composite_encoding(target)) as writer:
-                for out, item in zip(outputs, decoded, strict=True):
-                    for rgb, pts in zip(out, item.pts, strict=True):
-                        writer.write(rgb, pts)
-
-        stages["encode"] = rate(count, encode, device)
+        for name in MODELS:
+            stages[name], paths[name] = job_stages(job, name, frames, Path(tmp))
+            stages[name]["total"] = sum(stages[name].values())
         whole = dataclasses.replace(job, output=str(Path(tmp) / f"process{clip.suffix}"))
         run = measure_process(whole)
-
+    device = resolve_device(job.device)
     settings = {
         "clip": str(clip),
         "size": f"{info.width}x{info.height}",
-        "frames_timed": count,
+        "frames_timed": min(frames, info.expected_frames or frames),
+        "model": job.model,
         "device": str(device),
         "device_name": _device_name(device),
-        "batch": batch,
-        "downsample": ratio,
-        "precision": model.precision,
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": 1,
         "background": job.background,
-        "tail": "eager" if tail is None or tail.failed else "fused",
+        "compile": job.compile,
     }
-    return BenchReport(stages, run.fps, run.peak_rss_mib, settings)
+    return BenchReport(stages, paths, run.fps, run.peak_rss_mib, settings)
 
 
 def _device_name(device: torch.device) -> str:

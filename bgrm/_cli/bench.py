@@ -1,4 +1,5 @@
-"""`bgrm bench`: time each stage and the whole job on a clip (the harness is bgrm_bench)."""
+"""`bgrm bench`: CPU ms a frame of each stage, both models, and the whole job on a clip (the
+harness is bgrm_bench.stages)."""
 
 from __future__ import annotations
 
@@ -25,18 +26,19 @@ def bench(
         str, typer.Option("--bg", metavar="SPEC", help="Background, as for process.")
     ] = "#1e1e1e",
     downsample: Annotated[str, typer.Option(metavar="R", help="As for process.")] = "auto",
-    batch: Annotated[int | None, typer.Option(metavar="N", help="As for process.")] = None,
     device: Annotated[str, typer.Option(metavar="DEVICE", help="As for process.")] = "auto",
     precision: Annotated[str, typer.Option(metavar="MODE", help="As for process.")] = "auto",
     compile: Annotated[
         str, typer.Option(metavar="MODE", help="As for process (auto, on, off).")
     ] = "auto",
     model: Annotated[
-        str, typer.Option("--model", metavar="NAME", help="As for process (rvm, selfie).")
+        str,
+        typer.Option("--model", metavar="NAME", help="Model of the end-to-end run (rvm, selfie)."),
     ] = "rvm",
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
-    """Frames/s of decode, model, composite and encode alone, and end to end."""
+    """CPU ms a frame of decode, model input, model, full-resolution step and encode, on the
+    path a job takes, for both models; and frames/s end to end."""
     import bgrm
     from bgrm_bench.stages import run_bench, synthetic_clip
 
@@ -48,7 +50,6 @@ def bench(
             input=str(clip),
             background=bg,
             downsample=downsample,
-            batch=batch,
             device=device,
             precision=precision,
             compile=compile,
