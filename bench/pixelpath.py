@@ -56,7 +56,6 @@ from bgrm_bench.process import make_clip  # noqa: E402
 from bgrm_bench.stages import MODELS, STAGES, job_stages  # noqa: E402
 from samples.fetch import fetch_samples  # noqa: E402
 
-
 COLOUR = "#00ff00"
 
 
