@@ -3,6 +3,7 @@ model's input made by FFmpeg's scaler; read back from real files with PyAV."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import av
@@ -16,6 +17,7 @@ from bgrm.finish.planes import chroma_alpha, guide_weights
 from bgrm.matting import weights
 from bgrm.media.formats import Colour
 from bgrm.media.planes import keeps_planes, rgb_in_planes, split
+from tests.conftest import bgrm as cli
 from tests.media import make_clip
 
 
@@ -184,3 +186,24 @@ def test_the_compiled_planes_are_the_eager_planes(
     difference = np.abs(out["on"] - out["off"])
     assert difference.max() <= 1
     assert (difference > 0).mean() < 0.01  # rounding of the last bit only, here and there
+
+
+@pytest.mark.parametrize("background", ["#00ff00", "blur"])
+def test_bgrm_bench_times_the_path_each_model_s_job_takes(
+    background, samples, selfie, weights_file
+):
+    done = cli("bench", str(samples["talk"]), "--frames", "6", "--bg", background)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    # the selfie model's composite over a colour is made in the planes; a blurred room in RGB
+    assert report["paths"] == {"rvm": "RGB", "selfie": "planes" if background != "blur" else "RGB"}
+    stages = ["decode", "model input", "model", "full-resolution step", "encode"]
+    for model in ("rvm", "selfie"):
+        row = report["stages_cpu_ms"][model]
+        assert all(row[stage] > 0 for stage in stages)
+        assert row["total"] == pytest.approx(sum(row[stage] for stage in stages))
+    assert report["stages_cpu_ms"]["rvm"]["model"] > report["stages_cpu_ms"]["selfie"]["model"]
+    assert report["end_to_end_fps"] > 0
+    table = done.stdout.splitlines()
+    assert table[1].split() == ["stage", "rvm", "selfie"]
+    assert [line[:22].strip() for line in table[2:7]] == stages
