@@ -99,14 +99,15 @@ def model_input_stage(
     if wanted is None:  # the frames in RGB are the decode stage's work (the RGB path's)
         rgb = [torch.from_numpy(f.to_ndarray(format="rgb24"))[None] for f in frames]
 
-    def make() -> list[torch.Tensor]:
+    def make(count: int) -> list[torch.Tensor]:
         if wanted is None:
-            return [network.model_input(from_uint8_hwc(x), ratio) for x in rgb]
-        small = (scaled_rgb(f, wanted.size, info.colour, wanted.filter) for f in frames)
+            return [network.model_input(from_uint8_hwc(x), ratio) for x in rgb[:count]]
+        small = (scaled_rgb(f, wanted.size, info.colour, wanted.filter) for f in frames[:count])
         return [from_uint8_hwc(torch.from_numpy(x)[None]) for x in small]
 
+    make(1)  # once untimed: the first full-size float frame in a process costs more
     bases: list[torch.Tensor] = []
-    return cpu_ms(len(frames), lambda: bases.extend(make())), bases
+    return cpu_ms(len(frames), lambda: bases.extend(make(len(frames)))), bases
 
 
 def model_stage(
@@ -174,6 +175,7 @@ def job_stages(
     first ``count`` frames, one torch thread, and the path it takes ("planes" or "RGB"; with
     ``rgb``, the RGB path even where the job would take the planes)."""
     job = dataclasses.replace(job, model=name)
+    keep_freed_memory()  # as a job does: freed frame buffers stay in the process
     info = probe(Path(job.input))
     height, width = info.height, info.width
     threads = torch.get_num_threads()
@@ -246,7 +248,6 @@ class BenchReport:
 def run_bench(job: bgrm.Job, frames: int = 48) -> BenchReport:
     """Time each stage of the path ``job`` takes on the first ``frames`` frames of its input,
     for both models, then the whole job (with its own model) in a child process."""
-    keep_freed_memory()
     clip = Path(job.input)
     info = probe(clip)
     stages: dict[str, dict[str, float]] = {}

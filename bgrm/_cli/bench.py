@@ -19,8 +19,12 @@ def bench(
         typer.Argument(metavar="CLIP", help="Clip to time (default: a generated one)."),
     ] = None,
     size: Annotated[
-        str, typer.Option(metavar="WxH", help="Size of the generated clip, WxH.")
-    ] = "1920x1080",
+        str | None,
+        typer.Option(
+            metavar="WxH",
+            help="Size of the generated clip (default 1920x1080), or CLIP scaled to it.",
+        ),
+    ] = None,
     frames: Annotated[int, typer.Option(metavar="N", help="Frames timed per stage.")] = 48,
     bg: Annotated[
         str, typer.Option("--bg", metavar="SPEC", help="Background, as for process.")
@@ -40,12 +44,18 @@ def bench(
     """CPU ms a frame of decode, model input, model, full-resolution step and encode, on the
     path a job takes, for both models; and frames/s end to end."""
     import bgrm
+    from bgrm.media.probe import probe
+    from bgrm_bench.process import make_clip
     from bgrm_bench.stages import run_bench, synthetic_clip
 
     with user_errors(), tempfile.TemporaryDirectory(prefix="bgrm-bench-") as tmp:
+        made = Path(tmp) / "clip.mp4"
         if clip is None:
-            width, height = _size(size)
-            clip = synthetic_clip(Path(tmp) / "clip.mp4", width, height, frames)
+            clip = synthetic_clip(made, *_size(size or "1920x1080"), frames)
+        elif size is not None:  # the clip looped to ``frames`` and scaled
+            probe(clip)  # a readable video, or one line on stderr
+            make_clip(clip, made, *_size(size), frames, audio_from=None)
+            clip = made
         job = bgrm.Job(
             input=str(clip),
             background=bg,
