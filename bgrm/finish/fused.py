@@ -47,7 +47,7 @@ SAVING_S_PER_PIXEL = {"rgb": 8e-9, "planes": 4e-9}
 """Time the fused tail saves per pixel of a frame on two cores, by path. RGB: 17-37 ms of the
 main thread's time per 1080p frame (2.07 Mpixel) by background kind (bench/tail.py), of which
 9-25 ms per frame shows end to end (bench/tail.py --end-to-end: the encoder's thread overlaps
-the rest). Planes: the composite in the output's planes, 18.7 ms eager and 11.1 compiled a
+the rest). Planes: the composite in the output's planes, 18.7 ms eager and 10.6-11.1 compiled a
 1080p frame on one thread (bench/pixelpath.py --height 1080: its full-resolution step)."""
 
 COMPILE_S = {"cold": 25.0, "warm": 8.0}
