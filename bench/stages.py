@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 import bgrm
-from bgrm.backgrounds import open_background, parse_background
+from bgrm.backgrounds import Background, open_background, parse_background
 from bgrm.batches import Batch, decode_batches
 from bgrm.composite import from_uint8_hwc
 from bgrm.finish import finish, finish_planes
@@ -99,11 +99,13 @@ def model_input_stage(
     if wanted is None:  # the frames in RGB are the decode stage's work (the RGB path's)
         rgb = [torch.from_numpy(f.to_ndarray(format="rgb24"))[None] for f in frames]
 
-    def make(count: int) -> list[torch.Tensor]:
+    device = session.model.device
+
+    def make(count: int) -> list[torch.Tensor]:  # uploaded, as matte_batches does
         if wanted is None:
-            return [network.model_input(from_uint8_hwc(x), ratio) for x in rgb[:count]]
+            return [network.model_input(from_uint8_hwc(x.to(device)), ratio) for x in rgb[:count]]
         small = (scaled_rgb(f, wanted.size, info.colour, wanted.filter) for f in frames[:count])
-        return [from_uint8_hwc(torch.from_numpy(x)[None]) for x in small]
+        return [from_uint8_hwc(torch.from_numpy(x)[None].to(device)) for x in small]
 
     make(1)  # once untimed: the first full-size float frame in a process costs more
     bases: list[torch.Tensor] = []
@@ -130,7 +132,7 @@ def model_stage(
 def full_resolution_stage(
     batches: list[Batch],
     coefficients: list[tuple[torch.Tensor, torch.Tensor]],
-    background,
+    background: Background,
     path: PlanePath | None,
     tail: FusedTail | None,
 ) -> tuple[float, list[np.ndarray]]:
