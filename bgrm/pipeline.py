@@ -274,7 +274,7 @@ def _stream(run: _Run, source: Iterator[Batch], sinks: list[Sink]) -> tuple[int,
                 if passed:
                     host = as_recorded(matted.batch, needs)
                 elif run.planes is not None:
-                    host = finish_planes(matted, run.planes)
+                    host = finish_planes(matted, run.planes, times)
                 else:
                     host = finish(matted, needs, run.background, times, run.light, run.tail)
                 for encoder in encoders:

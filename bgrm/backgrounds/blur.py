@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from bgrm.backgrounds.protocol import UnderPlanes
 from bgrm.composite import REFERENCE_HEIGHT, gaussian_kernel
 from bgrm.media.formats import Colour
 
@@ -23,6 +24,12 @@ class BlurredRoom:
 
     ``frames`` is ``grow(spread(gather(src, pha)))``: the fused tail runs gather and grow in its
     full-resolution passes and only spread, at the reduced resolution, between them.
+
+    In a video's planes (``planes_under``) the same room is made from Y, U and V: every step is
+    linear per channel and the colour conversion affine, so the room's codes are the room of
+    the codes (within the RGB path's clipping of colours out of gamut). Y and U, V are each
+    reduced to the same low grid (U, V from their half size, weighted by w's 2x2 mean), spread
+    together, and grown back to each plane's size: no full-size RGB frame.
     """
 
     pure = True
@@ -80,12 +87,37 @@ class BlurredRoom:
             return low
         return F.interpolate(low, size=self.size, mode="bilinear", align_corners=False)
 
-    def in_planes(self, colour: Colour) -> None:
-        """Not the same in every frame: composited in RGB."""
-        return None
+    def in_planes(self, colour: Colour) -> BlurredRoom:
+        """Itself: the room is blurred in the planes' own codes, whatever their matrix."""
+        return self
+
+    def planes_under(
+        self, y: Tensor, u: Tensor, v: Tensor, alpha: Tensor, times: Sequence[float]
+    ) -> UnderPlanes:
+        """Y [T, H, W], U, V [T, H / 2, W / 2] uint8, alpha [T, H, W] float -> the blurred
+        room's codes, Y [T, H, W] and U, V [T, H / 2, W / 2] in alpha's dtype."""
+        weight = (1 - 2 * alpha).clamp_(min=0).square_()[:, None]  # [T, 1, H, W]
+        luma = y[:, None].to(alpha.dtype)
+        full = self._shrink(torch.cat([luma * weight, weight, luma], 1))  # [T, 3, h, w]
+        full[:, ::2] /= 255  # codes to [0, 1], as spread takes them
+        chroma = torch.stack([u, v], 1).to(alpha.dtype)  # [T, 2, H / 2, W / 2]
+        chroma_weight = F.avg_pool2d(weight, 2)
+        half = torch.cat([chroma * chroma_weight, chroma], 1)  # [T, 4, H / 2, W / 2]
+        half = F.interpolate(half, size=self.low_size, mode="area") / 255  # [T, 4, h, w]
+        stack = torch.cat([full[:, :1], half[:, :2], full[:, 1:], half[:, 2:]], 1)
+        room = self.spread(stack) * 255  # [T, 3, h, w]: Y, U, V codes
+        height, width = self.size
+        return (
+            self._grown(room[:, :1], (height, width))[:, 0],
+            *self._grown(room[:, 1:], (height // 2, width // 2)).unbind(1),
+        )
 
     def close(self) -> None:
         """Nothing to release."""
+
+    def _grown(self, low: Tensor, size: tuple[int, int]) -> Tensor:
+        """[N, C, h, w] -> [N, C, *size], bilinear (the low grid covers the frame as ``grow``'s)."""
+        return F.interpolate(low, size=size, mode="bilinear", align_corners=False)
 
     def _shrink(self, x: Tensor) -> Tensor:
         """[N, C, H, W] -> area average [N, C, h, w] at the reduced resolution."""

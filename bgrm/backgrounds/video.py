@@ -10,10 +10,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from bgrm.backgrounds.protocol import UnderPlanes
 from bgrm.composite import from_uint8_hwc
 from bgrm.errors import InputError
 from bgrm.media.decode import read_frames
 from bgrm.media.formats import Colour
+from bgrm.media.planes import cropped, split
 from bgrm.media.probe import probe
 from bgrm.places import Place
 from bgrm.stages import Prefetcher
@@ -24,7 +26,9 @@ class Playing:
 
     Time runs from the first frame of each file, so a 60 frames/s background behind a
     30 frames/s input plays at its own speed. When the background ends it starts again, and
-    ``on_loop`` is called once. The file is decoded in a thread of its own, a few frames ahead.
+    ``on_loop`` is called once. The file is decoded in a thread of its own, a few frames ahead:
+    as RGB, or once ``in_planes`` is asked, scaled by swscale straight into the output's planes
+    (then ``planes_under`` gives them and ``frames`` no longer does).
     """
 
     pure = False
@@ -44,58 +48,111 @@ class Playing:
         self.pixel_aspect = pixel_aspect
         self.device = device
         try:
-            self._time_base = probe(self.path).time_base
+            self._info = probe(self.path)
         except InputError as error:
             raise InputError(f"background video: {error}") from None
         self._on_loop = on_loop
-        self._timeline = Prefetcher(self._play_forever(), depth=4, name="background")
-        self._frames = iter(self._timeline)
-        self._current = next(self._frames)
-        self._next = next(self._frames)
+        self._play(lambda: ((frame.pts, frame.rgb) for frame in _background_frames(self.path)))
 
     def frames(self, src: Tensor, pha: Tensor, times: Sequence[float]) -> Tensor:
         """Times in seconds from the input's first frame, rising -> [N, 3, H, W] on the device."""
-        picked = []
-        for time in times:
-            while self._next[0] <= time:
-                self._current, self._next = self._next, next(self._frames)
-            picked.append(self._current[1])
-        uploaded = torch.from_numpy(np.stack(picked)).to(self.device)
+        uploaded = torch.from_numpy(np.stack(self._picked(times))).to(self.device)
         return cover(from_uint8_hwc(uploaded, src.dtype), *self.size, self.pixel_aspect)
 
-    def in_planes(self, colour: Colour) -> None:
-        """Not the same in every frame: composited in RGB."""
-        return None
+    def in_planes(self, colour: Colour) -> Playing | None:
+        """Itself, from now on decoding each frame into the planes of a video in ``colour``'s
+        matrix and range at the frame's size, scaled to cover it (one swscale call a frame,
+        then a centre crop); None (RGB only) for a background shown turned."""
+        if self._info.rotation:
+            return None
+        stored = (self._info.height, self._info.width)
+        scaled = covering(stored, self.size, self.pixel_aspect)
+        box = centred(scaled, self.size)
+        self.close()
+        self._play(
+            lambda: (
+                (frame.pts, cropped(frame.planes, scaled, box))
+                for frame in _background_frames(self.path, size=scaled, planes=True, into=colour)
+            )
+        )
+        return self
+
+    def planes_under(
+        self, y: Tensor, u: Tensor, v: Tensor, alpha: Tensor, times: Sequence[float]
+    ) -> UnderPlanes:
+        """The frames shown at ``times`` (seconds from the input's first frame, rising): Y [T,
+        H, W], U, V [T, H / 2, W / 2] uint8 on the planes' device."""
+        picked = torch.from_numpy(np.stack(self._picked(times))).to(y.device)
+        return split(picked, *self.size)
 
     def close(self) -> None:
         """Stop decoding."""
         self._timeline.stop()
 
-    def _play_forever(self) -> Iterator[tuple[float, np.ndarray]]:
-        """(seconds from the first frame, uint8 [h, w, 3]) for ever, the file played in a loop."""
+    def _play(self, decoded: Callable[[], Iterator[tuple[int, np.ndarray]]]) -> None:
+        """Start the timeline of the (pts, picture) ``decoded()`` gives, a lap of the file each."""
+        self._timeline = Prefetcher(self._play_forever(decoded), depth=4, name="background")
+        self._frames = iter(self._timeline)
+        self._current = next(self._frames)
+        self._next = next(self._frames)
+
+    def _picked(self, times: Sequence[float]) -> list[np.ndarray]:
+        """The picture shown at each of ``times`` (rising, seconds from the input's first)."""
+        picked = []
+        for time in times:
+            while self._next[0] <= time:
+                self._current, self._next = self._next, next(self._frames)
+            picked.append(self._current[1])
+        return picked
+
+    def _play_forever(
+        self, decoded: Callable[[], Iterator[tuple[int, np.ndarray]]]
+    ) -> Iterator[tuple[float, np.ndarray]]:
+        """(seconds from the first frame, picture) for ever, the file played in a loop."""
         offset = 0.0
         for lap in count():
             if lap == 1:
                 self._on_loop(offset)
+                self._on_loop = lambda seconds: None  # said once, also if played again
             first_pts = None
             last, step = 0.0, 0.0
-            for frame in _background_frames(self.path):
-                first_pts = frame.pts if first_pts is None else first_pts
-                time = float((frame.pts - first_pts) * self._time_base)
+            for pts, picture in decoded():
+                first_pts = pts if first_pts is None else first_pts
+                time = float((pts - first_pts) * self._info.time_base)
                 step = time - last if time > last else step
                 last = time
-                yield offset + time, frame.rgb
+                yield offset + time, picture
             if first_pts is None:
                 raise InputError(f"no frames in the background video: {self.path}")
             offset += last + (step or 1 / 30)
 
 
-def _background_frames(path: Place) -> Iterator:
+def _background_frames(path: Place, **options: object) -> Iterator:
     """read_frames of the background video, its errors said to be the background's."""
     try:
-        yield from read_frames(path)
+        yield from read_frames(path, **options)
     except InputError as error:
         raise InputError(f"background video: {error}") from None
+
+
+def covering(
+    stored: tuple[int, int], size: tuple[int, int], pixel_aspect: float = 1.0
+) -> tuple[int, int]:
+    """The even (height, width) a picture of ``stored`` size (square pixels) is scaled to so
+    that it covers ``size``, whose pixels are ``pixel_aspect`` times as wide as high, as
+    shown and never stretched: at least ``size``, the same scale as ``cover``'s."""
+    (h, w), (height, width) = stored, size
+    scale = max(width * pixel_aspect / w, height / h)
+    return (
+        max(height, round(h * scale / 2) * 2),
+        max(width, round(w * scale / pixel_aspect / 2) * 2),
+    )
+
+
+def centred(scaled: tuple[int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The box (top, left, height, width; even) of ``size`` in the middle of ``scaled``."""
+    (h, w), (height, width) = scaled, size
+    return (h - height) // 4 * 2, (w - width) // 4 * 2, height, width
 
 
 def cover(frames: Tensor, height: int, width: int, pixel_aspect: float = 1.0) -> Tensor:

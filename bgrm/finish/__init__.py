@@ -2,7 +2,7 @@
 
     tail = choose_tail("auto", frames, height, width, device, notice)   # fused, or None: eager
     host = finish(matted, {"rgb", "matte"}, background, times, light, tail)
-    host = finish_planes(matted, path)   # the composite in the output's planes (planes.py)
+    host = finish_planes(matted, path, times)   # the composite in the output's planes
     host = as_recorded(batch, {"rgb", "matte"})   # a shot without a person: as it came in
 
 Each kind is one compiled pass where the fused tail runs (bgrm/finish/fused.py), and the eager
@@ -85,13 +85,13 @@ def finish(
     return host
 
 
-def finish_planes(matted: Matted, path: PlanePath) -> HostFrames:
-    """A batch kept in its planes -> the composite, yuv420p planes uint8 [T, H * 3 / 2, W] on
-    the host (``HostFrames.rgb``, which the composite's writer takes as planes)."""
+def finish_planes(matted: Matted, path: PlanePath, times: Sequence[float]) -> HostFrames:
+    """A batch kept in its planes (at ``times``, seconds from the input's first frame) -> the
+    composite, yuv420p planes uint8 [T, H * 3 / 2, W] on the host (``HostFrames.rgb``, which
+    the composite's writer takes as planes)."""
     planes = torch.from_numpy(matted.batch.planes).to(matted.a.device)
-    return HostFrames(
-        matted.batch.pts, rgb=path.composite(matted.a, matted.b, planes).cpu().numpy()
-    )
+    composite = path.composite(matted.a, matted.b, planes, times)
+    return HostFrames(matted.batch.pts, rgb=composite.cpu().numpy())
 
 
 def as_recorded(batch: Batch, needs: set[Pixels]) -> HostFrames:

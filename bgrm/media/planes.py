@@ -66,6 +66,17 @@ def split(planes, height: int, width: int) -> tuple:
     return y, u, v
 
 
+def cropped(planes: np.ndarray, size: tuple[int, int], box: tuple[int, int, int, int]):
+    """yuv420p planes uint8 [H * 3 / 2, W] of ``size`` (H, W) -> the part in ``box`` (top,
+    left, height, width, all even), packed the same way: uint8 [height * 3 / 2, width]."""
+    top, left, height, width = box
+    y, u, v = (plane[0] for plane in split(planes[None], *size))
+    parts = [y[top : top + height, left : left + width]]
+    half = (slice(top // 2, (top + height) // 2), slice(left // 2, (left + width) // 2))
+    parts += [u[half], v[half]]
+    return np.concatenate([part.reshape(-1) for part in parts]).reshape(-1, width)
+
+
 def rgb_in_planes(rgb: np.ndarray, colour: Colour) -> np.ndarray:
     """An RGB picture uint8 [H, W, 3] (even sides) -> its yuv420p planes uint8 [1, H * 3 / 2,
     W] in ``colour``'s matrix and range, converted as the encoder converts RGB (swscale)."""
