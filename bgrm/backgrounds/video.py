@@ -15,7 +15,7 @@ from bgrm.composite import from_uint8_hwc
 from bgrm.errors import InputError
 from bgrm.media.decode import read_frames
 from bgrm.media.formats import Colour
-from bgrm.media.planes import cropped, split
+from bgrm.media.planes import covered_planes, split
 from bgrm.media.probe import probe
 from bgrm.places import Place
 from bgrm.stages import Prefetcher
@@ -61,18 +61,19 @@ class Playing:
 
     def in_planes(self, colour: Colour) -> Playing | None:
         """Itself, from now on decoding each frame into the planes of a video in ``colour``'s
-        matrix and range at the frame's size, scaled to cover it (one swscale call a frame,
-        then a centre crop); None (RGB only) for a background shown turned."""
-        if self._info.rotation:
-            return None
+        matrix and range at the frame's size: cropped as ``cover`` crops, then scaled and
+        converted by one swscale call; None (RGB only) for a background shown turned or of
+        odd size."""
         stored = (self._info.height, self._info.width)
-        scaled = covering(stored, self.size, self.pixel_aspect)
-        box = centred(scaled, self.size)
+        if self._info.rotation or stored[0] % 2 or stored[1] % 2:
+            return None
+        box = cover_box(stored, self.size, self.pixel_aspect)
+        own = self._info.colour
         self.close()
         self._play(
             lambda: (
-                (frame.pts, cropped(frame.planes, scaled, box))
-                for frame in _background_frames(self.path, size=scaled, planes=True, into=colour)
+                (frame.pts, covered_planes(frame.planes, stored, box, own, self.size, colour))
+                for frame in _background_frames(self.path, size=stored, planes=True)
             )
         )
         return self
@@ -135,24 +136,17 @@ def _background_frames(path: Place, **options: object) -> Iterator:
         raise InputError(f"background video: {error}") from None
 
 
-def covering(
+def cover_box(
     stored: tuple[int, int], size: tuple[int, int], pixel_aspect: float = 1.0
-) -> tuple[int, int]:
-    """The even (height, width) a picture of ``stored`` size (square pixels) is scaled to so
-    that it covers ``size``, whose pixels are ``pixel_aspect`` times as wide as high, as
-    shown and never stretched: at least ``size``, the same scale as ``cover``'s."""
+) -> tuple[int, int, int, int]:
+    """The part (top, left, height, width) of a picture of ``stored`` size (square pixels)
+    that, scaled to ``size`` (pixels ``pixel_aspect`` times as wide as high), covers it as
+    shown: centred, never stretched."""
     (h, w), (height, width) = stored, size
-    scale = max(width * pixel_aspect / w, height / h)
-    return (
-        max(height, round(h * scale / 2) * 2),
-        max(width, round(w * scale / pixel_aspect / 2) * 2),
-    )
-
-
-def centred(scaled: tuple[int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """The box (top, left, height, width; even) of ``size`` in the middle of ``scaled``."""
-    (h, w), (height, width) = scaled, size
-    return (h - height) // 4 * 2, (w - width) // 4 * 2, height, width
+    shown = width * pixel_aspect
+    scale = max(shown / w, height / h)
+    crop_h, crop_w = min(h, round(height / scale)), min(w, round(shown / scale))
+    return (h - crop_h) // 2, (w - crop_w) // 2, crop_h, crop_w
 
 
 def cover(frames: Tensor, height: int, width: int, pixel_aspect: float = 1.0) -> Tensor:
@@ -161,10 +155,7 @@ def cover(frames: Tensor, height: int, width: int, pixel_aspect: float = 1.0) ->
     h, w = frames.shape[-2:]
     if (h, w) == (height, width) and pixel_aspect == 1:
         return frames
-    shown = width * pixel_aspect
-    scale = max(shown / w, height / h)
-    crop_h, crop_w = min(h, round(height / scale)), min(w, round(shown / scale))
-    top, left = (h - crop_h) // 2, (w - crop_w) // 2
+    top, left, crop_h, crop_w = cover_box((h, w), (height, width), pixel_aspect)
     cropped = frames[..., top : top + crop_h, left : left + crop_w]
     scaled = F.interpolate(
         cropped.float(), size=(height, width), mode="bilinear", align_corners=False, antialias=True
