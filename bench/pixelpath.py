@@ -18,7 +18,10 @@ process (decode + libx264 veryfast CRF 18, PyAV, threads as bgrm's), alternating
 ratios the issue asks for (selfie / RVM, transcode / selfie, from bgrm's own frames/s).
 
 --fidelity: the selfie model's composite made in the planes against today's RGB composite of
-the same coefficients, per background, as each reaches the encoder, shown in RGB (1/255).
+the same coefficients, per background (colours, an image, the gray and the blurred room, a
+video: the bikes sample, cropped and scaled to cover), shown in RGB (1/255): as each reaches
+the encoder (today's converted as bgrm's writer converts it), and against today's as bgrm
+made it, before that conversion ("made").
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,11 +135,15 @@ def model_row(name: str, clip: Clip) -> dict[str, float]:
     session = MattingSession(bgrm.load_model("cpu", model=name), ratio_of(height, width))
     network, ratio = session.model.network, session.downsample_ratio
     wanted = session.model_input(height, width)
-    background = open_background(parse_background(COLOUR), height, width, torch.device("cpu"))
-    path = PlanePath.open(background, info.colour, height, width)
+    rooms = {
+        name: open_background(parse_background(spec), height, width, torch.device("cpu"))
+        for name, spec in (("", COLOUR), (" blur", "blur"))
+    }
+    paths = {name: PlanePath.open(room, info.colour, height, width) for name, room in rooms.items()}
     nan = float("nan")
     row = {"model input, torch": nan, "model input, scaler": nan, "model": nan}
-    row.update({"full-res, RGB float": nan, "full-res, planes": nan})
+    for name in rooms:
+        row.update({f"full-res{name}, RGB float": nan, f"full-res{name}, planes": nan})
 
     def by_torch() -> list[torch.Tensor]:
         return [
@@ -154,15 +162,15 @@ def model_row(name: str, clip: Clip) -> dict[str, float]:
             a, b, *state = network.coefficients(None, 1, tuple(state), ratio, base=base)
             coefficients.append((a, b))
 
-    def rgb_tail() -> None:
+    def rgb_tail(background) -> None:
         for (a, b), rgb in zip(coefficients, clip.rgb, strict=True):
             src = from_uint8_hwc(torch.from_numpy(rgb)[None])
             fgr, pha = DeepGuidedFilterRefiner.refine(a, b, src)
             to_uint8_hwc(over_background(fgr, pha, src, None, background, (0.0,), None))
 
-    def plane_tail() -> None:
+    def plane_tail(path: PlanePath) -> None:
         for (a, b), planes in zip(coefficients, clip.planes, strict=True):
-            path.composite(a, b, planes)
+            path.composite(a, b, planes, (0.0,))
 
     with torch.inference_mode():
         row["model input, torch"] = cpu_ms(count, by_torch)
@@ -171,9 +179,10 @@ def model_row(name: str, clip: Clip) -> dict[str, float]:
             row["model input, scaler"] = cpu_ms(count, by_scaler)
             bases = by_scaler()
         row["model"] = cpu_ms(count, lambda: run_model(bases))
-        row["full-res, RGB float"] = cpu_ms(count, rgb_tail)
-        if network.frame_is_foreground and path is not None:
-            row["full-res, planes"] = cpu_ms(count, plane_tail)
+        for name, room in rooms.items():
+            row[f"full-res{name}, RGB float"] = cpu_ms(count, partial(rgb_tail, room))
+            if network.frame_is_foreground:
+                row[f"full-res{name}, planes"] = cpu_ms(count, partial(plane_tail, paths[name]))
     return row
 
 
@@ -182,11 +191,12 @@ def ratio_of(height: int, width: int) -> float:
     return min(1.0, 512 / max(height, width))
 
 
-def fidelity(clip: Path, folder: Path) -> dict[str, dict[str, float]]:
+def fidelity(clip: Path, folder: Path, video: Path) -> dict[str, dict[str, float]]:
     """The composite in planes against today's RGB composite, per background, with the same
     coefficients (the selfie model's): each as the encoder gets it (the RGB one converted as
-    bgrm's writer converts it), shown in RGB by FFmpeg; and today's own loss, the decoded
-    frames through RGB and back (1/255: mean, p99.9, max)."""
+    bgrm's writer converts it), shown in RGB by FFmpeg, and ("made") against today's RGB as
+    bgrm made it; and today's own loss, the decoded frames through RGB and back (1/255:
+    mean, p99.9, max)."""
     info = probe(clip)
     colour, size = info.colour, (info.height, info.width)
     session = MattingSession(bgrm.load_model("cpu", model="selfie"), ratio_of(*size))
@@ -198,20 +208,25 @@ def fidelity(clip: Path, folder: Path) -> dict[str, dict[str, float]]:
     stripes = np.stack([xs % 256, ys % 256, (xs * 3 + ys) % 256], -1).astype(np.uint8)
     Image.fromarray(stripes).save(image)
     found: dict[str, list[np.ndarray]] = {}
+    origin = info.start_pts or 0
     with torch.inference_mode():
         matted = list(matte_batches(session, rgb_batches))
-        for spec in (COLOUR, "#1e1e1e", str(image), "grayscale"):
-            background = open_background(parse_background(spec), *size, torch.device("cpu"))
-            path = PlanePath.open(background, colour, *size)
+        for spec in (COLOUR, "#1e1e1e", str(image), "grayscale", "blur", str(video)):
+            parsed, cpu = parse_background(spec), torch.device("cpu")
+            background = open_background(parsed, *size, cpu)
+            path = PlanePath.open(open_background(parsed, *size, cpu), colour, *size)
             name = Path(spec).name
             for item, kept in zip(matted, plane_batches, strict=True):
-                times = [0.0] * len(item.batch.pts)
+                times = [float((p - origin) * info.time_base) for p in item.batch.pts]
                 rgb = finish(item, {"rgb"}, background, times, None, None).rgb
-                planes = path.composite(item.a, item.b, torch.from_numpy(kept.planes)).numpy()
+                planes = torch.from_numpy(kept.planes)
+                planes = path.composite(item.a, item.b, planes, times).numpy()
                 for before, after in zip(rgb, planes, strict=True):
+                    seen = shown(after, colour)
                     found.setdefault(name, []).append(
-                        np.abs(shown(to_planes(before, colour), colour) - shown(after, colour))
+                        np.abs(shown(to_planes(before, colour), colour) - seen)
                     )
+                    found.setdefault(f"{name} made", []).append(np.abs(before - seen))
                 if spec == COLOUR:
                     for before in item.batch.rgb:
                         back = shown(to_planes(before, colour), colour)
@@ -311,7 +326,8 @@ def main() -> None:
             for stage in table[MODELS[0]]:
                 print(f"{stage:<22}" + "".join(f"{table[name][stage]:9.1f}" for name in MODELS))
         if args.fidelity:
-            report["fidelity"] = fidelity(clip, tmp)
+            video = fetch_samples(ROOT / "samples" / "media")["bikes"]
+            report["fidelity"] = fidelity(clip, tmp, video)
             print("planes against today's RGB composite, same coefficients (1/255):")
             for name, row in report["fidelity"].items():
                 print(f"{name:>16}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()))
