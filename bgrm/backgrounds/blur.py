@@ -27,9 +27,11 @@ class BlurredRoom:
 
     In a video's planes (``planes_under``) the same room is made from Y, U and V: every step is
     linear per channel and the colour conversion affine, so the room's codes are the room of
-    the codes (within the RGB path's clipping of colours out of gamut). Y and U, V are each
-    reduced to the same low grid (U, V from their half size, weighted by w's 2x2 mean), spread
-    together, and grown back to each plane's size: no full-size RGB frame.
+    the codes (within the RGB path's clipping of colours out of gamut). w, Y and Y * w are
+    made at full size and averaged over each 2x2; with U, V and U, V * w they are reduced
+    together from the chroma's size to the low grid, spread, and grown back to each plane's
+    size: no full-size RGB frame. A room blurred too little to be
+    reduced (factor 1) is left to RGB: its detail is finer than the chroma's grid.
     """
 
     pure = True
@@ -87,24 +89,25 @@ class BlurredRoom:
             return low
         return F.interpolate(low, size=self.size, mode="bilinear", align_corners=False)
 
-    def in_planes(self, colour: Colour) -> BlurredRoom:
-        """Itself: the room is blurred in the planes' own codes, whatever their matrix."""
-        return self
+    def in_planes(self, colour: Colour) -> BlurredRoom | None:
+        """Itself: the room is blurred in the planes' own codes, whatever their matrix (None:
+        RGB only, for a room not reduced)."""
+        return self if self.factor > 1 else None
 
     def planes_under(
         self, y: Tensor, u: Tensor, v: Tensor, alpha: Tensor, times: Sequence[float]
     ) -> UnderPlanes:
         """Y [T, H, W], U, V [T, H / 2, W / 2] uint8, alpha [T, H, W] float -> the blurred
         room's codes, Y [T, H, W] and U, V [T, H / 2, W / 2] in alpha's dtype."""
-        weight = (1 - 2 * alpha).clamp_(min=0).square_()[:, None]  # [T, 1, H, W]
-        luma = y[:, None].to(alpha.dtype)
-        full = self._shrink(torch.cat([luma * weight, weight, luma], 1))  # [T, 3, h, w]
-        full[:, ::2] /= 255  # codes to [0, 1], as spread takes them
-        chroma = torch.stack([u, v], 1).to(alpha.dtype)  # [T, 2, H / 2, W / 2]
-        chroma_weight = F.avg_pool2d(weight, 2)
-        half = torch.cat([chroma * chroma_weight, chroma], 1)  # [T, 4, H / 2, W / 2]
-        half = F.interpolate(half, size=self.low_size, mode="area") / 255  # [T, 4, h, w]
-        stack = torch.cat([full[:, :1], half[:, :2], full[:, 1:], half[:, 2:]], 1)
+        weight = (1 - 2 * alpha).clamp_(min=0).square_()  # [T, H, W]
+        luma = y.to(alpha.dtype)
+        half_weight = _halved(weight)  # [T, H / 2, W / 2], as the rest below
+        codes = torch.stack([_halved(luma), u.to(alpha.dtype), v.to(alpha.dtype)], 1)
+        weighted = codes * half_weight[:, None]
+        weighted[:, 0] = _halved(luma.mul_(weight))  # Y's products at full size, then halved
+        stack = torch.cat([weighted, half_weight[:, None], codes], 1).div_(255)  # [T, 7, ...]
+        stack[:, 3] *= 255  # w stays in [0, 1]
+        stack = F.interpolate(stack, size=self.low_size, mode="area")  # [T, 7, h, w]
         room = self.spread(stack) * 255  # [T, 3, h, w]: Y, U, V codes
         height, width = self.size
         return (
@@ -130,3 +133,10 @@ class BlurredRoom:
         c = x.shape[1]
         x = F.conv2d(x, self.column[:c], padding=(self.half_column, 0), groups=c)
         return F.conv2d(x, self.row[:c], padding=(0, self.half_row), groups=c)
+
+
+def _halved(plane: Tensor) -> Tensor:
+    """Float [T, H, W] -> the mean of each 2x2 [T, H / 2, W / 2] (strided adds: faster on the
+    CPU than a pooling kernel)."""
+    quads = [plane[:, i::2, j::2] for i in (0, 1) for j in (0, 1)]
+    return (quads[0] + quads[1]).add_(quads[2]).add_(quads[3]).mul_(0.25)
