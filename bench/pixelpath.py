@@ -9,7 +9,8 @@ the real talking head (looped, scaled to 16:9): decode (H.264 to the codec's pla
 input (today: the planes to a full-size RGB frame, float, resized in torch; the planes' path:
 FFmpeg's scaler straight to the model's size), model (the network and its guided filter's
 coefficients), full-resolution step (alpha at full size, the blend over a colour, uint8: in
-RGB, and in the output's planes), encode (libx264 veryfast CRF 18, from RGB and from planes).
+RGB (eager), and in the output's planes; then the same over the blurred room), encode
+(libx264 veryfast CRF 18, from RGB and from planes).
 CPU time is process time, so threads the codec starts count too.
 
 --end-to-end: each model's job in a child process (bgrm_bench.harness: frames/s as bgrm
@@ -213,8 +214,8 @@ def fidelity(clip: Path, folder: Path, video: Path) -> dict[str, dict[str, float
         matted = list(matte_batches(session, rgb_batches))
         for spec in (COLOUR, "#1e1e1e", str(image), "grayscale", "blur", str(video)):
             parsed, cpu = parse_background(spec), torch.device("cpu")
-            background = open_background(parsed, *size, cpu)
-            path = PlanePath.open(open_background(parsed, *size, cpu), colour, *size)
+            background, under = (open_background(parsed, *size, cpu) for _ in "ab")
+            path = PlanePath.open(under, colour, *size)
             name = Path(spec).name
             for item, kept in zip(matted, plane_batches, strict=True):
                 times = [float((p - origin) * info.time_base) for p in item.batch.pts]
@@ -231,6 +232,8 @@ def fidelity(clip: Path, folder: Path, video: Path) -> dict[str, dict[str, float
                     for before in item.batch.rgb:
                         back = shown(to_planes(before, colour), colour)
                         found.setdefault("RGB round trip", []).append(np.abs(back - before))
+            background.close()
+            under.close()
     return {
         name: {
             "mean": float(np.mean(diffs)),
@@ -322,9 +325,9 @@ def main() -> None:
             table = stage_table(clip, args.frames, tmp)
             report["stages_cpu_ms"] = table
             print(f"{width}x{args.height}, {args.frames} frames, one thread, CPU ms a frame")
-            print(f"{'stage':<22}" + "".join(f"{name:>9}" for name in MODELS))
+            print(f"{'stage':<26}" + "".join(f"{name:>9}" for name in MODELS))
             for stage in table[MODELS[0]]:
-                print(f"{stage:<22}" + "".join(f"{table[name][stage]:9.1f}" for name in MODELS))
+                print(f"{stage:<26}" + "".join(f"{table[name][stage]:9.1f}" for name in MODELS))
         if args.fidelity:
             video = fetch_samples(ROOT / "samples" / "media")["bikes"]
             report["fidelity"] = fidelity(clip, tmp, video)

@@ -123,17 +123,17 @@ def composites(selfie, source: Path, spec: str) -> tuple[np.ndarray, np.ndarray]
     wanted = session.model_input(*size)
     rgb_batches = decode_batches(info, 8, DecodeReport(), model=wanted)
     plane_batches = decode_batches(info, 8, DecodeReport(), model=wanted, planes=True)
-    rgb_room = open_background(parse_background(spec), *size, torch.device("cpu"))
-    path = PlanePath.open(
-        open_background(parse_background(spec), *size, torch.device("cpu")), info.colour, *size
-    )
+    rooms = [open_background(parse_background(spec), *size, torch.device("cpu")) for _ in "ab"]
+    path = PlanePath.open(rooms[1], info.colour, *size)
     made, kept = [], []
     with torch.inference_mode():
         for item, batch in zip(matte_batches(session, rgb_batches), plane_batches, strict=True):
             times = [float((p - info.start_pts) * info.time_base) for p in item.batch.pts]
-            made.append(finish(item, {"rgb"}, rgb_room, times, None, None).rgb)
+            made.append(finish(item, {"rgb"}, rooms[0], times, None, None).rgb)
             out = path.composite(item.a, item.b, torch.from_numpy(batch.planes), times)
             kept += [as_rgb(frame, info.colour) for frame in out.numpy()]
+    for room in rooms:
+        room.close()
     return np.concatenate(made).astype(int), np.stack(kept).astype(int)
 
 
