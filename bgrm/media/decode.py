@@ -119,7 +119,6 @@ def read_frames(
     start_pts: int | None = None,
     model: ModelInput | None = None,
     planes: bool = False,
-    into: Colour | None = None,
 ) -> Iterator[DecodedFrame]:
     """Yield every decodable frame of the video in presentation order, upright (threaded decode).
 
@@ -128,8 +127,8 @@ def read_frames(
     or after it, decoding from the keyframe before it (from the start when the file cannot
     seek there). ``model``: each frame's ``small`` is made at its size by FFmpeg's scaler.
     ``planes``: each frame's 4:2:0 planes instead of RGB (for a video shown as stored, of even
-    size: media/planes.py ``keeps_planes``), in ``into``'s matrix and range (by default the
-    video's own). Raises InputError when no frame decodes (from the start).
+    size: media/planes.py ``keeps_planes``). Raises InputError when no frame decodes (from
+    the start).
     """
     path = Place.of(path)
     report = report if report is not None else DecodeReport()
@@ -159,7 +158,7 @@ def read_frames(
             if start_pts is not None and pts < start_pts:
                 continue
             if planes:
-                picture = _to_planes(frame, size, colour, report, into or colour)
+                picture = _to_planes(frame, size, colour, report)
             else:
                 picture = _to_rgb(frame, _turned(size, turns), colour, report)
             small = None
@@ -293,18 +292,13 @@ def _to_small(
 
 
 def _to_planes(
-    frame: av.VideoFrame,
-    size: tuple[int, int],
-    colour: Colour,
-    report: DecodeReport,
-    into: Colour,
+    frame: av.VideoFrame, size: tuple[int, int], colour: Colour, report: DecodeReport
 ) -> np.ndarray | None:
-    """The frame (in ``colour``) as 4:2:0 planes uint8 [H * 3 / 2, W] at ``size`` (height,
-    width) in ``into``'s matrix and range: as decoded, or scaled (another size) or converted
-    (another format, matrix or range) by one swscale call; None if impossible."""
+    """The frame's 4:2:0 planes uint8 [H * 3 / 2, W] at ``size`` (height, width): as decoded,
+    or scaled (another size) or converted (another format) in the video's matrix and range;
+    None if impossible."""
     height, width = size
-    same = (colour.sws_matrix, colour.range) == (into.sws_matrix, into.range)
-    if same and (frame.height, frame.width) == size and keeps_planes(frame.format.name, *size, 0):
+    if (frame.height, frame.width) == size and keeps_planes(frame.format.name, *size, 0):
         return planes_of(frame)
     try:
         converted = frame.reformat(
@@ -312,9 +306,9 @@ def _to_planes(
             height=height,
             format="yuv420p",
             src_colorspace=colour.sws_matrix,
-            dst_colorspace=into.sws_matrix,
+            dst_colorspace=colour.sws_matrix,
             src_color_range=colour.range,
-            dst_color_range=into.range,
+            dst_color_range=colour.range,
         )
     except (av.FFmpegError, ValueError):
         report.bad_frames += 1
