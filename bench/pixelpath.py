@@ -9,8 +9,9 @@ full-resolution step, encode), CPU ms a frame on one torch thread in this proces
 same frames of the real talking head (looped, scaled to 16:9), over a colour, in four columns:
 RVM (the RGB path), the selfie model through the RGB path (the frames decoded to RGB, the
 composite in float RGB, converted to YUV by the writer), through the planes eagerly, and
-through the planes compiled (``compile="on"``, compiled before the timing). CPU time is process
-time, so threads the codec starts count too.
+through the planes compiled (``compile="on"``, compiled before the timing); then the selfie
+model over the blurred room, through RGB and through the planes. CPU time is process time, so
+threads the codec starts count too.
 
 --end-to-end: each model's job in a child process (bgrm_bench.harness: frames/s as bgrm
 reports it, and wall clock with start-up) and a plain transcode of the same clip in this
@@ -18,7 +19,10 @@ process (decode + libx264 veryfast CRF 18, PyAV, threads as bgrm's), alternating
 ratios the issue asks for (selfie / RVM, transcode / selfie, from bgrm's own frames/s).
 
 --fidelity: the selfie model's composite made in the planes against today's RGB composite of
-the same coefficients, per background, as each reaches the encoder, shown in RGB (1/255).
+the same coefficients, per background (colours, an image, the gray and the blurred room, a
+video: the bikes sample, cropped and scaled to cover), shown in RGB (1/255): as each reaches
+the encoder (today's converted as bgrm's writer converts it), and against today's as bgrm
+made it, before that conversion ("made").
 """
 
 from __future__ import annotations
@@ -68,10 +72,13 @@ def stage_table(clip: Path, count: int, tmp: Path) -> dict[str, dict[str, float]
         "selfie RGB": ("selfie", "off", True),
         "planes": ("selfie", "off", False),
         "compiled": ("selfie", "on", False),
+        "RGB blur": ("selfie", "off", True),
+        "planes blur": ("selfie", "off", False),
     }
     table = {}
     for column, (name, mode, rgb) in columns.items():
-        job = dataclasses.replace(base, compile=mode)
+        room = "blur" if column.endswith("blur") else COLOUR
+        job = dataclasses.replace(base, compile=mode, background=room)
         table[column], _ = job_stages(job, name, count, tmp, rgb=rgb)
     return table
 
@@ -81,11 +88,12 @@ def ratio_of(height: int, width: int) -> float:
     return min(1.0, 512 / max(height, width))
 
 
-def fidelity(clip: Path, folder: Path) -> dict[str, dict[str, float]]:
+def fidelity(clip: Path, folder: Path, video: Path) -> dict[str, dict[str, float]]:
     """The composite in planes against today's RGB composite, per background, with the same
     coefficients (the selfie model's): each as the encoder gets it (the RGB one converted as
-    bgrm's writer converts it), shown in RGB by FFmpeg; and today's own loss, the decoded
-    frames through RGB and back (1/255: mean, p99.9, max)."""
+    bgrm's writer converts it), shown in RGB by FFmpeg, and ("made") against today's RGB as
+    bgrm made it; and today's own loss, the decoded frames through RGB and back (1/255:
+    mean, p99.9, max)."""
     info = probe(clip)
     colour, size = info.colour, (info.height, info.width)
     session = MattingSession(bgrm.load_model("cpu", model="selfie"), ratio_of(*size))
@@ -97,24 +105,31 @@ def fidelity(clip: Path, folder: Path) -> dict[str, dict[str, float]]:
     stripes = np.stack([xs % 256, ys % 256, (xs * 3 + ys) % 256], -1).astype(np.uint8)
     Image.fromarray(stripes).save(image)
     found: dict[str, list[np.ndarray]] = {}
+    origin = info.start_pts or 0
     with torch.inference_mode():
         matted = list(matte_batches(session, rgb_batches))
-        for spec in (COLOUR, "#1e1e1e", str(image), "grayscale"):
-            background = open_background(parse_background(spec), *size, torch.device("cpu"))
-            path = PlanePath.open(background, colour, *size)
+        for spec in (COLOUR, "#1e1e1e", str(image), "grayscale", "blur", str(video)):
+            parsed, cpu = parse_background(spec), torch.device("cpu")
+            background, under = (open_background(parsed, *size, cpu) for _ in "ab")
+            path = PlanePath.open(under, colour, *size)
             name = Path(spec).name
             for item, kept in zip(matted, plane_batches, strict=True):
-                times = [0.0] * len(item.batch.pts)
+                times = [float((p - origin) * info.time_base) for p in item.batch.pts]
                 rgb = finish(item, {"rgb"}, background, times, None, None).rgb
-                planes = path.composite(item.a, item.b, torch.from_numpy(kept.planes)).numpy()
+                planes = torch.from_numpy(kept.planes)
+                planes = path.composite(item.a, item.b, planes, times).numpy()
                 for before, after in zip(rgb, planes, strict=True):
+                    seen = shown(after, colour)
                     found.setdefault(name, []).append(
-                        np.abs(shown(to_planes(before, colour), colour) - shown(after, colour))
+                        np.abs(shown(to_planes(before, colour), colour) - seen)
                     )
+                    found.setdefault(f"{name} made", []).append(np.abs(before - seen))
                 if spec == COLOUR:
                     for before in item.batch.rgb:
                         back = shown(to_planes(before, colour), colour)
                         found.setdefault("RGB round trip", []).append(np.abs(back - before))
+            background.close()
+            under.close()
     return {
         name: {
             "mean": float(np.mean(diffs)),
@@ -210,7 +225,8 @@ def main() -> None:
             for stage in STAGES:
                 print(f"{stage:<22}" + "".join(f"{row[stage]:12.1f}" for row in table.values()))
         if args.fidelity:
-            report["fidelity"] = fidelity(clip, tmp)
+            video = fetch_samples(ROOT / "samples" / "media")["bikes"]
+            report["fidelity"] = fidelity(clip, tmp, video)
             print("planes against today's RGB composite, same coefficients (1/255):")
             for name, row in report["fidelity"].items():
                 print(f"{name:>16}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()))

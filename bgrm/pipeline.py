@@ -144,7 +144,9 @@ def run_target(
             background=background,
             light=job.light_wrap,
             planes=planes,
-            tail=choose_tail(
+            tail=None
+            if planes is not None and not _fuses(planes, session)
+            else choose_tail(
                 job.compile,
                 frames_expected,
                 info.height,
@@ -273,7 +275,7 @@ def _stream(run: _Run, source: Iterator[Batch], sinks: list[Sink]) -> tuple[int,
                 if passed:
                     host = as_recorded(matted.batch, needs)
                 elif run.planes is not None:
-                    host = finish_planes(matted, run.planes, run.tail)
+                    host = finish_planes(matted, run.planes, times, run.tail)
                 else:
                     host = finish(matted, needs, run.background, times, run.light, run.tail)
                 for encoder in encoders:
@@ -326,6 +328,12 @@ def _plane_path(
     ):
         return None
     return PlanePath.open(background, info.colour, info.height, info.width)
+
+
+def _fuses(planes: PlanePath, session: MattingSession) -> bool:
+    """Whether the fused tail's planes kernel covers this plane path: the frame is the
+    foreground and the background's planes are the same under every batch."""
+    return session.model.network.frame_is_foreground and planes.under.fixed is not None
 
 
 def _report(run: _Run, done: int, total: int | None) -> None:

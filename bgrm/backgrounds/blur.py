@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from bgrm.backgrounds.protocol import UnderPlanes
 from bgrm.composite import REFERENCE_HEIGHT, gaussian_kernel
 from bgrm.media.formats import Colour
 
@@ -23,10 +24,19 @@ class BlurredRoom:
 
     ``frames`` is ``grow(spread(gather(src, pha)))``: the fused tail runs gather and grow in its
     full-resolution passes and only spread, at the reduced resolution, between them.
+
+    In a video's planes (``planes_under``) the same room is made from Y, U and V: every step is
+    linear per channel and the colour conversion affine, so the room's codes are the room of
+    the codes (within the RGB path's clipping of colours out of gamut). w, Y and Y * w are
+    made at full size and averaged over each 2x2; with U, V and U, V * w they are reduced
+    together from the chroma's size to the low grid, spread, and grown back to each plane's
+    size: no full-size RGB frame. A room blurred too little to be
+    reduced (factor 1) is left to RGB: its detail is finer than the chroma's grid.
     """
 
     pure = True
     staged = True
+    fixed = None  # in the planes: each batch its own room
 
     CHANNELS = 7
     """Blurred together: src * w (3), w (1), src (3)."""
@@ -80,12 +90,38 @@ class BlurredRoom:
             return low
         return F.interpolate(low, size=self.size, mode="bilinear", align_corners=False)
 
-    def in_planes(self, colour: Colour) -> None:
-        """Not the same in every frame: composited in RGB."""
-        return None
+    def in_planes(self, colour: Colour) -> BlurredRoom | None:
+        """Itself: the room is blurred in the planes' own codes, whatever their matrix (None:
+        RGB only, for a room not reduced)."""
+        return self if self.factor > 1 else None
+
+    def planes_under(
+        self, y: Tensor, u: Tensor, v: Tensor, alpha: Tensor, times: Sequence[float]
+    ) -> UnderPlanes:
+        """Y [T, H, W], U, V [T, H / 2, W / 2] uint8, alpha [T, H, W] float -> the blurred
+        room's codes, Y [T, H, W] and U, V [T, H / 2, W / 2] in alpha's dtype."""
+        weight = (1 - 2 * alpha).clamp_(min=0).square_()  # [T, H, W]
+        luma = y.to(alpha.dtype)
+        half_weight = _halved(weight)  # [T, H / 2, W / 2], as the rest below
+        codes = torch.stack([_halved(luma), u.to(alpha.dtype), v.to(alpha.dtype)], 1)
+        weighted = codes * half_weight[:, None]
+        weighted[:, 0] = _halved(luma.mul_(weight))  # Y's products at full size, then halved
+        stack = torch.cat([weighted, half_weight[:, None], codes], 1).div_(255)  # [T, 7, ...]
+        stack[:, 3] *= 255  # w stays in [0, 1]
+        stack = F.interpolate(stack, size=self.low_size, mode="area")  # [T, 7, h, w]
+        room = self.spread(stack) * 255  # [T, 3, h, w]: Y, U, V codes
+        height, width = self.size
+        return (
+            self._grown(room[:, :1], (height, width))[:, 0],
+            *self._grown(room[:, 1:], (height // 2, width // 2)).unbind(1),
+        )
 
     def close(self) -> None:
         """Nothing to release."""
+
+    def _grown(self, low: Tensor, size: tuple[int, int]) -> Tensor:
+        """[N, C, h, w] -> [N, C, *size], bilinear (the low grid covers the frame as ``grow``'s)."""
+        return F.interpolate(low, size=size, mode="bilinear", align_corners=False)
 
     def _shrink(self, x: Tensor) -> Tensor:
         """[N, C, H, W] -> area average [N, C, h, w] at the reduced resolution."""
@@ -98,3 +134,10 @@ class BlurredRoom:
         c = x.shape[1]
         x = F.conv2d(x, self.column[:c], padding=(self.half_column, 0), groups=c)
         return F.conv2d(x, self.row[:c], padding=(0, self.half_row), groups=c)
+
+
+def _halved(plane: Tensor) -> Tensor:
+    """Float [T, H, W] -> the mean of each 2x2 [T, H / 2, W / 2] (strided adds: faster on the
+    CPU than a pooling kernel)."""
+    quads = [plane[:, i::2, j::2] for i in (0, 1) for j in (0, 1)]
+    return (quads[0] + quads[1]).add_(quads[2]).add_(quads[3]).mul_(0.25)

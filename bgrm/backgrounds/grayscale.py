@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
-from bgrm.backgrounds.protocol import UnderPlanes
+from bgrm.backgrounds.protocol import FixedPlanes
 from bgrm.composite import luma
 from bgrm.media.formats import Colour
 
@@ -21,9 +21,9 @@ class GrayRoom:
         """src [N, 3, H, W] -> its luma as gray RGB [N, 3, H, W]."""
         return luma(src)
 
-    def in_planes(self, colour: Colour) -> UnderPlanes:
+    def in_planes(self, colour: Colour) -> FixedPlanes:
         """The frame's own luma, no colour: neutral chroma, 128 in every range."""
-        return None, 128.0, 128.0
+        return FixedPlanes((None, 128.0, 128.0))
 
     def close(self) -> None:
         """Nothing to release."""

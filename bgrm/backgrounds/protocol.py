@@ -4,6 +4,7 @@ so the pipeline and the fused tail treat them alike."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -13,8 +14,41 @@ if TYPE_CHECKING:
     from bgrm.media.formats import Colour
 
 UnderPlanes = tuple["Tensor | None", "Tensor | float", "Tensor | float"]
-"""A background in a video's yuv420p planes, as floats of its 8-bit codes: Y [1, H, W] (None:
-the frame's own luma), U and V [1, H / 2, W / 2] (or one value each)."""
+"""A background in a video's yuv420p planes, as its 8-bit codes (uint8 or float): Y [T or 1, H,
+W] (None: the frame's own luma), U and V [T or 1, H / 2, W / 2] (or one value each)."""
+
+
+class PlaneBackground(Protocol):
+    """A background in the planes of a video in one matrix and range (bgrm/finish/planes.py):
+    what lies under each batch. ``fixed``: the planes where they are the same under every
+    batch (the fused tail compiles its pass over them), None where each batch makes its own."""
+
+    fixed: UnderPlanes | None
+
+    def planes_under(
+        self, y: Tensor, u: Tensor, v: Tensor, alpha: Tensor, times: Sequence[float]
+    ) -> UnderPlanes:
+        """The batch's planes Y [T, H, W], U, V [T, H / 2, W / 2] uint8, its alpha [T, H, W]
+        float and each frame's time in seconds from the input's first -> the planes under it."""
+        ...
+
+
+@dataclass(frozen=True)
+class FixedPlanes:
+    """The same planes under every batch (a colour or an image converted once, the gray room)."""
+
+    planes: UnderPlanes
+
+    @property
+    def fixed(self) -> UnderPlanes:
+        """The planes."""
+        return self.planes
+
+    def planes_under(
+        self, y: Tensor, u: Tensor, v: Tensor, alpha: Tensor, times: Sequence[float]
+    ) -> UnderPlanes:
+        """The planes, whatever the batch."""
+        return self.planes
 
 
 class Background(Protocol):
@@ -35,9 +69,9 @@ class Background(Protocol):
         seconds from the input's first frame -> bg [N, 3, H, W], possibly an expanded view."""
         ...
 
-    def in_planes(self, colour: Colour) -> UnderPlanes | None:
-        """This background in the planes of a video in ``colour``'s matrix and range, where it
-        is the same in every frame (bgrm/finish/planes.py); None: only in RGB."""
+    def in_planes(self, colour: Colour) -> PlaneBackground | None:
+        """This background in the planes of a video in ``colour``'s matrix and range
+        (bgrm/finish/planes.py); None: only in RGB."""
         ...
 
     def close(self) -> None:

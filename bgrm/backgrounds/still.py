@@ -10,7 +10,7 @@ import torch
 from PIL import Image, ImageOps
 from torch import Tensor
 
-from bgrm.backgrounds.protocol import UnderPlanes
+from bgrm.backgrounds.protocol import FixedPlanes
 from bgrm.composite import from_uint8_hwc, to_uint8_hwc
 from bgrm.errors import InputError
 from bgrm.media.formats import STILL_READERS, Colour
@@ -38,7 +38,7 @@ class Still:
         """src [N, 3, H, W] -> an expanded view [N, 3, H, W]; no copy."""
         return self.image.expand_as(src)
 
-    def in_planes(self, colour: Colour) -> UnderPlanes:
+    def in_planes(self, colour: Colour) -> FixedPlanes:
         """The picture converted once into the video's planes, as the encoder converts RGB
         (a colour: one value per plane)."""
         colour_only = self.image.shape[-1] == 1
@@ -48,7 +48,7 @@ class Still:
         y, u, v = split(planes, *rgb.shape[:2])
         if colour_only:
             y, u, v = y[:, :1, :1], u[:, :1, :1], v[:, :1, :1]
-        return y.float(), u.float(), v.float()
+        return FixedPlanes((y.float(), u.float(), v.float()))
 
     def close(self) -> None:
         """Nothing to release."""

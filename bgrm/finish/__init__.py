@@ -2,7 +2,7 @@
 
     tail = choose_tail("auto", frames, height, width, device, notice)   # fused, or None: eager
     host = finish(matted, {"rgb", "matte"}, background, times, light, tail)
-    host = finish_planes(matted, path, tail)   # the composite in the output's planes
+    host = finish_planes(matted, path, times, tail)   # the composite in the output's planes
     host = as_recorded(batch, {"rgb", "matte"})   # a shot without a person: as it came in
 
 Each kind is one compiled pass where the fused tail runs (bgrm/finish/fused.py), and the eager
@@ -88,14 +88,20 @@ def finish(
     return host
 
 
-def finish_planes(matted: Matted, path: PlanePath, tail: FusedTail | None = None) -> HostFrames:
-    """A batch kept in its planes -> the composite, yuv420p planes uint8 [T, H * 3 / 2, W] on
-    the host (``HostFrames.rgb``, which the composite's writer takes as planes); with
-    ``tail``, one compiled pass per frame, the eager path otherwise."""
+def finish_planes(
+    matted: Matted, path: PlanePath, times: Sequence[float], tail: FusedTail | None = None
+) -> HostFrames:
+    """A batch kept in its planes (at ``times``, seconds from the input's first frame) -> the
+    composite, yuv420p planes uint8 [T, H * 3 / 2, W] on the host (``HostFrames.rgb``, which
+    the composite's writer takes as planes); with ``tail``, one compiled pass per frame where
+    the foreground is the frame and the background's planes are fixed, eager otherwise."""
     planes = torch.from_numpy(matted.batch.planes).to(matted.a.device)
-    out = _fused(tail, "planes", matted.a, matted.b, planes, *path.under, path.weights, path.size)
+    fixed = path.under.fixed if matted.a.shape[1] == 1 else None
+    out = None
+    if fixed is not None:
+        out = _fused(tail, "planes", matted.a, matted.b, planes, *fixed, path.weights, path.size)
     if out is None:
-        out = path.composite(matted.a, matted.b, planes)
+        out = path.composite(matted.a, matted.b, planes, times)
     return HostFrames(matted.batch.pts, rgb=out.cpu().numpy())
 
 

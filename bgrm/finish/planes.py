@@ -1,14 +1,16 @@
 """The composite in the output's planes: the decoded Y, U, V blended over a background in YUV.
 
     path = PlanePath.open(background, colour, height, width)   # None: the RGB path runs
-    out = path.composite(a, b, planes)   # uint8 [T, H * 3 / 2, W], yuv420p, for the encoder
+    out = path.composite(a, b, planes, times)   # uint8 [T, H * 3 / 2, W], yuv420p
 
 The blend is linear, so it holds per plane: Y at full size with the alpha, U and V at their
 own (half) size with the alpha subsampled as swscale subsamples the RGB composite's chroma
 for the encoder (``chroma_alpha``: the person's edge in the chroma where today's RGB path has
-it). The background is converted into the
-video's matrix and range once (by the same swscale call the encoder's RGB input would go
-through), and the encoder takes the result as it is. The alpha comes from the guided filter's
+it). The background gives its planes under each batch (``Background.in_planes``): a colour or
+an image converted into the video's matrix and range once (by the same swscale call the
+encoder's RGB input would go through), a video's frames scaled by swscale straight into them,
+the blurred room blurred in them (linear too); the encoder takes the result as it is. The
+alpha comes from the guided filter's
 coefficients a, b as in ``DeepGuidedFilterRefiner.refine``, its guide the mean of R, G and B
 computed from the planes (a linear function of Y, U and V, chroma repeated over its 2x2 as
 FFmpeg's own conversion to RGB does). A model whose foreground is the frame (a, b of the alpha
@@ -18,13 +20,15 @@ prediction), the RGB path runs. Torch code: the same on the CPU and on a GPU.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import av
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from bgrm.backgrounds.protocol import Background, UnderPlanes
+from bgrm.backgrounds.protocol import Background, PlaneBackground
 from bgrm.media.formats import Colour
 from bgrm.media.planes import split
 
@@ -93,7 +97,7 @@ class PlanePath:
     """The composite of frames of height x width in one colour description over one background,
     straight in yuv420p planes."""
 
-    def __init__(self, under: UnderPlanes, colour: Colour, height: int, width: int):
+    def __init__(self, under: PlaneBackground, colour: Colour, height: int, width: int):
         self.under = under
         self.weights = guide_weights(colour)
         self.size = (height, width)
@@ -103,18 +107,19 @@ class PlanePath:
         cls, background: Background, colour: Colour, height: int, width: int
     ) -> PlanePath | None:
         """The plane path over ``background`` (an opened Background), or None where it cannot
-        be done in the planes (a background not the same in every frame, an odd size)."""
+        be done in the planes (a background only in RGB, an odd size)."""
         if height % 2 or width % 2:
             return None
         under = background.in_planes(colour)
         return None if under is None else cls(under, colour, height, width)
 
-    def composite(self, a: Tensor, b: Tensor, planes: Tensor) -> Tensor:
+    def composite(self, a: Tensor, b: Tensor, planes: Tensor, times: Sequence[float]) -> Tensor:
         """a, b [T, C, h, w] (the alpha's coefficients the last channel), planes uint8
-        [T, H * 3 / 2, W] on the same device -> the composite, uint8 [T, H * 3 / 2, W]."""
+        [T, H * 3 / 2, W] on the same device, each frame's time in seconds from the input's
+        first -> the composite, uint8 [T, H * 3 / 2, W]."""
         y, u, v = split(planes, *self.size)
         alpha = plane_alpha(a, b, y, u, v, self.weights)
-        under_y, under_u, under_v = self.under
+        under_y, under_u, under_v = self.under.planes_under(y, u, v, alpha, times)
         out = torch.empty_like(planes)
         out_y, out_u, out_v = split(out, *self.size)
         if under_y is None:  # the room's own luma: Y stays as it is

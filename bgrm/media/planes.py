@@ -66,6 +66,41 @@ def split(planes, height: int, width: int) -> tuple:
     return y, u, v
 
 
+def covered_planes(
+    planes: np.ndarray,
+    stored: tuple[int, int],
+    box: tuple[int, int, int, int],
+    colour: Colour,
+    size: tuple[int, int],
+    into: Colour,
+) -> np.ndarray:
+    """yuv420p planes uint8 [h * 3 / 2, w] of ``stored`` size (h, w) in ``colour``'s matrix
+    and range -> their part in ``box`` (top, left, height, width) scaled to ``size`` (H, W) in
+    ``into``'s, by one swscale call (bilinear): uint8 [H * 3 / 2, W]. An odd top or left
+    takes the chroma from the sample before it (half a chroma sample off)."""
+    top, left, height, width = box
+    y, u, v = (plane[0] for plane in split(planes[None], *stored))
+    half = (
+        slice(top // 2, top // 2 + (height + 1) // 2),
+        slice(left // 2, left // 2 + (width + 1) // 2),
+    )
+    frame = av.VideoFrame(width, height, "yuv420p")
+    parts = (y[top : top + height, left : left + width], u[half], v[half])
+    for plane, part in zip(frame.planes, parts, strict=True):
+        rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+        rows[:, : part.shape[1]] = part
+    return frame.reformat(
+        width=size[1],
+        height=size[0],
+        format="yuv420p",
+        src_colorspace=colour.sws_matrix,
+        dst_colorspace=into.sws_matrix,
+        src_color_range=colour.range,
+        dst_color_range=into.range,
+        interpolation="BILINEAR",
+    ).to_ndarray()
+
+
 def rgb_in_planes(rgb: np.ndarray, colour: Colour) -> np.ndarray:
     """An RGB picture uint8 [H, W, 3] (even sides) -> its yuv420p planes uint8 [1, H * 3 / 2,
     W] in ``colour``'s matrix and range, converted as the encoder converts RGB (swscale)."""
