@@ -145,7 +145,7 @@ def full_resolution_stage(
         for batch, (a, b) in zip(batches, coefficients, strict=True):
             matted = Matted(batch, None, a, b)
             if path is not None:
-                out.append(finish_planes(matted, path, tail).rgb[0])
+                out.append(finish_planes(matted, path, [0.0], tail).rgb[0])
             else:
                 out.append(finish(matted, {"rgb"}, background, [0.0], None, tail).rgb[0])
         return out
