@@ -182,14 +182,14 @@ def ratio_of(height: int, width: int) -> float:
     return min(1.0, 512 / max(height, width))
 
 
-def fidelity(clip: Path, folder: Path) -> dict[str, dict[str, float]]:
+def fidelity(clip: Path, folder: Path, model: str) -> dict[str, dict[str, float]]:
     """The composite in planes against today's RGB composite, per background, with the same
-    coefficients (the selfie model's): each as the encoder gets it (the RGB one converted as
-    bgrm's writer converts it), shown in RGB by FFmpeg; and today's own loss, the decoded
-    frames through RGB and back (1/255: mean, p99.9, max)."""
+    coefficients (``model``'s, from today's input): each as the encoder gets it (the RGB one
+    converted as bgrm's writer converts it), shown in RGB by FFmpeg; and today's own loss,
+    the decoded frames through RGB and back (1/255: mean, p99.9, max)."""
     info = probe(clip)
     colour, size = info.colour, (info.height, info.width)
-    session = MattingSession(bgrm.load_model("cpu", model="selfie"), ratio_of(*size))
+    session = MattingSession(bgrm.load_model("cpu", model=model), ratio_of(*size))
     wanted = session.model_input(*size)
     rgb_batches = list(decode_batches(info, 4, DecodeReport(), model=wanted))
     plane_batches = list(decode_batches(info, 4, DecodeReport(), model=wanted, planes=True))
@@ -295,14 +295,17 @@ def main() -> None:
     parser.add_argument("--end-to-end", action="store_true")
     parser.add_argument("--fidelity", action="store_true")
     parser.add_argument("--no-stages", action="store_true", help="skip the stage table")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--clip", type=Path, help="this video as it is instead of the 16:9 one")
     args = parser.parse_args()
     talk = fetch_samples(ROOT / "samples" / "media")["talk"]
     width = args.height * 16 // 9 // 2 * 2
     report: dict[str, object] = {"size": f"{width}x{args.height}", "cores": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="bgrm-pixelpath-") as folder:
         tmp = Path(folder)
-        clip = tmp / "clip.mp4"
-        make_clip(talk, clip, width, args.height, args.frames, audio_from=talk)
+        clip = args.clip or tmp / "clip.mp4"
+        if args.clip is None:
+            make_clip(talk, clip, width, args.height, args.frames, audio_from=talk)
         if not args.no_stages:
             table = stage_table(clip, args.frames, tmp)
             report["stages_cpu_ms"] = table
@@ -311,10 +314,12 @@ def main() -> None:
             for stage in table[MODELS[0]]:
                 print(f"{stage:<22}" + "".join(f"{table[name][stage]:9.1f}" for name in MODELS))
         if args.fidelity:
-            report["fidelity"] = fidelity(clip, tmp)
+            report["fidelity"] = {name: fidelity(clip, tmp, name) for name in args.models}
             print("planes against today's RGB composite, same coefficients (1/255):")
-            for name, row in report["fidelity"].items():
-                print(f"{name:>16}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()))
+            for model, rows in report["fidelity"].items():
+                for name, row in rows.items():
+                    numbers = ", ".join(f"{k} {v:.2f}" for k, v in row.items())
+                    print(f"{model:>7} {name:>16}: {numbers}")
         if args.end_to_end:
             fps = end_to_end(clip, args.frames, args.rounds, tmp)
             report["fps"] = fps
