@@ -172,7 +172,7 @@ def model_row(name: str, clip: Clip) -> dict[str, float]:
             bases = by_scaler()
         row["model"] = cpu_ms(count, lambda: run_model(bases))
         row["full-res, RGB float"] = cpu_ms(count, rgb_tail)
-        if network.frame_is_foreground and path is not None:
+        if path is not None:
             row["full-res, planes"] = cpu_ms(count, plane_tail)
     return row
 

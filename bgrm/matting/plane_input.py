@@ -8,8 +8,8 @@ the RGB frame FFmpeg converts from the planes (rgb24, chroma repeated over its 2
 resize reads two rows and two columns of the frame for each row and column it makes, so only
 those samples are needed: their Y and their chroma (at row // 2, column // 2) are gathered
 into a [2h, 2w] tap image, converted to RGB codes by FFmpeg's own tables (``rgb_tables``:
-exactly its codes), and weighted as torch weights them. No full-size RGB frame is made. Torch code: the same on the CPU and on a
-GPU.
+exactly its codes), and weighted as torch weights them: equal to today's input within float
+rounding, and no full-size RGB frame is made. Torch code: the same on the CPU and on a GPU.
 """
 
 from __future__ import annotations

@@ -43,9 +43,6 @@ class SelfieMattingNetwork(nn.Module):
         self.landscape = SelfieSegmenter()
         self.square = SelfieSegmenter()
 
-    frame_is_foreground = True
-    """The foreground is the frame itself (a, b hold the alpha's coefficients only)."""
-
     input_filter = "BILINEAR"
     """swscale's filter that makes the model's input from a frame's planes (media/planes.py)
     closest to ``model_input``'s: a triangle as wide as the scale, as torch's antialiasing.
