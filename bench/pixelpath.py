@@ -7,7 +7,8 @@
 Stages, timed on one thread (torch's and the codec's) in this process over the same frames of
 the real talking head (looped, scaled to 16:9): decode (H.264 to the codec's planes), model
 input (today: the planes to a full-size RGB frame, float, resized in torch; the planes' path:
-FFmpeg's scaler straight to the model's size), model (the network and its guided filter's
+FFmpeg's scaler straight to the model's size for the selfie model, RVM's taps gathered from the
+planes in torch for RVM), model (the network and its guided filter's
 coefficients), full-resolution step (alpha at full size, the blend over a colour, uint8: in
 RGB, and in the output's planes), encode (libx264 veryfast CRF 18, from RGB and from planes).
 CPU time is process time, so threads the codec starts count too.
@@ -17,8 +18,10 @@ reports it, and wall clock with start-up) and a plain transcode of the same clip
 process (decode + libx264 veryfast CRF 18, PyAV, threads as bgrm's), alternating; prints the
 ratios the issue asks for (selfie / RVM, transcode / selfie, from bgrm's own frames/s).
 
---fidelity: the selfie model's composite made in the planes against today's RGB composite of
-the same coefficients, per background, as each reaches the encoder, shown in RGB (1/255).
+--fidelity: each model's composite made in the planes against today's RGB composite of the
+same coefficients, per background, as each reaches the encoder, shown in RGB (1/255); how far
+the matte moves with the input made from the planes; the composite made all the planes' way.
+--clip: a video as it is (e.g. samples/media/talk.mp4) instead of the 16:9 one.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 import av  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import bgrm  # noqa: E402
@@ -134,7 +138,7 @@ def model_row(name: str, clip: Clip) -> dict[str, float]:
     background = open_background(parse_background(COLOUR), height, width, torch.device("cpu"))
     path = PlanePath.open(background, info.colour, height, width)
     nan = float("nan")
-    row = {"model input, torch": nan, "model input, scaler": nan, "model": nan}
+    row = {"model input, torch": nan, "model input, planes": nan, "model": nan}
     row.update({"full-res, RGB float": nan, "full-res, planes": nan})
 
     def by_torch() -> list[torch.Tensor]:
@@ -145,6 +149,11 @@ def model_row(name: str, clip: Clip) -> dict[str, float]:
     def by_scaler() -> list[torch.Tensor]:
         small = (scaled_rgb(f, wanted.size, info.colour, wanted.filter) for f in clip.frames)
         return [from_uint8_hwc(torch.from_numpy(x)[None]) for x in small]
+
+    from_planes = session.plane_input(info.colour, height, width)
+
+    def by_taps() -> list[torch.Tensor]:
+        return [from_planes(planes) for planes in clip.planes]
 
     coefficients = []
 
@@ -167,9 +176,9 @@ def model_row(name: str, clip: Clip) -> dict[str, float]:
     with torch.inference_mode():
         row["model input, torch"] = cpu_ms(count, by_torch)
         bases = by_torch()
-        if wanted is not None:
-            row["model input, scaler"] = cpu_ms(count, by_scaler)
-            bases = by_scaler()
+        planes_way = by_scaler if wanted is not None else by_taps
+        row["model input, planes"] = cpu_ms(count, planes_way)
+        bases = planes_way()
         row["model"] = cpu_ms(count, lambda: run_model(bases))
         row["full-res, RGB float"] = cpu_ms(count, rgb_tail)
         if path is not None:
@@ -185,11 +194,15 @@ def ratio_of(height: int, width: int) -> float:
 def fidelity(clip: Path, folder: Path, model: str) -> dict[str, dict[str, float]]:
     """The composite in planes against today's RGB composite, per background, with the same
     coefficients (``model``'s, from today's input): each as the encoder gets it (the RGB one
-    converted as bgrm's writer converts it), shown in RGB by FFmpeg; and today's own loss,
-    the decoded frames through RGB and back (1/255: mean, p99.9, max)."""
+    converted as bgrm's writer converts it), shown in RGB by FFmpeg; today's own loss, the
+    decoded frames through RGB and back; how far the matte moves with the model's input made
+    from the planes (the alpha at full size, both from today's RGB frame), and the composite
+    over #1e1e1e made all the planes' way; what the foreground's clamp to [0, 1] in RGB (which
+    the planes cannot make) changes in today's composite (1/255: mean, p99.9, max)."""
     info = probe(clip)
     colour, size = info.colour, (info.height, info.width)
-    session = MattingSession(bgrm.load_model("cpu", model=model), ratio_of(*size))
+    network = bgrm.load_model("cpu", model=model)
+    session = MattingSession(network, ratio_of(*size))
     wanted = session.model_input(*size)
     rgb_batches = list(decode_batches(info, 4, DecodeReport(), model=wanted))
     plane_batches = list(decode_batches(info, 4, DecodeReport(), model=wanted, planes=True))
@@ -198,29 +211,56 @@ def fidelity(clip: Path, folder: Path, model: str) -> dict[str, dict[str, float]
     stripes = np.stack([xs % 256, ys % 256, (xs * 3 + ys) % 256], -1).astype(np.uint8)
     Image.fromarray(stripes).save(image)
     found: dict[str, list[np.ndarray]] = {}
+
+    def add(name: str, diffs) -> None:
+        found.setdefault(name, []).extend(np.asarray(d) for d in diffs)
+
     with torch.inference_mode():
         matted = list(matte_batches(session, rgb_batches))
+        own = MattingSession(network, session.downsample_ratio)
+        from_planes = own.plane_input(colour, *size)
+        in_planes = list(matte_batches(own, plane_batches, from_planes))
+        for item, kept in zip(matted, in_planes, strict=True):
+            _, moved = DeepGuidedFilterRefiner.refine(kept.a, kept.b, item.src)
+            add("matte, input", (moved - item.pha).abs().mul(255)[:, 0].numpy())
+            if item.a.shape[1] > 1:
+                raw = F.interpolate(item.b, size=size, mode="bilinear", align_corners=False)
+                raw += F.interpolate(item.a, size=size, mode="bilinear") * torch.cat(
+                    [item.src, item.src.mean(1, keepdim=True)], 1
+                )
+                unclamped = raw[:, :3] + item.src
+                add("fgr clamp", ((unclamped - item.fgr) * item.pha).abs().mul(255).numpy())
         for spec in (COLOUR, "#1e1e1e", str(image), "grayscale"):
             background = open_background(parse_background(spec), *size, torch.device("cpu"))
             path = PlanePath.open(background, colour, *size)
             name = Path(spec).name
-            for item, kept in zip(matted, plane_batches, strict=True):
+            for item, kept in zip(matted, in_planes, strict=True):
                 times = [0.0] * len(item.batch.pts)
                 rgb = finish(item, {"rgb"}, background, times, None, None).rgb
-                planes = path.composite(item.a, item.b, torch.from_numpy(kept.planes)).numpy()
-                for before, after in zip(rgb, planes, strict=True):
-                    found.setdefault(name, []).append(
-                        np.abs(shown(to_planes(before, colour), colour) - shown(after, colour))
+                before = [shown(to_planes(x, colour), colour) for x in rgb]
+                planes = torch.from_numpy(kept.batch.planes)
+                after = path.composite(item.a, item.b, planes).numpy()
+                add(
+                    name, (np.abs(x - shown(y, colour)) for x, y in zip(before, after, strict=True))
+                )
+                if spec == "#1e1e1e":
+                    after = path.composite(kept.a, kept.b, planes).numpy()
+                    add(
+                        "#1e1e1e, all",
+                        (np.abs(x - shown(y, colour)) for x, y in zip(before, after, strict=True)),
                     )
                 if spec == COLOUR:
-                    for before in item.batch.rgb:
-                        back = shown(to_planes(before, colour), colour)
-                        found.setdefault("RGB round trip", []).append(np.abs(back - before))
+                    back = (shown(to_planes(x, colour), colour) for x in item.batch.rgb)
+                    add(
+                        "RGB round trip",
+                        (np.abs(x - y) for x, y in zip(back, item.batch.rgb, strict=True)),
+                    )
     return {
         name: {
             "mean": float(np.mean(diffs)),
             "p99.9": float(np.percentile(np.stack(diffs), 99.9)),
             "max": float(np.max(diffs)),
+            ">8": float(np.mean(np.stack(diffs) > 8) * 100),
         }
         for name, diffs in found.items()
     }
@@ -300,16 +340,18 @@ def main() -> None:
     args = parser.parse_args()
     talk = fetch_samples(ROOT / "samples" / "media")["talk"]
     width = args.height * 16 // 9 // 2 * 2
-    report: dict[str, object] = {"size": f"{width}x{args.height}", "cores": os.cpu_count()}
+    report: dict[str, object] = {"cores": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="bgrm-pixelpath-") as folder:
         tmp = Path(folder)
         clip = args.clip or tmp / "clip.mp4"
         if args.clip is None:
             make_clip(talk, clip, width, args.height, args.frames, audio_from=talk)
+        shape = probe(clip)
+        report["size"] = f"{shape.width}x{shape.height}"
         if not args.no_stages:
             table = stage_table(clip, args.frames, tmp)
             report["stages_cpu_ms"] = table
-            print(f"{width}x{args.height}, {args.frames} frames, one thread, CPU ms a frame")
+            print(f"{report['size']}, {args.frames} frames, one thread, CPU ms a frame")
             print(f"{'stage':<22}" + "".join(f"{name:>9}" for name in MODELS))
             for stage in table[MODELS[0]]:
                 print(f"{stage:<22}" + "".join(f"{table[name][stage]:9.1f}" for name in MODELS))
