@@ -9,9 +9,10 @@ video's matrix and range once (by the same swscale call the encoder's RGB input 
 through), and the encoder takes the result as it is. The alpha comes from the guided filter's
 coefficients a, b as in ``DeepGuidedFilterRefiner.refine``, its guide the mean of R, G and B
 computed from the planes (a linear function of Y, U and V, chroma repeated over its 2x2 as
-FFmpeg's own conversion to RGB does). A model whose foreground is the frame (a, b of the alpha
-alone: the selfie model) is exact here; where the frame is not the foreground (RVM's
-prediction), the RGB path runs. Torch code: the same on the CPU and on a GPU.
+FFmpeg's own conversion to RGB does). The foreground is the frame itself for a model whose a, b
+hold the alpha's alone (the selfie model), and RVM's predicted foreground otherwise, made in
+the planes from its colour coefficients (``ForegroundFields``): ``PlanePath.person`` gives
+both, the blend is the same. Torch code: the same on the CPU and on a GPU.
 """
 
 from __future__ import annotations
@@ -76,25 +77,26 @@ class ForegroundFields:
     per-plane form: the foreground is clamped to the legal code range instead."""
 
     def __init__(self, colour: Colour):
-        rgb = torch.tensor(rgb_from_codes(colour), dtype=torch.float32) / 255  # [3 c, 4]
-        codes = torch.tensor(codes_from_rgb(colour), dtype=torch.float32)  # [3 p, 4]
-        self.from_rgb = codes[:, :3] * 255  # [3 p, 3 c]: codes per unit of R, G, B
-        self.to_rgb = rgb[:, :3]  # [3 c, 3 k]: R, G, B per code of Y, U, V
-        self.offset = rgb[:, 3]  # [3 c]
+        rgb = torch.tensor(rgb_from_codes(colour), dtype=torch.float64) / 255  # [3 c, 4]
+        codes = torch.tensor(codes_from_rgb(colour), dtype=torch.float64)  # [3 p, 4]
+        from_rgb = codes[:, :3] * 255  # [3 p, 3 c]: codes per unit of R, G, B
+        gains = torch.einsum("pc,ck->pkc", from_rgb, rgb[:, :3])  # C_pk's weights of a_c
+        shift = from_rgb * rgb[:, 3]  # [3 p, 3 c]: D_p's weights of a_c
+        of_a = torch.cat([gains, shift[:, None]], dim=1)  # [3 p, 4, 3 c]
+        of_b = torch.cat([torch.zeros(3, 3, 3, dtype=torch.float64), from_rgb[:, None]], 1)
+        self.weights = torch.cat([of_a, of_b], dim=2).flatten(0, 1).float()  # [12, 6]
         full = colour.range == FULL
         self.luma_range = (0.0, 255.0) if full else (16.0, 235.0)
         self.chroma_range = (0.0, 255.0) if full else (16.0, 240.0)
 
     def fields(self, a: Tensor, b: Tensor) -> Tensor:
         """a, b [T, 4, h, w] (RGB's, then the alpha's) -> [T, 3 p, 4, h, w]: C_p0, C_p1,
-        C_p2, D_p for the planes p = Y, U, V, at the model's resolution."""
-        device = a.device
-        from_rgb, to_rgb = self.from_rgb.to(device), self.to_rgb.to(device)
-        colour_a, colour_b = a[:, :3].float(), b[:, :3].float()
-        gains = torch.einsum("pc,tchw,ck->tpkhw", from_rgb, colour_a, to_rgb)
-        shift = torch.addcmul(colour_b, colour_a, self.offset.to(device)[:, None, None])
-        offsets = torch.einsum("pc,tchw->tphw", from_rgb, shift)
-        return torch.cat([gains, offsets[:, :, None]], dim=2)
+        C_p2, D_p for the planes p = Y, U, V, at the model's resolution (one matrix product
+        of the six colour coefficients)."""
+        count, _, height, width = a.shape
+        colour = torch.cat([a[:, :3], b[:, :3]], dim=1).float().flatten(2)  # [T, 6, h * w]
+        fields = torch.matmul(self.weights.to(a.device), colour)  # [T, 12, h * w]
+        return fields.view(count, 3, 4, height, width)
 
     def foreground(
         self, a: Tensor, b: Tensor, y: Tensor, u: Tensor, v: Tensor
