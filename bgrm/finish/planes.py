@@ -69,10 +69,10 @@ class ForegroundFields:
     """How RVM's predicted foreground reads in the planes of a video in ``colour``.
 
     RVM's foreground is fgr_c = src_c + a_c * src_c + b_c for each RGB channel c (a, b
-    upsampled bilinearly). With src = N (Y, U, V, 1) (FFmpeg's conversion to RGB, affine) and
-    the encoder's RGB -> YUV M (affine), the foreground's plane p is the frame's own plane
-    plus sum_k C_pk * plane_k + D_p, where C_pk = sum_c M_pc a_c N_ck and D_p = sum_c M_pc (b_c
-    + a_c N_c0) are linear in a and b: combined at the model's resolution, then upsampled
+    upsampled bilinearly). With src_c = sum_k N_ck plane_k + n_c (FFmpeg's conversion to RGB,
+    affine) and the encoder's RGB -> YUV (M, affine), the foreground's plane p is the frame's
+    own plus sum_k C_pk * plane_k + D_p, where C_pk = sum_c M_pc a_c N_ck and D_p = sum_c M_pc
+    (b_c + a_c n_c) are linear in a and b: combined at the model's resolution, then upsampled
     (bilinear upsampling is linear too). The clamp of fgr to [0, 1] per RGB channel has no
     per-plane form: the foreground is clamped to the legal code range instead."""
 

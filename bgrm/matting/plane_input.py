@@ -54,14 +54,11 @@ class PlaneInput:
         y = self._gather(y, rows, cols)  # int64 [T, 2h, 2w]
         u, v = (self._gather(c, rows // 2, cols // 2) for c in (u, v))
         red, green, blue = self._tables
-        rgb = torch.stack(
-            [
-                red.take(v * 256 + y),
-                green.take((v * 256 + u) * 256 + y),
-                blue.take(u * 256 + y),
-            ],
-            dim=1,
-        )  # uint8 [T, 3, 2h, 2w]: FFmpeg's own RGB codes at the taps
+        uy = torch.add(y, u, alpha=256)  # B's index, then G's
+        codes_b = blue.take(uy)
+        codes_g = green.take(uy.add_(v, alpha=65536))
+        codes_r = red.take(y.add_(v, alpha=256))
+        rgb = torch.stack([codes_r, codes_g, codes_b], dim=1)  # uint8 [T, 3, 2h, 2w]: its codes
         count, _, height, width = rgb.shape
         taps = rgb.float().div_(255).view(count, 3, 2, height // 2, 2, width // 2)
         across = self._col_weight
