@@ -6,7 +6,10 @@
 The model sees a frame of a few hundred pixels a side: FFmpeg's scaler makes it from the planes
 in one pass (2-3 ms at 1080p), where a full-size RGB frame made float and resized in torch cost
 ~20 ms. Frames that stay in the codec's planes (bgrm/finish/planes.py) are 8-bit 4:2:0 of even
-size, shown as stored (no rotation): ``keeps_planes`` says which.
+size, shown as stored (no rotation): ``keeps_planes`` says which. FFmpeg's own conversions
+between the planes and RGB, for work done in the planes that must agree with them:
+``rgb_tables`` (its yuv420p -> rgb24, exact), ``rgb_from_codes`` and ``codes_from_rgb``
+(both ways as affine maps, fitted).
 """
 
 from __future__ import annotations
