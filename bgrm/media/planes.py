@@ -113,7 +113,7 @@ def rgb_from_codes(colour: Colour) -> np.ndarray:
     """FFmpeg's yuv420p -> rgb24 in ``colour``'s matrix and range as an affine map, float64
     [3, 4]: each RGB code ~= row . (Y, U, V, 1), chroma repeated over its 2x2. Fitted to
     FFmpeg's own conversion of every (U, V) pair (random Y) where it does not clip; rounded
-    and clamped, a fifth to a quarter of the codes differ from FFmpeg's by one (its fixed
+    and clamped, a seventh to a third of the codes differ from FFmpeg's by one (its fixed
     point rounds its own way), none by more."""
     chroma = np.arange(256, dtype=np.uint8)
     u, v = (c.copy() for c in np.meshgrid(chroma, chroma))  # [256, 256]: every pair
