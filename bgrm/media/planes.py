@@ -114,7 +114,7 @@ def rgb_from_codes(colour: Colour) -> np.ndarray:
     [3, 4]: each RGB code ~= row . (Y, U, V, 1), chroma repeated over its 2x2. Fitted to
     FFmpeg's own conversion of every (U, V) pair (random Y) where it does not clip; rounded
     and clamped, a seventh to a third of the codes differ from FFmpeg's by one (its fixed
-    point rounds its own way), none by more."""
+    point rounds its own way), a handful by two."""
     chroma = np.arange(256, dtype=np.uint8)
     u, v = (c.copy() for c in np.meshgrid(chroma, chroma))  # [256, 256]: every pair
     luma = np.random.default_rng(0).integers(0, 256, (512, 512), dtype=np.uint8)
