@@ -109,7 +109,7 @@ def test_the_composite_in_planes_is_today_s_rgb_composite(
     assert np.percentile(diff, 99.9) <= (12 if background == "#00ff00" else 8)
 
 
-@pytest.mark.parametrize("background", ["#1e1e1e", "background"])
+@pytest.mark.parametrize("background", ["#1e1e1e", "background", "grayscale"])
 def test_rvm_s_composite_in_planes_is_today_s_rgb_composite(
     background, samples, model, tmp_path, monkeypatch
 ):
