@@ -18,11 +18,13 @@ reports it, and wall clock with start-up) and a plain transcode of the same clip
 process (decode + libx264 veryfast CRF 18, PyAV, threads as bgrm's), alternating; prints the
 ratios the issue asks for (selfie / RVM, transcode / selfie, from bgrm's own frames/s).
 
---fidelity: the selfie model's composite made in the planes against today's RGB composite of
-the same coefficients, per background (colours, an image, the gray and the blurred room, a
-video: the bikes sample, cropped and scaled to cover), shown in RGB (1/255): as each reaches
-the encoder (today's converted as bgrm's writer converts it), and against today's as bgrm
-made it, before that conversion ("made").
+--fidelity: each model's composite made in the planes against today's RGB composite of the
+same coefficients, per background (colours, an image, the gray and the blurred room, a video:
+the bikes sample, cropped and scaled to cover), shown in RGB (1/255): as each reaches the
+encoder (today's converted as bgrm's writer converts it), and against today's as bgrm made
+it, before that conversion ("made"); how far the matte moves with the input made from the
+planes; the composite made all the planes' way; what RVM's clamp of its foreground changes.
+--clip: a video as it is (e.g. samples/media/talk.mp4) instead of the 16:9 one.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 import av  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import bgrm  # noqa: E402
@@ -51,6 +54,7 @@ from bgrm.backgrounds import open_background, parse_background  # noqa: E402
 from bgrm.batches import decode_batches  # noqa: E402
 from bgrm.finish import finish  # noqa: E402
 from bgrm.finish.planes import PlanePath  # noqa: E402
+from bgrm.matting.refiner import DeepGuidedFilterRefiner  # noqa: E402
 from bgrm.matting.session import MattingSession, matte_batches  # noqa: E402
 from bgrm.media.decode import DecodeReport  # noqa: E402
 from bgrm.media.formats import X264_OPTIONS, Colour  # noqa: E402
@@ -88,15 +92,19 @@ def ratio_of(height: int, width: int) -> float:
     return min(1.0, 512 / max(height, width))
 
 
-def fidelity(clip: Path, folder: Path, video: Path) -> dict[str, dict[str, float]]:
+def fidelity(clip: Path, folder: Path, model: str, video: Path) -> dict[str, dict[str, float]]:
     """The composite in planes against today's RGB composite, per background, with the same
-    coefficients (the selfie model's): each as the encoder gets it (the RGB one converted as
-    bgrm's writer converts it), shown in RGB by FFmpeg, and ("made") against today's RGB as
-    bgrm made it; and today's own loss, the decoded frames through RGB and back (1/255:
-    mean, p99.9, max)."""
+    coefficients (``model``'s, from today's input): each as the encoder gets it (the RGB one
+    converted as bgrm's writer converts it), shown in RGB by FFmpeg, and ("made") against
+    today's RGB as bgrm made it; today's own loss, the decoded frames through RGB and back;
+    how far the matte moves with the model's input made from the planes (the alpha at full
+    size, both from today's RGB frame), and the composite over #1e1e1e made all the planes'
+    way; what the foreground's clamp to [0, 1] in RGB (which the planes cannot make) changes
+    in today's composite (1/255: mean, p99.9, max, % over 8)."""
     info = probe(clip)
     colour, size = info.colour, (info.height, info.width)
-    session = MattingSession(bgrm.load_model("cpu", model="selfie"), ratio_of(*size))
+    network = bgrm.load_model("cpu", model=model)
+    session = MattingSession(network, ratio_of(*size))
     wanted = session.model_input(*size)
     rgb_batches = list(decode_batches(info, 4, DecodeReport(), model=wanted))
     plane_batches = list(decode_batches(info, 4, DecodeReport(), model=wanted, planes=True))
@@ -105,29 +113,50 @@ def fidelity(clip: Path, folder: Path, video: Path) -> dict[str, dict[str, float
     stripes = np.stack([xs % 256, ys % 256, (xs * 3 + ys) % 256], -1).astype(np.uint8)
     Image.fromarray(stripes).save(image)
     found: dict[str, list[np.ndarray]] = {}
+
+    def add(name: str, diffs) -> None:
+        found.setdefault(name, []).extend(np.asarray(d) for d in diffs)
+
     origin = info.start_pts or 0
     with torch.inference_mode():
         matted = list(matte_batches(session, rgb_batches))
+        own = MattingSession(network, session.downsample_ratio)
+        from_planes = own.plane_input(colour, *size)
+        in_planes = list(matte_batches(own, plane_batches, from_planes))
+        for item, kept in zip(matted, in_planes, strict=True):
+            _, moved = DeepGuidedFilterRefiner.refine(kept.a, kept.b, item.src)
+            add("matte, input", (moved - item.pha).abs().mul(255)[:, 0].numpy())
+            if item.a.shape[1] > 1:
+                raw = F.interpolate(item.b, size=size, mode="bilinear", align_corners=False)
+                raw += F.interpolate(item.a, size=size, mode="bilinear") * torch.cat(
+                    [item.src, item.src.mean(1, keepdim=True)], 1
+                )
+                unclamped = raw[:, :3] + item.src
+                add("fgr clamp", ((unclamped - item.fgr) * item.pha).abs().mul(255).numpy())
         for spec in (COLOUR, "#1e1e1e", str(image), "grayscale", "blur", str(video)):
             parsed, cpu = parse_background(spec), torch.device("cpu")
             background, under = (open_background(parsed, *size, cpu) for _ in "ab")
             path = PlanePath.open(under, colour, *size)
             name = Path(spec).name
-            for item, kept in zip(matted, plane_batches, strict=True):
+            for item, kept in zip(matted, in_planes, strict=True):
                 times = [float((p - origin) * info.time_base) for p in item.batch.pts]
                 rgb = finish(item, {"rgb"}, background, times, None, None).rgb
-                planes = torch.from_numpy(kept.planes)
-                planes = path.composite(item.a, item.b, planes, times).numpy()
-                for before, after in zip(rgb, planes, strict=True):
-                    seen = shown(after, colour)
-                    found.setdefault(name, []).append(
-                        np.abs(shown(to_planes(before, colour), colour) - seen)
-                    )
-                    found.setdefault(f"{name} made", []).append(np.abs(before - seen))
+                planes = torch.from_numpy(kept.batch.planes)
+                made = path.composite(item.a, item.b, planes, times).numpy()
+                after = [shown(y, colour) for y in made]
+                before = [shown(to_planes(x, colour), colour) for x in rgb]
+                add(name, (np.abs(x - y) for x, y in zip(before, after, strict=True)))
+                add(f"{name} made", (np.abs(x - y) for x, y in zip(rgb, after, strict=True)))
+                if spec == "#1e1e1e":
+                    alone = path.composite(kept.a, kept.b, planes, times)
+                    seen = [shown(y, colour) for y in alone.numpy()]
+                    add("#1e1e1e, all", (np.abs(x - y) for x, y in zip(before, seen, strict=True)))
                 if spec == COLOUR:
-                    for before in item.batch.rgb:
-                        back = shown(to_planes(before, colour), colour)
-                        found.setdefault("RGB round trip", []).append(np.abs(back - before))
+                    back = (shown(to_planes(x, colour), colour) for x in item.batch.rgb)
+                    add(
+                        "RGB round trip",
+                        (np.abs(x - y) for x, y in zip(back, item.batch.rgb, strict=True)),
+                    )
             background.close()
             under.close()
     return {
@@ -135,6 +164,7 @@ def fidelity(clip: Path, folder: Path, video: Path) -> dict[str, dict[str, float
             "mean": float(np.mean(diffs)),
             "p99.9": float(np.percentile(np.stack(diffs), 99.9)),
             "max": float(np.max(diffs)),
+            ">8": float(np.mean(np.stack(diffs) > 8) * 100),
         }
         for name, diffs in found.items()
     }
@@ -209,27 +239,34 @@ def main() -> None:
     parser.add_argument("--end-to-end", action="store_true")
     parser.add_argument("--fidelity", action="store_true")
     parser.add_argument("--no-stages", action="store_true", help="skip the stage table")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--clip", type=Path, help="this video as it is instead of the 16:9 one")
     args = parser.parse_args()
     talk = fetch_samples(ROOT / "samples" / "media")["talk"]
     width = args.height * 16 // 9 // 2 * 2
-    report: dict[str, object] = {"size": f"{width}x{args.height}", "cores": os.cpu_count()}
+    report: dict[str, object] = {"cores": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="bgrm-pixelpath-") as folder:
         tmp = Path(folder)
-        clip = tmp / "clip.mp4"
-        make_clip(talk, clip, width, args.height, args.frames, audio_from=talk)
+        clip = args.clip or tmp / "clip.mp4"
+        if args.clip is None:
+            make_clip(talk, clip, width, args.height, args.frames, audio_from=talk)
+        shape = probe(clip)
+        report["size"] = f"{shape.width}x{shape.height}"
         if not args.no_stages:
             table = stage_table(clip, args.frames, tmp)
             report["stages_cpu_ms"] = table
-            print(f"{width}x{args.height}, {args.frames} frames, one thread, CPU ms a frame")
+            print(f"{report['size']}, {args.frames} frames, one thread, CPU ms a frame")
             print(f"{'stage':<22}" + "".join(f"{name:>12}" for name in table))
             for stage in STAGES:
                 print(f"{stage:<22}" + "".join(f"{row[stage]:12.1f}" for row in table.values()))
         if args.fidelity:
             video = fetch_samples(ROOT / "samples" / "media")["bikes"]
-            report["fidelity"] = fidelity(clip, tmp, video)
+            report["fidelity"] = {name: fidelity(clip, tmp, name, video) for name in args.models}
             print("planes against today's RGB composite, same coefficients (1/255):")
-            for name, row in report["fidelity"].items():
-                print(f"{name:>16}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()))
+            for model, rows in report["fidelity"].items():
+                for name, row in rows.items():
+                    numbers = ", ".join(f"{k} {v:.2f}" for k, v in row.items())
+                    print(f"{model:>7} {name:>16}: {numbers}")
         if args.end_to_end:
             fps = end_to_end(clip, args.frames, args.rounds, tmp)
             report["fps"] = fps

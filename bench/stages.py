@@ -43,11 +43,12 @@ from bgrm.finish import finish, finish_planes
 from bgrm.finish.fused import FusedTail, open_tail
 from bgrm.finish.planes import PlanePath
 from bgrm.matting import weights
+from bgrm.matting.plane_input import PlaneInput
 from bgrm.matting.session import Matted, MattingSession
 from bgrm.media.decode import DecodeReport
 from bgrm.media.formats import composite_encoding
 from bgrm.media.info import VideoInfo
-from bgrm.media.planes import ModelInput, scaled_rgb
+from bgrm.media.planes import ModelInput, planes_of, scaled_rgb
 from bgrm.media.probe import probe
 from bgrm.media.writer import FrameWriter
 from bgrm.pipeline import _plane_path  # the pipeline's own choice of path
@@ -92,16 +93,22 @@ def model_input_stage(
     info: VideoInfo,
     frames: list[av.VideoFrame],
     wanted: ModelInput | None,
+    from_planes: PlaneInput | None = None,
 ) -> tuple[float, list[torch.Tensor]]:
     """CPU ms a frame of making the model's input [1, 3, h, w] from each decoded frame: by
-    FFmpeg's scaler (``wanted``), else the full RGB frame made float and resized in torch."""
+    FFmpeg's scaler (``wanted``), from the frame's planes on the device (``from_planes``:
+    RVM's taps), else the full RGB frame made float and resized in torch."""
     network, ratio = session.model.network, session.downsample_ratio
-    if wanted is None:  # the frames in RGB are the decode stage's work (the RGB path's)
+    if wanted is None and from_planes is None:  # RGB frames: the decode stage's work
         rgb = [torch.from_numpy(f.to_ndarray(format="rgb24"))[None] for f in frames]
+    if from_planes is not None:
+        planes = [torch.from_numpy(planes_of(f))[None] for f in frames]
 
     device = session.model.device
 
     def make(count: int) -> list[torch.Tensor]:  # uploaded, as matte_batches does
+        if from_planes is not None:
+            return [from_planes(p.to(device)) for p in planes[:count]]
         if wanted is None:
             return [network.model_input(from_uint8_hwc(x.to(device)), ratio) for x in rgb[:count]]
         small = (scaled_rgb(f, wanted.size, info.colour, wanted.filter) for f in frames[:count])
@@ -186,7 +193,7 @@ def job_stages(
     session = MattingSession(model, job.downsample_ratio(height, width))
     background = open_background(parse_background(job.background_spec), height, width, model.device)
     try:
-        path = None if rgb else _plane_path(job, info, session, background)
+        path = None if rgb else _plane_path(job, info, background)
         tail = open_tail(
             job.compile,
             info.expected_frames,
@@ -201,7 +208,12 @@ def job_stages(
         wanted = session.model_input(height, width)
         with torch.inference_mode():
             frames = decoded(Path(job.input), len(batches))
-            row["model input"], bases = model_input_stage(session, info, frames, wanted)
+            from_planes = None
+            if path is not None:
+                from_planes = session.plane_input(info.colour, height, width)
+            row["model input"], bases = model_input_stage(
+                session, info, frames, wanted, from_planes
+            )
             row["model"], coefficients = model_stage(session, bases)
             row["full-resolution step"], outputs = full_resolution_stage(
                 batches, coefficients, background, path, tail

@@ -137,7 +137,7 @@ def run_target(
                 spec, info.height, info.width, device, notice, info.sample_aspect
             )
         frames_expected = target.expected_frames(info)
-        planes = _plane_path(job, info, session, background)
+        planes = _plane_path(job, info, background)
         run = _Run(
             info=info,
             session=session,
@@ -262,7 +262,12 @@ def _stream(run: _Run, source: Iterator[Batch], sinks: list[Sink]) -> tuple[int,
     try:
         with torch.inference_mode():
             batches = _after_warmup(decoded, run)
-            shots = judged(matte_batches(run.session, batches), run.screens, run.lookahead)
+            info = run.info
+            from_planes = None
+            if run.planes is not None:
+                from_planes = run.session.plane_input(info.colour, info.height, info.width)
+            matted_batches = matte_batches(run.session, batches, from_planes)
+            shots = judged(matted_batches, run.screens, run.lookahead)
             for matted, passed in shots:
                 if matted.batch.warmup:  # reported, so that a caller may stop it meanwhile
                     warmup += len(matted.batch.pts)
@@ -306,24 +311,17 @@ def _after_warmup(batches: Iterator[Batch], run: _Run) -> Iterator[Batch]:
         yield batch
 
 
-def _plane_path(
-    job: Job,
-    info: VideoInfo,
-    session: MattingSession,
-    background: Background | None,
-) -> PlanePath | None:
+def _plane_path(job: Job, info: VideoInfo, background: Background | None) -> PlanePath | None:
     """The composite in the output's planes where the job allows it: only a composite is
     written (always as yuv420p), of frames decoded as 8-bit 4:2:0 of even size shown as
-    stored, by a model whose foreground is the frame and whose input the decoder makes, over
-    a background the planes can take, without light wrap. None: the RGB path."""
-    network = session.model.network
+    stored, over a background the planes can take, without light wrap. Either model: the
+    model's input is made from the planes (by the decoder's scaler, or on the device:
+    ``MattingSession.plane_input``). None: the RGB path."""
     if (
         background is None
         or info.still
         or job.matte is not None
         or job.light_wrap is not None
-        or not network.frame_is_foreground
-        or session.model_input(info.height, info.width) is None
         or not keeps_planes(info.pix_fmt, info.height, info.width, info.rotation)
     ):
         return None

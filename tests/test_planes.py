@@ -1,5 +1,6 @@
-"""The pixel path in the codec's planes: the selfie model's composite made in yuv420p, the
-model's input made by FFmpeg's scaler; read back from real files with PyAV."""
+"""The pixel path in the codec's planes: both models' composites made in yuv420p, the selfie
+model's input made by FFmpeg's scaler, RVM's from the planes' taps; read back from real files
+with PyAV."""
 
 from __future__ import annotations
 
@@ -16,13 +17,16 @@ import bgrm
 from bgrm import pipeline
 from bgrm.backgrounds import open_background, parse_background
 from bgrm.batches import decode_batches
+from bgrm.composite import from_uint8_hwc
 from bgrm.finish import PlanePath, finish
 from bgrm.finish.planes import chroma_alpha, guide_weights
 from bgrm.matting import weights
+from bgrm.matting.model import MattingNetwork
+from bgrm.matting.plane_input import PlaneInput
 from bgrm.matting.session import MattingSession, matte_batches
 from bgrm.media.decode import DecodeReport
 from bgrm.media.formats import Colour
-from bgrm.media.planes import keeps_planes, rgb_in_planes, split
+from bgrm.media.planes import keeps_planes, rgb_in_planes, rgb_tables, split
 from bgrm.media.probe import probe
 from tests.conftest import bgrm as cli
 from tests.media import make_clip
@@ -56,11 +60,11 @@ def shown(path: Path) -> np.ndarray:
 
 
 def through(
-    selfie, source, output, monkeypatch, planes: bool, force: bool = True, **parameters
+    model, source, output, monkeypatch, planes: bool, force: bool = True, **parameters
 ) -> bgrm.Result:
-    """bgrm.process with the selfie model, losslessly encoded (CRF 0: the file holds what the
-    encoder was given), checked to go through the planes or (``planes`` False) the RGB path;
-    with ``force``, the RGB path is made to run when ``planes`` is False."""
+    """bgrm.process with ``model``, losslessly encoded (CRF 0: the file holds what the encoder
+    was given), checked to go through the planes or (``planes`` False) the RGB path; with
+    ``force``, the RGB path is made to run when ``planes`` is False."""
     taken = []
 
     def spy(*arguments):
@@ -69,7 +73,7 @@ def through(
         return path
 
     monkeypatch.setattr(pipeline, "_plane_path", spy)
-    result = bgrm.process(source, output, model=selfie, crf=0, overwrite=True, **parameters)
+    result = bgrm.process(source, output, model=model, crf=0, overwrite=True, **parameters)
     assert taken == [planes]
     return result
 
@@ -212,6 +216,56 @@ def test_the_default_blurred_room_is_written_from_the_planes(samples, tmp_path):
     assert np.mean(luma) > 0.3
 
 
+@pytest.mark.parametrize("background", ["#1e1e1e", "background", "grayscale"])
+def test_rvm_s_composite_in_planes_is_today_s_rgb_composite(
+    background, samples, model, tmp_path, monkeypatch
+):
+    spec = str(samples["background"]) if background == "background" else background
+    out = {}
+    for planes in (False, True):
+        result = through(
+            model, samples["talk"], tmp_path / f"{planes}.mp4", monkeypatch, planes, background=spec
+        )
+        out[planes] = shown(result.output)
+    diff = np.abs(out[True] - out[False])
+    assert diff.shape[0] == 120
+    # RVM's predicted foreground in the planes (its RGB clamp not made) and the alpha from
+    # an input equal to today's: as close as the selfie model's frame as foreground.
+    assert diff.mean() < 1.0
+    assert np.percentile(diff, 99.9) <= 8
+
+
+@pytest.mark.parametrize("ratio", [0.5, 0.37])
+def test_rvm_s_input_from_the_planes_is_today_s_input(samples, ratio):
+    with av.open(str(samples["talk"])) as container:
+        frames = [frame for _, frame in zip(range(6), container.decode(video=0), strict=False)]
+    colour = Colour(6, 6, 1, 1)  # the sample's tags: BT.601, limited
+    rgb = np.stack(
+        [f.to_ndarray(format="rgb24", src_colorspace=5, src_color_range=1) for f in frames]
+    )
+    today = MattingNetwork.model_input(from_uint8_hwc(torch.from_numpy(rgb)), ratio)
+    planes = torch.from_numpy(np.stack([f.to_ndarray() for f in frames]))
+    made = PlaneInput(colour, 144, 176, ratio)(planes)
+    assert made.shape == today.shape == (6, 3, int(144 * ratio), int(176 * ratio))
+    assert (made - today).abs().max() < 1e-5  # float rounding of the weights only (1/255: 4e-3)
+
+
+@pytest.mark.parametrize("colour", [Colour(5, 6, 1, 1), Colour(1, 1, 1, 1), Colour(1, 1, 1, 2)])
+def test_the_rgb_tables_are_ffmpeg_s_conversion(colour):
+    generator = np.random.default_rng(5)
+    height, width = 96, 1000  # not a multiple of 16 wide: FFmpeg's tail columns too
+    planes = generator.integers(0, 256, (height * 3 // 2, width), dtype=np.uint8)
+    rgb = av.VideoFrame.from_ndarray(planes, format="yuv420p").to_ndarray(
+        format="rgb24", src_colorspace=colour.sws_matrix, src_color_range=colour.range
+    )
+    y, u, v = (p[0].astype(np.int64) for p in split(planes[None], height, width))
+    u, v = (c.repeat(2, 0).repeat(2, 1) for c in (u, v))
+    red, green, blue = rgb_tables(colour)
+    assert np.array_equal(rgb[..., 0], red[v, y])
+    assert np.array_equal(rgb[..., 1], green[v, u, y])
+    assert np.array_equal(rgb[..., 2], blue[u, y])
+
+
 def test_a_video_outside_the_planes_goes_the_rgb_way(samples, selfie, tmp_path, monkeypatch):
     odd = make_clip(tmp_path / "odd.mkv", size=(63, 47), frames=8, codec="ffv1")
     out = tmp_path / "odd.out.mp4"
@@ -277,8 +331,8 @@ def test_bgrm_bench_times_the_path_each_model_s_job_takes(
     done = cli("bench", str(samples["talk"]), "--frames", "6", "--bg", background)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    # the selfie model's composite over a colour and over the blurred room is made in the planes
-    assert report["paths"] == {"rvm": "RGB", "selfie": "planes"}
+    # both models' composites over a colour and over the blurred room are made in the planes
+    assert report["paths"] == {"rvm": "planes", "selfie": "planes"}
     stages = ["decode", "model input", "model", "full-resolution step", "encode"]
     for model in ("rvm", "selfie"):
         row = report["stages_cpu_ms"][model]

@@ -56,7 +56,9 @@ class MattingNetwork(nn.Module):
     """No swscale filter makes ``model_input``'s frames closely enough (torch's bilinear without
     antialiasing reads two taps a side however large the step): at 1080p, swscale's bilinear
     moved RVM's matte by a mean 2.4/255 with 0.9% of pixels more than 64/255 off (its
-    recurrent state carries the difference on), so RVM resizes the full frame itself."""
+    recurrent state carries the difference on), so RVM resizes the full frame itself, or, where
+    the frames stay in their planes, bgrm/matting/plane_input.py reads the same taps from them
+    (equal within float rounding)."""
 
     @staticmethod
     def input_size(height: int, width: int, downsample_ratio: float) -> tuple[int, int]:

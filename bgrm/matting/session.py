@@ -29,7 +29,9 @@ from bgrm.cuts import CutDetector, detector_frames
 from bgrm.errors import UsageError
 from bgrm.job import Job
 from bgrm.matting.build import Model, load_model
+from bgrm.matting.plane_input import PlaneInput
 from bgrm.matting.refiner import DeepGuidedFilterRefiner
+from bgrm.media.formats import Colour
 from bgrm.media.info import VideoInfo
 from bgrm.media.planes import ModelInput
 from bgrm.resources import (
@@ -92,6 +94,14 @@ class MattingSession:
             return None
         size = network.input_size(height, width, self.downsample_ratio)
         return ModelInput(size, network.input_filter)
+
+    def plane_input(self, colour: Colour, height: int, width: int) -> PlaneInput | None:
+        """How the model's input is made on the device from frames of height x width in
+        ``colour`` kept in their planes, where the network resizes the frames itself (RVM);
+        None where the decoder makes it (``model_input``)."""
+        if self.model_input(height, width) is not None:
+            return None
+        return PlaneInput(colour, height, width, self.downsample_ratio)
 
     @torch.inference_mode()
     def coefficients(self, src: Tensor | None, base: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -200,21 +210,25 @@ class Matted:
         return self.refined[1]
 
 
-def matte_batches(session: MattingSession, batches: Iterable[Batch]) -> Iterator[Matted]:
+def matte_batches(
+    session: MattingSession, batches: Iterable[Batch], from_planes: PlaneInput | None = None
+) -> Iterator[Matted]:
     """The model over ``batches`` in order, the recurrent state carried: upload the uint8
-    frames (the model's input where the decoder made it, else the full frames), make them
-    float on the device, find the cuts on small frames of them, run the model to the refiner's
+    frames (the model's input where the decoder made it, the planes where the frames stay in
+    them and ``from_planes`` makes the input, else the full frames), make them float on the
+    device, find the cuts on small frames of them, run the model to the refiner's
     coefficients, its state forgotten at each cut (a batch with a cut inside comes out as
     two). The only place the model is run over a video."""
     device = session.model.device
     for batch in batches:
         src = base = None
-        if batch.small is None:
-            src = _upload(batch.rgb, device)
-            small = detector_frames(src)
-        else:
+        if batch.small is not None:
             base = _upload(batch.small, device)
-            small = detector_frames(base)
+        elif batch.rgb is None and from_planes is not None:
+            base = from_planes(torch.from_numpy(batch.planes).to(device))
+        else:
+            src = _upload(batch.rgb, device)
+        small = detector_frames(src if base is None else base)
         starts = session.cuts.starts(small)
         edges = sorted({0, *starts, len(batch.pts)})
         for low, high in zip(edges, edges[1:], strict=False):

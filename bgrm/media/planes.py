@@ -6,12 +6,16 @@
 The model sees a frame of a few hundred pixels a side: FFmpeg's scaler makes it from the planes
 in one pass (2-3 ms at 1080p), where a full-size RGB frame made float and resized in torch cost
 ~20 ms. Frames that stay in the codec's planes (bgrm/finish/planes.py) are 8-bit 4:2:0 of even
-size, shown as stored (no rotation): ``keeps_planes`` says which.
+size, shown as stored (no rotation): ``keeps_planes`` says which. FFmpeg's own conversions
+between the planes and RGB, for work done in the planes that must agree with them:
+``rgb_tables`` (its yuv420p -> rgb24, exact), ``rgb_from_codes`` and ``codes_from_rgb``
+(both ways as affine maps, fitted).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import av
 import numpy as np
@@ -115,3 +119,66 @@ def planes_of(frame: av.VideoFrame) -> np.ndarray:
     """An 8-bit 4:2:0 frame's planes, packed as FFmpeg's yuv420p array: uint8 [H * 3 / 2, W]
     (Y [H, W], then U and V [H / 2, W / 2] each, row after row)."""
     return frame.to_ndarray()
+
+
+@lru_cache(maxsize=2)
+def rgb_tables(colour: Colour) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """FFmpeg's yuv420p -> rgb24 in ``colour``'s matrix and range as tables, exact: uint8 R
+    [256 V, 256 Y], G [256 V, 256 U, 256 Y], B [256 U, 256 Y] (its R reads Y and V only, B Y
+    and U only, G all three; chroma repeated over its 2x2). Made by converting one 4096x4096
+    frame that holds every (Y, U, V): each 16x16 block every Y over one (U, V) pair."""
+    luma = np.tile(np.arange(256, dtype=np.uint8).reshape(16, 16), (256, 256))
+    steps = np.repeat(np.arange(256, dtype=np.uint8), 8)  # 2048: each chroma over 8 samples
+    u = np.broadcast_to(steps, (2048, 2048))
+    v = np.ascontiguousarray(u.T)
+    packed = np.concatenate([luma.ravel(), u.ravel(), v.ravel()]).reshape(-1, 4096)
+    rgb = av.VideoFrame.from_ndarray(packed, format="yuv420p").to_ndarray(
+        format="rgb24", src_colorspace=colour.sws_matrix, src_color_range=colour.range
+    )
+    by_pair = rgb.reshape(256, 16, 256, 16, 3).transpose(0, 2, 1, 3, 4).reshape(256, 256, 256, 3)
+    return (
+        np.ascontiguousarray(by_pair[:, 0, :, 0]),  # U = 0
+        np.ascontiguousarray(by_pair[..., 1]),
+        np.ascontiguousarray(by_pair[0, :, :, 2]),  # V = 0
+    )
+
+
+@lru_cache(maxsize=8)
+def rgb_from_codes(colour: Colour) -> np.ndarray:
+    """FFmpeg's yuv420p -> rgb24 in ``colour``'s matrix and range as an affine map, float64
+    [3, 4]: each RGB code ~= row . (Y, U, V, 1), chroma repeated over its 2x2. Fitted to
+    FFmpeg's own conversion of every (U, V) pair (random Y) where it does not clip; rounded
+    and clamped, a seventh to a third of the codes differ from FFmpeg's by one (its fixed
+    point rounds its own way), a handful by two."""
+    chroma = np.arange(256, dtype=np.uint8)
+    u, v = (c.copy() for c in np.meshgrid(chroma, chroma))  # [256, 256]: every pair
+    luma = np.random.default_rng(0).integers(0, 256, (512, 512), dtype=np.uint8)
+    frame = av.VideoFrame.from_ndarray(
+        np.concatenate([luma.ravel(), u.ravel(), v.ravel()]).reshape(-1, 512), format="yuv420p"
+    )
+    rgb = frame.to_ndarray(
+        format="rgb24", src_colorspace=colour.sws_matrix, src_color_range=colour.range
+    ).reshape(-1, 3)
+    up = [np.repeat(np.repeat(c, 2, 0), 2, 1).ravel() for c in (u, v)]
+    terms = np.stack([luma.ravel(), *up, np.ones(luma.size)], 1).astype(np.float64)
+    inside = ((rgb > 0) & (rgb < 255)).all(-1)
+    fitted, *_ = np.linalg.lstsq(terms[inside], rgb[inside].astype(np.float64), rcond=None)
+    return fitted.T
+
+
+@lru_cache(maxsize=8)
+def codes_from_rgb(colour: Colour) -> np.ndarray:
+    """The encoder's rgb24 -> yuv420p in ``colour``'s matrix and range (swscale, as
+    ``rgb_in_planes``) as an affine map, float64 [3, 4]: Y, U, V codes ~= row . (R, G, B, 1),
+    R, G, B codes; fitted to swscale's conversion of a sweep of flat colours (8x8 blocks, read
+    in their middle: its chroma filter reaches into the neighbours)."""
+    levels = np.arange(0, 256, 15, dtype=np.uint8)  # 18 levels a channel
+    rgb = np.stack(np.meshgrid(levels, levels, levels), -1).reshape(54, 108, 3)
+    planes = rgb_in_planes(np.repeat(np.repeat(rgb, 8, 0), 8, 1), colour)
+    y, u, v = split(planes, 432, 864)
+    codes = np.stack([y[0, 4::8, 4::8], u[0, 2::4, 2::4], v[0, 2::4, 2::4]], -1)
+    terms = np.concatenate([rgb.reshape(-1, 3), np.ones((rgb.size // 3, 1))], 1)
+    fitted, *_ = np.linalg.lstsq(
+        terms.astype(np.float64), codes.reshape(-1, 3).astype(np.float64), rcond=None
+    )
+    return fitted.T
