@@ -95,7 +95,7 @@ def finish_planes(
     composite, yuv420p planes uint8 [T, H * 3 / 2, W] on the host (``HostFrames.rgb``, which
     the composite's writer takes as planes); with ``tail``, one compiled pass per frame where
     the foreground is the frame and the background's planes are fixed, eager otherwise."""
-    planes = torch.from_numpy(matted.batch.planes).to(matted.a.device)
+    planes = matted.planes
     fixed = path.under.fixed if matted.a.shape[1] == 1 else None
     out = None
     if fixed is not None:

@@ -165,7 +165,9 @@ class Matted:
     (or [T, 1, h, w]: alpha only). ``fgr`` [T, 3, H, W] and ``pha`` [T, 1, H, W] are computed
     from them (eagerly) on first use; the fused kernels read a and b instead. ``coverage``: the
     share of each frame the person covers (its mean alpha at the model's resolution);
-    ``new_shot``: the batch's first frame starts a shot (the state was forgotten before it)."""
+    ``new_shot``: the batch's first frame starts a shot (the state was forgotten before it);
+    ``planes``: a batch kept in its planes, uint8 [T, H * 3 / 2, W] on the device where the
+    model's input was made from them (uploaded on first use otherwise: once either way)."""
 
     def __init__(
         self,
@@ -175,9 +177,11 @@ class Matted:
         b: Tensor,
         coverage: list[float] | None = None,
         new_shot: bool = False,
+        planes: Tensor | None = None,
     ) -> None:
         self.batch = batch
         self._src = src
+        self._planes = planes
         self.a = a
         self.b = b
         self.coverage = coverage or []
@@ -189,10 +193,16 @@ class Matted:
             self._src = _upload(self.batch.rgb, self.a.device)
         return self._src
 
+    @property
+    def planes(self) -> Tensor:
+        if self._planes is None:
+            self._planes = torch.from_numpy(self.batch.planes).to(self.a.device)
+        return self._planes
+
     def park(self) -> Matted:
-        """Let go of the full-resolution float frames while the batch waits (they are made
-        again from its uint8 frames when needed)."""
-        self._src = None
+        """Let go of the full-resolution frames on the device while the batch waits (they are
+        made again from its uint8 frames when needed)."""
+        self._src = self._planes = None
         self.__dict__.pop("refined", None)
         return self
 
@@ -221,11 +231,12 @@ def matte_batches(
     two). The only place the model is run over a video."""
     device = session.model.device
     for batch in batches:
-        src = base = None
+        src = base = planes = None
         if batch.small is not None:
             base = _upload(batch.small, device)
         elif batch.rgb is None and from_planes is not None:
-            base = from_planes(torch.from_numpy(batch.planes).to(device))
+            planes = torch.from_numpy(batch.planes).to(device)
+            base = from_planes(planes)
         else:
             src = _upload(batch.rgb, device)
         small = detector_frames(src if base is None else base)
@@ -242,7 +253,8 @@ def matte_batches(
                 a, b = session.coefficients(None, base[low:high])
                 fine = None  # uploaded when the full-resolution step needs it
             coverage = person_coverage(a, b, small[low:high])
-            yield Matted(piece, fine, a, b, coverage, low in starts)
+            kept = None if planes is None else planes[low:high]
+            yield Matted(piece, fine, a, b, coverage, low in starts, kept)
 
 
 def person_coverage(a: Tensor, b: Tensor, small: Tensor) -> list[float]:
