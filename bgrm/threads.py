@@ -35,23 +35,26 @@ SAMPLE_S = 0.25
 @dataclass(frozen=True)
 class ThreadPlan:
     """threads: for torch's intra-op pool; usable: the cores this process may run on; busy:
-    how many of the machine's cores other processes kept busy while it was sampled; fixed:
-    the count came from $BGRM_THREADS (nothing was measured)."""
+    how many of the machine's cores other processes kept busy while it was sampled; codec:
+    the cores left to the job's own decoder and encoder threads; fixed: the count came from
+    $BGRM_THREADS (nothing was measured)."""
 
     threads: int
     usable: int
     busy: float
     fixed: bool = False
+    codec: int = 0
 
     @property
     def leaves_cores(self) -> bool:
         """Whether cores were left to other work because the machine was found busy."""
-        return not self.fixed and self.threads < self.usable
+        return not self.fixed and self.threads < max(1, self.usable - self.codec)
 
     def describe(self) -> str:
+        codec = f", {self.codec} left to the codec" if self.codec else ""
         return (
             f"{self.threads} torch thread(s): {self.usable} usable core(s), "
-            f"{self.busy:.1f} busy with other work"
+            f"{self.busy:.1f} busy with other work{codec}"
         )
 
 
@@ -72,15 +75,16 @@ def choose_waiting(busy: float | None = None) -> None:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 
-def fit_threads(sample_s: float = SAMPLE_S) -> ThreadPlan:
-    """Set torch's threads to the cores that are free (at least one), measured now; or to
-    $BGRM_THREADS where that is set (then nothing is measured). The first call in a process,
-    before torch loads, also chooses how OpenMP's idle threads wait (``choose_waiting``)."""
+def fit_threads(sample_s: float = SAMPLE_S, codec: int = 0) -> ThreadPlan:
+    """Set torch's threads to the cores that are free (at least one), less ``codec`` left to
+    the job's decoder and encoder, measured now; or to $BGRM_THREADS where that is set (then
+    nothing is measured). The first call in a process, before torch loads, also chooses how
+    OpenMP's idle threads wait (``choose_waiting``)."""
     usable = usable_cores()
     if chosen := _fixed_threads():
         plan = ThreadPlan(threads=chosen, usable=usable, busy=0.0, fixed=True)
     else:
-        plan = plan_threads(usable, busy_cores(sample_s))
+        plan = plan_threads(usable, busy_cores(sample_s), codec)
     choose_waiting(plan.busy)
     import torch
 
@@ -94,10 +98,11 @@ def _fixed_threads() -> int | None:
     return int(chosen) if chosen.isdigit() and int(chosen) > 0 else None
 
 
-def plan_threads(usable: int, busy: float) -> ThreadPlan:
-    """The threads for ``usable`` cores of which ``busy`` are taken: the free ones, rounded
-    to the nearest whole core, at least one."""
-    return ThreadPlan(threads=max(1, round(usable - busy)), usable=usable, busy=busy)
+def plan_threads(usable: int, busy: float, codec: int = 0) -> ThreadPlan:
+    """The threads for ``usable`` cores of which ``busy`` are taken and ``codec`` left to the
+    job's decoder and encoder: the free ones, rounded to the nearest whole core, at least one."""
+    threads = max(1, round(usable - busy) - codec)
+    return ThreadPlan(threads=threads, usable=usable, busy=busy, codec=codec)
 
 
 def usable_cores(cgroup: Path = Path("/sys/fs/cgroup")) -> int:

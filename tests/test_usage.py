@@ -12,7 +12,12 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+import torch
 
+from bgrm import threads
+from bgrm.job import Job
+from bgrm.matting import weights as bgrm_weights
+from bgrm.matting.session import open_session
 from bgrm.media.formats import composite_encoding
 from bgrm.media.probe import probe
 from bgrm.media.writer import FrameWriter
@@ -289,6 +294,34 @@ def test_thread_plans_leave_busy_cores_alone():
     assert plan_threads(2, 0.9).threads == 1
     assert plan_threads(2, 2.0).threads == 1  # never none
     assert plan_threads(8, 2.6).threads == 5
+    # a core left to the job's own codec is no busy machine
+    assert plan_threads(2, 0.0, codec=1).threads == 1
+    assert not plan_threads(2, 0.0, codec=1).leaves_cores
+    assert plan_threads(1, 0.0, codec=1).threads == 1
+    assert plan_threads(8, 2.6, codec=1).threads == 4
+    assert plan_threads(8, 2.6, codec=1).leaves_cores
+
+
+@pytest.mark.parametrize("model", ["rvm", "selfie"])
+def test_the_selfie_model_leaves_a_core_to_the_codec(model, clip, monkeypatch, weights_file):
+    """On a quiet machine RVM's job takes every core for torch (its network is most of a
+    frame's work); the selfie model's leaves one to its encoder, which is as much of the work
+    (with two torch threads on two cores it ran at 15 frames/s against 20 with one)."""
+    if not bgrm_weights.weights_path(model).is_file():
+        bgrm_weights.pull(model=model)
+    monkeypatch.setattr(threads, "busy_cores", lambda *args: 0.0)
+    monkeypatch.delenv("BGRM_THREADS")  # measured, as a user's job is
+    before = torch.get_num_threads()
+    notices = []
+    try:
+        job = Job(input=str(clip), model=model)
+        open_session(job, probe(clip), None, notices.append)
+        fitted = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+    usable = usable_cores()
+    assert fitted == (usable if model == "rvm" else max(1, usable - 1))
+    assert not [n for n in notices if "busy" in n]
 
 
 def test_a_cgroup_quota_caps_the_usable_cores(tmp_path):

@@ -52,6 +52,11 @@ class MattingNetwork(nn.Module):
     frame_is_foreground = False
     """The foreground is predicted (a, b hold its colour's coefficients and the alpha's)."""
 
+    codec_cores = 0
+    """Cores a job leaves to its decoder and encoder threads: none, the network is most of a
+    frame's work (1080p on a CPU: ~180 of ~290 ms) and gains from every core (two cores, end
+    to end: 5.1 frames/s with two torch threads, 3.9 with one)."""
+
     input_filter = None
     """No swscale filter makes ``model_input``'s frames closely enough (torch's bilinear without
     antialiasing reads two taps a side however large the step): at 1080p, swscale's bilinear

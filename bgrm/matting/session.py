@@ -28,7 +28,7 @@ from bgrm.composite import from_uint8_hwc
 from bgrm.cuts import CutDetector, detector_frames
 from bgrm.errors import UsageError
 from bgrm.job import Job
-from bgrm.matting.build import Model, load_model
+from bgrm.matting.build import NETWORKS, Model, load_model
 from bgrm.matting.plane_input import PlaneInput
 from bgrm.matting.refiner import DeepGuidedFilterRefiner
 from bgrm.media.formats import Colour
@@ -119,8 +119,9 @@ def open_session(
     job: Job, info: VideoInfo, model: Model | None, notice: Callable[[str], None]
 ) -> tuple[MattingSession, int]:
     """The model ready for this job (loaded if not given), torch's CPU threads fitted to the
-    cores other work leaves free (said when that is fewer than usable), and the batch size."""
-    threads = fit_threads()
+    cores other work and the job's own codec leave free (said when other work takes some),
+    and the batch size."""
+    threads = fit_threads(codec=NETWORKS[job.model].codec_cores)
     if threads.leaves_cores:
         notice(f"the machine is busy: {threads.describe()}")
     if model is None:

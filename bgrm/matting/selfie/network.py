@@ -46,6 +46,12 @@ class SelfieMattingNetwork(nn.Module):
     frame_is_foreground = True
     """The foreground is the frame itself (a, b hold the alpha's coefficients only)."""
 
+    codec_cores = 1
+    """Cores a job leaves to its decoder and encoder threads: one, the encoder is as much of a
+    frame's work as the network and the full-resolution step (1080p on a CPU: ~31 ms against
+    ~40), and torch's threads waiting on each other took the encoder's core (two cores, end to
+    end: 19.7 frames/s with one torch thread, 15.4 with two)."""
+
     input_filter = "BILINEAR"
     """swscale's filter that makes the model's input from a frame's planes (media/planes.py)
     closest to ``model_input``'s: a triangle as wide as the scale, as torch's antialiasing.
