@@ -12,6 +12,7 @@ from torch import Tensor
 from bgrm.backgrounds.protocol import UnderPlanes
 from bgrm.composite import REFERENCE_HEIGHT, gaussian_kernel
 from bgrm.media.formats import Colour
+from bgrm.media.planes import halved
 
 
 class BlurredRoom:
@@ -102,12 +103,11 @@ class BlurredRoom:
         room's codes, Y [T, H, W] and U, V [T, H / 2, W / 2] in alpha's dtype."""
         weight = (1 - 2 * alpha).clamp_(min=0).square_()  # [T, H, W]
         luma = y.to(alpha.dtype)
-        half_weight = _halved(weight)  # [T, H / 2, W / 2], as the rest below
-        codes = torch.stack([_halved(luma), u.to(alpha.dtype), v.to(alpha.dtype)], 1)
+        half_weight = halved(weight)  # [T, H / 2, W / 2], as the rest below
+        codes = torch.stack([halved(luma), u.to(alpha.dtype), v.to(alpha.dtype)], 1).div_(255)
         weighted = codes * half_weight[:, None]
-        weighted[:, 0] = _halved(luma.mul_(weight))  # Y's products at full size, then halved
-        stack = torch.cat([weighted, half_weight[:, None], codes], 1).div_(255)  # [T, 7, ...]
-        stack[:, 3] *= 255  # w stays in [0, 1]
+        weighted[:, 0] = halved(luma.mul_(weight)).div_(255)  # Y's products at full size
+        stack = torch.cat([weighted, half_weight[:, None], codes], 1)  # [T, 7, ...] in [0, 1]
         stack = F.interpolate(stack, size=self.low_size, mode="area")  # [T, 7, h, w]
         room = self.spread(stack) * 255  # [T, 3, h, w]: Y, U, V codes
         height, width = self.size
@@ -134,10 +134,3 @@ class BlurredRoom:
         c = x.shape[1]
         x = F.conv2d(x, self.column[:c], padding=(self.half_column, 0), groups=c)
         return F.conv2d(x, self.row[:c], padding=(0, self.half_row), groups=c)
-
-
-def _halved(plane: Tensor) -> Tensor:
-    """Float [T, H, W] -> the mean of each 2x2 [T, H / 2, W / 2] (strided adds: faster on the
-    CPU than a pooling kernel)."""
-    quads = [plane[:, i::2, j::2] for i in (0, 1) for j in (0, 1)]
-    return (quads[0] + quads[1]).add_(quads[2]).add_(quads[3]).mul_(0.25)

@@ -23,35 +23,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import av
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from bgrm.backgrounds.protocol import Background, PlaneBackground
 from bgrm.media.formats import FULL, Colour
-from bgrm.media.planes import codes_from_rgb, rgb_from_codes, split
+from bgrm.media.planes import codes_from_rgb, halved, rgb_from_codes, split
 
 
 def guide_weights(colour: Colour) -> tuple[float, float, float, float]:
     """(wy, wu, wv, w0): mean(R, G, B) in [0, 1] ~= wy * Y + wu * U + wv * V + w0 for the 8-bit
-    codes of a video in ``colour``'s matrix and range, as FFmpeg's own conversion to RGB gives
-    it (its tables round in their own way: fitted to it, on a sweep of codes it converts
-    without clipping, so the planes' guide is the RGB path's within rounding)."""
-    codes = np.arange(16, 240, 7, dtype=np.uint8)  # 32 levels
-    y, u, v = (c.reshape(80, 160) for c in np.meshgrid(codes, codes[6:-6], codes[6:-6]))
-    luma = np.repeat(np.repeat(y, 2, 0), 2, 1)  # [160, 320]: each chroma sample on a 2x2
-    packed = np.concatenate([luma.ravel(), u.ravel(), v.ravel()]).reshape(-1, 320)
-    frame = av.VideoFrame.from_ndarray(packed, format="yuv420p")
-    rgb = frame.to_ndarray(
-        format="rgb24", src_colorspace=colour.sws_matrix, src_color_range=colour.range
-    ).astype(np.float64)
-    inside = ((rgb > 0) & (rgb < 255)).all(-1)
-    up = [np.repeat(np.repeat(c, 2, 0), 2, 1)[inside] for c in (u, v)]
-    terms = np.stack([luma[inside], *up, np.ones(int(inside.sum()))], 1).astype(np.float64)
-    fitted, *_ = np.linalg.lstsq(terms, rgb[inside].mean(-1) / 255, rcond=None)
-    return tuple(float(w) for w in fitted)
+    codes of a video in ``colour``'s matrix and range: the mean of the rows of FFmpeg's own
+    conversion to RGB as fitted (``rgb_from_codes``; a least-squares fit is linear in what it
+    fits, so this is the fit of the mean), the planes' guide the RGB path's within rounding."""
+    return tuple(float(w) for w in rgb_from_codes(colour).mean(0) / 255)
 
 
 def plane_alpha(
@@ -139,7 +125,7 @@ class ForegroundFields:
         up = F.interpolate(
             fields[:, 1:].flatten(1, 2), size=half, mode="bilinear", align_corners=False
         )  # [T, 8, H / 2, W / 2]: U's four fields, then V's
-        terms = (F.avg_pool2d(luma[:, None], 2)[:, 0], u.float(), v.float())  # Y over 2x2
+        terms = (halved(luma), u.float(), v.float())  # Y over each 2x2
         chroma = []
         for gains, plane in zip(up.split(4, dim=1), terms[1:], strict=True):
             fg = torch.add(plane, gains[:, 3])

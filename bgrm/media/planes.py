@@ -16,11 +16,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
 
 from bgrm.media.formats import Colour
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,13 @@ def covered_planes(
         dst_color_range=into.range,
         interpolation="BILINEAR",
     ).to_ndarray()
+
+
+def halved(plane: Tensor) -> Tensor:
+    """Float [T, H, W] -> the mean of each 2x2 [T, H / 2, W / 2] (strided adds: faster on the
+    CPU than a pooling kernel)."""
+    quads = [plane[:, i::2, j::2] for i in (0, 1) for j in (0, 1)]
+    return (quads[0] + quads[1]).add_(quads[2]).add_(quads[3]).mul_(0.25)
 
 
 def rgb_in_planes(rgb: np.ndarray, colour: Colour) -> np.ndarray:
